@@ -1,0 +1,215 @@
+//! Session data: a JSON object, its limits, and shallow merge patches.
+//!
+//! The limits are those of DynamoDB, checked up front for both stores so that the embedded
+//! store refuses exactly what DynamoDB would refuse, and every refusal is a clear 400 or 413
+//! instead of an opaque store error.
+
+use serde_json::{Map, Value};
+
+use crate::SessionError;
+
+/// The data of a session: any JSON object.
+pub type SessionData = Map<String, Value>;
+
+/// Default bound on the encoded size of a session's data, in bytes.
+pub const DEFAULT_MAX_DATA_BYTES: usize = 65_536;
+
+/// Deepest nesting of objects and arrays, counting `data` itself as 1. DynamoDB refuses items
+/// nested deeper than 32 levels, and the item is one of them.
+pub const MAX_DATA_DEPTH: usize = 31;
+
+/// DynamoDB numbers must be zero or of magnitude in `[1e-130, 1e126)`.
+const MIN_NUMBER_MAGNITUDE: f64 = 1e-130;
+const MAX_NUMBER_MAGNITUDE: f64 = 1e126;
+
+/// Checks `data` against the store limits and returns its encoded size in bytes.
+///
+/// Refuses with `DataTooLarge` past `max_bytes`, and with `Invalid` for an empty object key,
+/// nesting deeper than [`MAX_DATA_DEPTH`], or a number DynamoDB cannot hold.
+pub fn validate_data(data: &SessionData, max_bytes: usize) -> Result<usize, SessionError> {
+    let size = encoded_size(data);
+    if size > max_bytes {
+        return Err(SessionError::DataTooLarge {
+            size,
+            limit: max_bytes,
+        });
+    }
+    for (key, value) in data {
+        check_key(key, "data")?;
+        check_value(value, 2, &format!("data.{key}"))?;
+    }
+    Ok(size)
+}
+
+/// The size of `data` as compact JSON, the measure `SESSION_MAX_DATA_BYTES` bounds.
+pub fn encoded_size(data: &SessionData) -> usize {
+    // Writing into a counter would avoid the buffer, but data is at most a few hundred KiB
+    // and serialising a `Map` of `Value`s cannot fail.
+    serde_json::to_vec(data).map_or(usize::MAX, |bytes| bytes.len())
+}
+
+fn check_key(key: &str, at: &str) -> Result<(), SessionError> {
+    if key.is_empty() {
+        return Err(SessionError::invalid(
+            "data",
+            format!("{at} has an empty key; object keys must not be empty"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_value(value: &Value, depth: usize, at: &str) -> Result<(), SessionError> {
+    match value {
+        Value::Object(map) => {
+            check_depth(depth, at)?;
+            for (key, inner) in map {
+                check_key(key, at)?;
+                check_value(inner, depth + 1, &format!("{at}.{key}"))?;
+            }
+        }
+        Value::Array(items) => {
+            check_depth(depth, at)?;
+            for (index, inner) in items.iter().enumerate() {
+                check_value(inner, depth + 1, &format!("{at}[{index}]"))?;
+            }
+        }
+        Value::Number(number) => {
+            // Integers always fit; only floats can leave DynamoDB's range.
+            if number.is_f64() {
+                let magnitude = number.as_f64().unwrap_or(0.0).abs();
+                if magnitude != 0.0
+                    && !(MIN_NUMBER_MAGNITUDE..MAX_NUMBER_MAGNITUDE).contains(&magnitude)
+                {
+                    return Err(SessionError::invalid(
+                        "data",
+                        format!(
+                            "{at} is {number}; numbers must be 0 or have a magnitude between 1e-130 and 1e126"
+                        ),
+                    ));
+                }
+            }
+        }
+        Value::Null | Value::Bool(_) | Value::String(_) => {}
+    }
+    Ok(())
+}
+
+fn check_depth(depth: usize, at: &str) -> Result<(), SessionError> {
+    if depth > MAX_DATA_DEPTH {
+        return Err(SessionError::invalid(
+            "data",
+            format!("{at} is nested too deeply; at most {MAX_DATA_DEPTH} levels of objects and arrays are allowed"),
+        ));
+    }
+    Ok(())
+}
+
+/// A shallow merge patch of session data (RFC 7396 applied one level deep): each top-level key
+/// is set to its value, and a `null` value removes the key. Keys it does not name are left alone.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DataPatch {
+    entries: SessionData,
+}
+
+impl DataPatch {
+    /// The patch described by a merge-patch document.
+    pub fn new(entries: SessionData) -> Self {
+        Self { entries }
+    }
+
+    /// The keys and values of the patch (`null` meaning "remove").
+    pub fn entries(&self) -> &SessionData {
+        &self.entries
+    }
+
+    /// Applies the patch to `data` in place.
+    pub fn apply_to(&self, data: &mut SessionData) {
+        for (key, value) in &self.entries {
+            if value.is_null() {
+                data.remove(key);
+            } else {
+                data.insert(key.clone(), value.clone());
+            }
+        }
+    }
+
+    /// Validates what the patch would write: the same rules as [`validate_data`], except size,
+    /// which only the merged result can tell.
+    pub fn validate(&self) -> Result<(), SessionError> {
+        let set: SessionData = self
+            .entries
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        validate_data(&set, usize::MAX).map(|_| ())?;
+        // An empty key is never valid, even to remove.
+        self.entries.keys().try_for_each(|key| check_key(key, "data"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn object(value: Value) -> SessionData {
+        match value {
+            Value::Object(map) => map,
+            other => panic!("not an object: {other}"),
+        }
+    }
+
+    fn nested(levels: usize) -> SessionData {
+        // `levels` counts `data` itself, as MAX_DATA_DEPTH does.
+        let mut value = json!("leaf");
+        for _ in 1..levels {
+            value = json!({ "k": value });
+        }
+        object(json!({ "k": value }))
+    }
+
+    #[test]
+    fn accepts_ordinary_data_and_reports_its_size() {
+        let data = object(json!({"theme": "dark", "n": [1, 2.5, null, true], "deep": {"a": {}}}));
+        assert_eq!(validate_data(&data, 1024).ok(), Some(encoded_size(&data)));
+    }
+
+    #[test]
+    fn refuses_data_over_the_byte_limit() {
+        let data = object(json!({ "blob": "x".repeat(100) }));
+        let size = encoded_size(&data);
+        assert!(validate_data(&data, size).is_ok(), "exactly at the limit is allowed");
+        assert!(matches!(
+            validate_data(&data, size - 1),
+            Err(SessionError::DataTooLarge { size: s, limit }) if s == size && limit == size - 1
+        ));
+    }
+
+    #[test]
+    fn refuses_what_dynamodb_would_refuse() {
+        assert!(validate_data(&object(json!({"": 1})), 1024).is_err());
+        assert!(validate_data(&object(json!({"a": {"": 1}})), 1024).is_err());
+        assert!(validate_data(&object(json!({"a": 1e200})), 1024).is_err());
+        assert!(validate_data(&object(json!({"a": -1e-200})), 1024).is_err());
+        assert!(validate_data(&object(json!({"a": 0.0, "b": 1e125, "c": 1e-130})), 1024).is_ok());
+        assert!(validate_data(&nested(MAX_DATA_DEPTH), 4096).is_ok());
+        assert!(validate_data(&nested(MAX_DATA_DEPTH + 1), 4096).is_err());
+    }
+
+    #[test]
+    fn patch_sets_removes_and_leaves_the_rest() {
+        let mut data = object(json!({"keep": 1, "change": 2, "drop": 3}));
+        DataPatch::new(object(json!({"change": {"x": 1}, "drop": null, "add": "new", "absent": null})))
+            .apply_to(&mut data);
+        assert_eq!(Value::Object(data), json!({"keep": 1, "change": {"x": 1}, "add": "new"}));
+    }
+
+    #[test]
+    fn patch_validation_checks_values_and_keys() {
+        assert!(DataPatch::new(object(json!({"a": null, "b": [1]}))).validate().is_ok());
+        assert!(DataPatch::new(object(json!({"": null}))).validate().is_err());
+        assert!(DataPatch::new(object(json!({"a": 1e300}))).validate().is_err());
+    }
+}

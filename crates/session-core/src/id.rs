@@ -1,0 +1,115 @@
+//! Session ids: secrets that name a session.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+/// The id of a session: a random (version 4) UUID in its canonical lowercase hyphenated form.
+///
+/// 122 of its 128 bits come from the operating system's CSPRNG, so an id cannot be guessed.
+/// Whoever holds an id holds the session, so `Debug` prints only a short fingerprint and logs
+/// must use [`SessionId::fingerprint`] too.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(String);
+
+impl SessionId {
+    /// A fresh, unguessable id.
+    pub fn generate() -> Self {
+        Self(Uuid::new_v4().hyphenated().to_string())
+    }
+
+    /// Accepts exactly the form [`SessionId::generate`] makes and nothing else, so that a
+    /// malformed id is turned away before it reaches any store.
+    pub fn parse(text: &str) -> Option<Self> {
+        if text.len() != 36 {
+            return None;
+        }
+        let uuid = Uuid::try_parse(text).ok()?;
+        let canonical = uuid.hyphenated().to_string();
+        (uuid.get_version_num() == 4
+            && uuid.get_variant() == uuid::Variant::RFC4122
+            && canonical == text)
+            .then_some(Self(canonical))
+    }
+
+    /// The id itself. Treat it as a secret.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A short, stable, non-reversible tag of the id for logs (the first 8 bytes of its
+    /// SHA-256, in hex).
+    pub fn fingerprint(&self) -> String {
+        fingerprint(&self.0)
+    }
+}
+
+/// The log-safe tag of any secret string: the first 8 bytes of its SHA-256, in hex.
+pub fn fingerprint(secret: &str) -> String {
+    let digest = Sha256::digest(secret.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SessionId(#{})", self.fingerprint())
+    }
+}
+
+impl Serialize for SessionId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for SessionId {
+    /// Stored ids are taken as they are: the strict form is enforced where ids come in from
+    /// clients, and a store must still be able to read what an older version wrote.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_parse_and_differ() {
+        let a = SessionId::generate();
+        let b = SessionId::generate();
+        assert_ne!(a, b);
+        assert_eq!(SessionId::parse(a.as_str()), Some(a.clone()));
+        assert_eq!(a.as_str().len(), 36);
+    }
+
+    #[test]
+    fn rejects_every_other_form() {
+        let id = SessionId::generate();
+        let upper = id.as_str().to_uppercase();
+        let simple = id.as_str().replace('-', "");
+        for bad in [
+            "",
+            "abc",
+            upper.as_str(),
+            simple.as_str(),
+            "00000000-0000-1000-8000-000000000000", // version 1 (time-based)
+            "6ba7b810-9dad-41d1-c0b4-00c04fd430c8", // wrong variant
+            "{6ba7b810-9dad-41d1-80b4-00c04fd430c8}",
+            "../../etc/passwd",
+        ] {
+            assert_eq!(SessionId::parse(bad), None, "{bad:?} must be rejected");
+        }
+    }
+
+    #[test]
+    fn debug_output_does_not_reveal_the_id() {
+        let id = SessionId::generate();
+        let shown = format!("{id:?}");
+        assert!(!shown.contains(id.as_str()));
+        assert!(shown.contains(&id.fingerprint()));
+        assert_eq!(id.fingerprint().len(), 16);
+    }
+}

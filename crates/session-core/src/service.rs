@@ -1,0 +1,227 @@
+//! The session service: validation and the expiry policy in front of a store. Both adapters
+//! call this and nothing below it.
+
+use std::sync::Arc;
+
+use crate::cursor::{CursorCodec, Listing};
+use crate::data::validate_data;
+use crate::store::{PageRequest, SessionStore, VersionCheck};
+use crate::{Clock, DataPatch, ExpiryPolicy, Session, SessionData, SessionError, SessionId, UserId};
+
+/// Page size when a listing names none.
+pub const DEFAULT_PAGE_LIMIT: usize = 50;
+/// Largest page size a listing may ask for.
+pub const MAX_PAGE_LIMIT: usize = 100;
+
+/// One page of a listing as clients see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    /// Live sessions.
+    pub sessions: Vec<Session>,
+    /// The cursor of the next page, or `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// What the service needs besides a store.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// Lifetimes and sliding.
+    pub policy: ExpiryPolicy,
+    /// Bound on the encoded size of session data (`SESSION_MAX_DATA_BYTES`).
+    pub max_data_bytes: usize,
+    /// Seals listing cursors.
+    pub cursors: CursorCodec,
+}
+
+/// Creates, reads, changes and deletes sessions under one expiry policy.
+#[derive(Debug, Clone)]
+pub struct SessionService {
+    store: Arc<dyn SessionStore>,
+    clock: Arc<dyn Clock>,
+    config: ServiceConfig,
+}
+
+impl SessionService {
+    /// A service over `store`, telling time by `clock`.
+    pub fn new(store: Arc<dyn SessionStore>, clock: Arc<dyn Clock>, config: ServiceConfig) -> Self {
+        Self { store, clock, config }
+    }
+
+    /// The store behind the service.
+    pub fn store(&self) -> &Arc<dyn SessionStore> {
+        &self.store
+    }
+
+    /// The expiry policy in force.
+    pub fn policy(&self) -> &ExpiryPolicy {
+        &self.config.policy
+    }
+
+    /// Creates a session for `user_id` with `data` and an idle timeout of `ttl_seconds` (or the
+    /// default).
+    pub async fn create(
+        &self,
+        user_id: &str,
+        data: SessionData,
+        ttl_seconds: Option<i64>,
+    ) -> Result<Session, SessionError> {
+        let user_id = UserId::parse(user_id)?;
+        validate_data(&data, self.config.max_data_bytes)?;
+        let policy = &self.config.policy;
+        let ttl_seconds = match ttl_seconds {
+            Some(requested) => policy.check_ttl_seconds(requested)?,
+            None => policy.default_ttl_seconds,
+        };
+        let now = self.clock.now();
+        let session = Session {
+            id: SessionId::generate(),
+            user_id,
+            data,
+            created_at: now,
+            updated_at: now,
+            touched_at: now,
+            ttl: policy.ttl_at(now, ttl_seconds, now),
+            ttl_seconds,
+            version: 1,
+        };
+        self.store.create(&session).await?;
+        Ok(session)
+    }
+
+    /// Reads a live session, extending it when sliding expiration is on and an extension is due.
+    pub async fn get(&self, id: &str) -> Result<Session, SessionError> {
+        let id = parse_id(id)?;
+        let now = self.clock.now();
+        let session = self.store.get(&id, now).await?;
+        let policy = &self.config.policy;
+        if !policy.touch_due(&session, now) {
+            return Ok(session);
+        }
+        let new_ttl = policy.ttl_at(session.created_at, session.ttl_seconds, now);
+        match self.store.touch(&id, session.touched_at, new_ttl, now).await {
+            Ok(Some(touched)) => Ok(touched),
+            // Someone else extended (or deleted) it since the read; what was read is still a
+            // correct answer for this request.
+            Ok(None) => Ok(session),
+            Err(error) => {
+                // The read succeeded; failing it because the extension could not be written
+                // would turn a store hiccup into a logged-out user.
+                tracing::warn!(session = %id.fingerprint(), error = %error, "sliding extension failed");
+                Ok(session)
+            }
+        }
+    }
+
+    /// Replaces the data of a session.
+    pub async fn replace(
+        &self,
+        id: &str,
+        data: SessionData,
+        check: &VersionCheck,
+    ) -> Result<Session, SessionError> {
+        let id = parse_id(id)?;
+        validate_data(&data, self.config.max_data_bytes)?;
+        self.store.replace(&id, &data, check, self.clock.now()).await
+    }
+
+    /// Applies a shallow merge patch to the data of a session.
+    pub async fn patch(
+        &self,
+        id: &str,
+        patch: DataPatch,
+        check: &VersionCheck,
+    ) -> Result<Session, SessionError> {
+        let id = parse_id(id)?;
+        patch.validate()?;
+        self.store
+            .patch(&id, &patch, check, self.config.max_data_bytes, self.clock.now())
+            .await
+    }
+
+    /// Extends a session now; a given `ttl_seconds` also becomes its idle timeout.
+    pub async fn refresh(&self, id: &str, ttl_seconds: Option<i64>) -> Result<Session, SessionError> {
+        let id = parse_id(id)?;
+        let policy = &self.config.policy;
+        let ttl_seconds = ttl_seconds
+            .map(|requested| policy.check_ttl_seconds(requested))
+            .transpose()?;
+        self.store.refresh(&id, ttl_seconds, policy, self.clock.now()).await
+    }
+
+    /// Deletes a session, expired or not.
+    pub async fn delete(&self, id: &str) -> Result<(), SessionError> {
+        self.store.delete(&parse_id(id)?).await
+    }
+
+    /// A page of a user's live sessions, newest first.
+    pub async fn list_user(
+        &self,
+        user_id: &str,
+        limit: Option<i64>,
+        cursor: Option<&str>,
+    ) -> Result<Page, SessionError> {
+        let user_id = UserId::parse(user_id)?;
+        let listing = Listing::User(&user_id);
+        let request = self.page_request(listing, limit, cursor)?;
+        let page = self.store.list_user(&user_id, &request, self.clock.now()).await?;
+        self.finish_page(listing, page)
+    }
+
+    /// A page of all live sessions.
+    pub async fn list_all(&self, limit: Option<i64>, cursor: Option<&str>) -> Result<Page, SessionError> {
+        let request = self.page_request(Listing::All, limit, cursor)?;
+        let page = self.store.list_all(&request, self.clock.now()).await?;
+        self.finish_page(Listing::All, page)
+    }
+
+    /// Deletes all sessions of a user; returns how many were live.
+    pub async fn revoke_user(&self, user_id: &str) -> Result<u64, SessionError> {
+        let user_id = UserId::parse(user_id)?;
+        self.store.delete_user(&user_id, self.clock.now()).await
+    }
+
+    /// Whether the store is ready to serve.
+    pub async fn check_ready(&self) -> Result<(), SessionError> {
+        self.store.check_ready().await
+    }
+
+    fn page_request(
+        &self,
+        listing: Listing<'_>,
+        limit: Option<i64>,
+        cursor: Option<&str>,
+    ) -> Result<PageRequest, SessionError> {
+        let limit = match limit {
+            None => DEFAULT_PAGE_LIMIT,
+            Some(requested) => usize::try_from(requested)
+                .ok()
+                .filter(|n| (1..=MAX_PAGE_LIMIT).contains(n))
+                .ok_or_else(|| {
+                    SessionError::invalid(
+                        "limit",
+                        format!("limit must be a whole number between 1 and {MAX_PAGE_LIMIT} (got {requested})"),
+                    )
+                })?,
+        };
+        let after = cursor
+            .map(|cursor| self.config.cursors.open(listing, cursor))
+            .transpose()?;
+        Ok(PageRequest { limit, after })
+    }
+
+    fn finish_page(&self, listing: Listing<'_>, page: crate::store::StorePage) -> Result<Page, SessionError> {
+        let next_cursor = page
+            .next
+            .map(|position| self.config.cursors.seal(listing, &position))
+            .transpose()?;
+        Ok(Page {
+            sessions: page.sessions,
+            next_cursor,
+        })
+    }
+}
+
+/// A malformed id names no session: `NotFound`, before any store is asked.
+fn parse_id(id: &str) -> Result<SessionId, SessionError> {
+    SessionId::parse(id).ok_or(SessionError::NotFound)
+}

@@ -1,0 +1,137 @@
+//! The storage contract every backend fulfils, atomically: expiry, version checks and "never
+//! bring a deleted session back" are conditions of the write itself, never a read followed by an
+//! unconditional write.
+
+use std::fmt::Debug;
+
+use async_trait::async_trait;
+
+use crate::cursor::Position;
+use crate::{DataPatch, ExpiryPolicy, Session, SessionData, SessionError, SessionId, Timestamp, UserId};
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb;
+#[cfg(feature = "embedded")]
+pub mod embedded;
+
+/// The precondition a data write carries (from `If-Match`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum VersionCheck {
+    /// Write whatever the current version is.
+    #[default]
+    Any,
+    /// Write only when the current version is one of these. An empty list never matches (an
+    /// `If-Match` made only of tags that cannot be ours).
+    OneOf(Vec<u64>),
+}
+
+impl VersionCheck {
+    /// Whether a session at `version` passes the check.
+    pub fn admits(&self, version: u64) -> bool {
+        match self {
+            VersionCheck::Any => true,
+            VersionCheck::OneOf(versions) => versions.contains(&version),
+        }
+    }
+}
+
+/// One page of a listing as asked of a store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    /// Most sessions to return (1 to 100).
+    pub limit: usize,
+    /// Start after this position (from the previous page), or at the beginning.
+    pub after: Option<Position>,
+}
+
+/// One page of a listing as a store returns it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StorePage {
+    /// Live sessions, in listing order.
+    pub sessions: Vec<Session>,
+    /// Where the next page starts; `None` when this page is the last.
+    pub next: Option<Position>,
+}
+
+/// A place sessions live. Every method is one atomic step with respect to the others.
+///
+/// Methods that address one session answer `NotFound` when there is none and `Expired` when it
+/// exists with `ttl <= now` (DynamoDB purges expired items only eventually, the embedded sweeper
+/// only after a grace period). Listings never return expired sessions.
+#[async_trait]
+pub trait SessionStore: Send + Sync + Debug {
+    /// Short name of the backend, for logs and metrics (`dynamodb`, `embedded`).
+    fn backend(&self) -> &'static str;
+
+    /// Stores a new session. Fails if a session with its id exists.
+    async fn create(&self, session: &Session) -> Result<(), SessionError>;
+
+    /// Reads a session (strongly consistent).
+    async fn get(&self, id: &SessionId, now: Timestamp) -> Result<Session, SessionError>;
+
+    /// Replaces the data of a live session, bumps `version` and sets `updatedAt` to `now`.
+    async fn replace(
+        &self,
+        id: &SessionId,
+        data: &SessionData,
+        check: &VersionCheck,
+        now: Timestamp,
+    ) -> Result<Session, SessionError>;
+
+    /// Applies a shallow merge patch to the data of a live session, bumps `version` and sets
+    /// `updatedAt`. Keys the patch does not name keep the value they have at the moment of the
+    /// write, whatever other patches run concurrently. Refuses with `DataTooLarge` when the
+    /// merged data would exceed `max_data_bytes`.
+    async fn patch(
+        &self,
+        id: &SessionId,
+        patch: &DataPatch,
+        check: &VersionCheck,
+        max_data_bytes: usize,
+        now: Timestamp,
+    ) -> Result<Session, SessionError>;
+
+    /// Extends a live session to `policy.ttl_at(createdAt, idle, now)` where `idle` is
+    /// `ttl_seconds` if given (which also becomes the session's idle timeout) or its own
+    /// `ttlSeconds`. Sets `touchedAt`; leaves `version`, `updatedAt` and `data` alone.
+    async fn refresh(
+        &self,
+        id: &SessionId,
+        ttl_seconds: Option<u64>,
+        policy: &ExpiryPolicy,
+        now: Timestamp,
+    ) -> Result<Session, SessionError>;
+
+    /// The lazy sliding extension: sets `ttl` to `new_ttl` and `touchedAt` to `now`, but only if
+    /// the session is live and still has `touchedAt == last_touched` (nobody extended it since it
+    /// was read). Returns the extended session, or `None` when the condition did not hold.
+    async fn touch(
+        &self,
+        id: &SessionId,
+        last_touched: Timestamp,
+        new_ttl: i64,
+        now: Timestamp,
+    ) -> Result<Option<Session>, SessionError>;
+
+    /// Deletes a session, expired or not. `NotFound` when there was none.
+    async fn delete(&self, id: &SessionId) -> Result<(), SessionError>;
+
+    /// A page of one user's live sessions, newest first (by `createdAt`, then id).
+    async fn list_user(
+        &self,
+        user_id: &UserId,
+        page: &PageRequest,
+        now: Timestamp,
+    ) -> Result<StorePage, SessionError>;
+
+    /// A page of all live sessions, in the store's own stable order.
+    async fn list_all(&self, page: &PageRequest, now: Timestamp) -> Result<StorePage, SessionError>;
+
+    /// Deletes every session of a user; returns how many of them were live.
+    async fn delete_user(&self, user_id: &UserId, now: Timestamp) -> Result<u64, SessionError>;
+
+    /// Whether the store can serve requests (reachable, table ready); `Unavailable` otherwise.
+    async fn check_ready(&self) -> Result<(), SessionError>;
+}
