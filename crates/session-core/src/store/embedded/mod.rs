@@ -1,1 +1,352 @@
-//! x
+//! `EmbeddedStore`: sessions in a local `redb` file, for a laptop, a single container, or tests.
+//!
+//! Three tables: `sessions` (id → record), `sessions_by_user` ((userId, createdAt, id) → ()) for
+//! per-user listings newest first, and `sessions_by_expiry` ((ttl, id) → ()) for the sweeper.
+//! All writes go through one writer thread that commits in batches (see `writer`); reads run
+//! on the caller's thread against a consistent snapshot.
+
+mod ops;
+mod sweeper;
+mod writer;
+
+use std::path::Path;
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redb::backends::InMemoryBackend;
+use redb::{Database, ReadableDatabase, TableDefinition, WriteTransaction};
+
+use crate::store::{PageRequest, SessionStore, StorePage, VersionCheck};
+use crate::{
+    Clock, DataPatch, ExpiryPolicy, Session, SessionData, SessionError, SessionId, SystemClock,
+    Timestamp, UserId,
+};
+
+use writer::{ClosureOp, WriteOp};
+
+pub(crate) const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
+pub(crate) const BY_USER: TableDefinition<(&str, &str, &str), ()> =
+    TableDefinition::new("sessions_by_user");
+pub(crate) const BY_EXPIRY: TableDefinition<(i64, &str), ()> =
+    TableDefinition::new("sessions_by_expiry");
+
+/// Default grace period between expiry and purge (`SESSION_PURGE_AFTER_SECONDS`).
+pub const DEFAULT_PURGE_AFTER_SECONDS: u64 = 3600;
+
+/// Settings of the embedded store.
+#[derive(Debug, Clone)]
+pub struct EmbeddedOptions {
+    /// A session is purged no sooner than this many seconds after it expired, so that clients
+    /// see 410 for a while, as they do on DynamoDB.
+    pub purge_after_seconds: u64,
+    /// How often the sweeper looks for sessions to purge.
+    pub sweep_interval: Duration,
+    /// The sweeper's clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for EmbeddedOptions {
+    fn default() -> Self {
+        Self {
+            purge_after_seconds: DEFAULT_PURGE_AFTER_SECONDS,
+            sweep_interval: Duration::from_secs(60),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// Sessions in a `redb` database file (or in memory, for tests).
+pub struct EmbeddedStore {
+    db: Arc<Database>,
+    queue: Mutex<Option<Sender<Box<dyn WriteOp>>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    options: EmbeddedOptions,
+    location: String,
+}
+
+impl std::fmt::Debug for EmbeddedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedStore")
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EmbeddedStore {
+    /// Opens (or creates) the database file at `path`, creating its directory if needed.
+    /// Fails if another process has the file open.
+    pub fn open(path: impl AsRef<Path>, options: EmbeddedOptions) -> Result<Self, SessionError> {
+        let path = path.as_ref();
+        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                SessionError::internal(format!("cannot create directory {}: {e}", dir.display()))
+            })?;
+        }
+        let db = Database::create(path).map_err(|e| {
+            SessionError::internal(format!("cannot open embedded store {}: {e}", path.display()))
+        })?;
+        Self::start(db, options, path.display().to_string())
+    }
+
+    /// A store that lives in memory and vanishes when dropped.
+    pub fn in_memory(options: EmbeddedOptions) -> Result<Self, SessionError> {
+        let db = Database::builder()
+            .create_with_backend(InMemoryBackend::new())
+            .map_err(|e| SessionError::internal(format!("cannot create in-memory store: {e}")))?;
+        Self::start(db, options, "memory".to_owned())
+    }
+
+    fn start(db: Database, options: EmbeddedOptions, location: String) -> Result<Self, SessionError> {
+        let db = Arc::new(db);
+        let txn = db.begin_write().map_err(map_redb)?;
+        // Opening a table in a write transaction creates it.
+        txn.open_table(SESSIONS).map_err(map_redb)?;
+        txn.open_table(BY_USER).map_err(map_redb)?;
+        txn.open_table(BY_EXPIRY).map_err(map_redb)?;
+        txn.commit().map_err(map_redb)?;
+
+        let (queue, receiver) = mpsc::channel();
+        let chores = Box::new(sweeper::Sweeper::new(
+            options.clock.clone(),
+            options.purge_after_seconds,
+            options.sweep_interval,
+        ));
+        let writer_db = db.clone();
+        let writer = std::thread::Builder::new()
+            .name("embedded-store-writer".into())
+            .spawn(move || writer::run(writer_db, receiver, chores))
+            .map_err(|e| SessionError::internal(format!("cannot start the writer thread: {e}")))?;
+        Ok(Self {
+            db,
+            queue: Mutex::new(Some(queue)),
+            writer: Mutex::new(Some(writer)),
+            options,
+            location,
+        })
+    }
+
+    /// Purges now every session that expired at least `purge_after_seconds` ago by the store's
+    /// clock; returns how many were purged. The sweeper calls the same code periodically.
+    pub async fn purge_expired(&self) -> Result<u64, SessionError> {
+        let cutoff = sweeper::cutoff(self.options.clock.now(), self.options.purge_after_seconds);
+        self.write(move |txn| Ok(Ok(sweeper::purge_until(txn, cutoff, usize::MAX)?))).await
+    }
+
+    /// Stops the writer after it has committed everything queued, and waits for it. Later
+    /// writes fail with `Unavailable`. Dropping the store does the same.
+    pub fn close(&self) {
+        if let Ok(mut queue) = self.queue.lock() {
+            queue.take();
+        }
+        let writer = self.writer.lock().ok().and_then(|mut writer| writer.take());
+        if let Some(writer) = writer {
+            if writer.join().is_err() {
+                tracing::error!("the embedded store writer thread panicked");
+            }
+        }
+    }
+
+    async fn write<T, F>(&self, run: F) -> Result<T, SessionError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&WriteTransaction) -> Result<Result<T, SessionError>, redb::Error> + Send + 'static,
+    {
+        let (op, reply) = ClosureOp::new(run);
+        {
+            let queue = self
+                .queue
+                .lock()
+                .map_err(|_| SessionError::internal("embedded store queue lock poisoned"))?;
+            let queue = queue
+                .as_ref()
+                .ok_or_else(|| SessionError::unavailable("the embedded store is closed"))?;
+            queue
+                .send(Box::new(op))
+                .map_err(|_| SessionError::unavailable("the embedded store writer has stopped"))?;
+        }
+        reply
+            .await
+            .map_err(|_| SessionError::unavailable("the embedded store writer has stopped"))?
+    }
+
+    /// Reads run inline: a redb read is a few page lookups in its cache, cheaper than a hop to
+    /// a blocking thread.
+    fn read<T>(
+        &self,
+        run: impl FnOnce(&redb::ReadTransaction) -> Result<Result<T, SessionError>, redb::Error>,
+    ) -> Result<T, SessionError> {
+        let txn = self.db.begin_read().map_err(map_redb)?;
+        run(&txn).map_err(map_redb)?
+    }
+}
+
+impl Drop for EmbeddedStore {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+#[async_trait]
+impl SessionStore for EmbeddedStore {
+    fn backend(&self) -> &'static str {
+        "embedded"
+    }
+
+    async fn create(&self, session: &Session) -> Result<(), SessionError> {
+        let session = session.clone();
+        self.write(move |txn| ops::create(txn, &session)).await
+    }
+
+    async fn get(&self, id: &SessionId, now: Timestamp) -> Result<Session, SessionError> {
+        self.read(|txn| {
+            let table = txn.open_table(SESSIONS)?;
+            Ok(ops::load(&table, id.as_str()).and_then(|found| ops::live(found, now)))
+        })
+    }
+
+    async fn replace(
+        &self,
+        id: &SessionId,
+        data: &SessionData,
+        check: &VersionCheck,
+        now: Timestamp,
+    ) -> Result<Session, SessionError> {
+        let (id, data, check) = (id.clone(), data.clone(), check.clone());
+        self.write(move |txn| {
+            ops::update(txn, &id, now, |session| {
+                ops::check_version(session, &check)?;
+                session.data = data;
+                session.updated_at = now;
+                session.version += 1;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn patch(
+        &self,
+        id: &SessionId,
+        patch: &DataPatch,
+        check: &VersionCheck,
+        max_data_bytes: usize,
+        now: Timestamp,
+    ) -> Result<Session, SessionError> {
+        let (id, patch, check) = (id.clone(), patch.clone(), check.clone());
+        self.write(move |txn| {
+            ops::update(txn, &id, now, |session| {
+                ops::check_version(session, &check)?;
+                let mut data = session.data.clone();
+                patch.apply_to(&mut data);
+                let size = crate::data::encoded_size(&data);
+                if size > max_data_bytes {
+                    return Err(SessionError::DataTooLarge {
+                        size,
+                        limit: max_data_bytes,
+                    });
+                }
+                session.data = data;
+                session.updated_at = now;
+                session.version += 1;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn refresh(
+        &self,
+        id: &SessionId,
+        ttl_seconds: Option<u64>,
+        policy: &ExpiryPolicy,
+        now: Timestamp,
+    ) -> Result<Session, SessionError> {
+        let (id, policy) = (id.clone(), *policy);
+        self.write(move |txn| {
+            ops::update(txn, &id, now, |session| {
+                let idle = ttl_seconds.unwrap_or(session.ttl_seconds);
+                session.ttl_seconds = idle;
+                session.ttl = policy.ttl_at(session.created_at, idle, now);
+                session.touched_at = now;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn touch(
+        &self,
+        id: &SessionId,
+        last_touched: Timestamp,
+        new_ttl: i64,
+        now: Timestamp,
+    ) -> Result<Option<Session>, SessionError> {
+        let id = id.clone();
+        self.write(move |txn| {
+            let outcome = ops::update(txn, &id, now, |session| {
+                if session.touched_at != last_touched {
+                    return Err(SessionError::VersionMismatch { current: session.version });
+                }
+                session.ttl = new_ttl;
+                session.touched_at = now;
+                Ok(())
+            })?;
+            // Any refusal (gone, expired, touched by someone else) just means "not extended".
+            Ok(Ok(outcome.ok()))
+        })
+        .await
+    }
+
+    async fn delete(&self, id: &SessionId) -> Result<(), SessionError> {
+        let id = id.clone();
+        self.write(move |txn| ops::remove(txn, id.as_str()).map(|removed| removed.map(|_| ())))
+            .await
+    }
+
+    async fn list_user(
+        &self,
+        user_id: &UserId,
+        page: &PageRequest,
+        now: Timestamp,
+    ) -> Result<StorePage, SessionError> {
+        self.read(|txn| ops::list_user(txn, user_id, page, now))
+    }
+
+    async fn list_all(&self, page: &PageRequest, now: Timestamp) -> Result<StorePage, SessionError> {
+        self.read(|txn| ops::list_all(txn, page, now))
+    }
+
+    async fn delete_user(&self, user_id: &UserId, now: Timestamp) -> Result<u64, SessionError> {
+        let user_id = user_id.clone();
+        self.write(move |txn| ops::delete_user(txn, &user_id, now)).await
+    }
+
+    async fn check_ready(&self) -> Result<(), SessionError> {
+        let writer_alive = self
+            .queue
+            .lock()
+            .map(|queue| queue.is_some())
+            .unwrap_or(false);
+        if !writer_alive {
+            return Err(SessionError::unavailable("the embedded store is closed"));
+        }
+        self.read(|txn| {
+            txn.open_table(SESSIONS)?;
+            Ok(Ok(()))
+        })
+    }
+}
+
+/// Storage faults: I/O trouble may pass (503); anything else is a bug or corruption (500).
+pub(crate) fn map_redb(error: impl Into<redb::Error>) -> SessionError {
+    let error: redb::Error = error.into();
+    match error {
+        redb::Error::Io(_) | redb::Error::PreviousIo | redb::Error::DatabaseClosed => {
+            SessionError::unavailable(error)
+        }
+        other => SessionError::internal(other),
+    }
+}

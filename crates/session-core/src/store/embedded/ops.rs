@@ -1,0 +1,208 @@
+//! The bodies of the embedded store's transactions. Each checks everything before it changes
+//! anything, so a refusal leaves the shared batch transaction untouched.
+
+use std::ops::Bound;
+
+use redb::{ReadTransaction, ReadableTable, WriteTransaction};
+
+use super::{BY_EXPIRY, BY_USER, SESSIONS, map_redb};
+use crate::cursor::Position;
+use crate::store::{PageRequest, StorePage, VersionCheck};
+use crate::{Session, SessionError, SessionId, Timestamp, UserId};
+
+/// Upper bound of the `createdAt` element of a user's index keys: RFC 3339 instants start with
+/// a digit, and `~` sorts after every digit.
+const AFTER_ANY_TIMESTAMP: &str = "~";
+
+type TxnResult<T> = Result<Result<T, SessionError>, redb::Error>;
+
+pub(super) fn load(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    id: &str,
+) -> Result<Session, SessionError> {
+    let record = table.get(id).map_err(map_redb)?.ok_or(SessionError::NotFound)?;
+    decode(record.value())
+}
+
+pub(super) fn live(session: Session, now: Timestamp) -> Result<Session, SessionError> {
+    if session.is_expired(now) {
+        Err(SessionError::Expired)
+    } else {
+        Ok(session)
+    }
+}
+
+pub(super) fn check_version(session: &Session, check: &VersionCheck) -> Result<(), SessionError> {
+    if check.admits(session.version) {
+        Ok(())
+    } else {
+        Err(SessionError::VersionMismatch {
+            current: session.version,
+        })
+    }
+}
+
+fn decode(bytes: &[u8]) -> Result<Session, SessionError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| SessionError::internal(format!("undecodable session record: {e}")))
+}
+
+fn encode(session: &Session) -> Result<Vec<u8>, SessionError> {
+    serde_json::to_vec(session).map_err(SessionError::internal)
+}
+
+pub(super) fn create(txn: &WriteTransaction, session: &Session) -> TxnResult<()> {
+    let mut sessions = txn.open_table(SESSIONS)?;
+    let id = session.id.as_str();
+    if sessions.get(id)?.is_some() {
+        return Ok(Err(SessionError::internal("session id collision")));
+    }
+    let record = match encode(session) {
+        Ok(record) => record,
+        Err(error) => return Ok(Err(error)),
+    };
+    sessions.insert(id, record.as_slice())?;
+    let created = session.created_at.to_string();
+    txn.open_table(BY_USER)?
+        .insert((session.user_id.as_str(), created.as_str(), id), ())?;
+    txn.open_table(BY_EXPIRY)?.insert((session.ttl, id), ())?;
+    Ok(Ok(()))
+}
+
+/// Loads the live session `id`, lets `change` edit a copy (or refuse), and stores the copy.
+pub(super) fn update(
+    txn: &WriteTransaction,
+    id: &SessionId,
+    now: Timestamp,
+    change: impl FnOnce(&mut Session) -> Result<(), SessionError>,
+) -> TxnResult<Session> {
+    let mut sessions = txn.open_table(SESSIONS)?;
+    let current = match load(&sessions, id.as_str()).and_then(|found| live(found, now)) {
+        Ok(current) => current,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
+    let mut next = current.clone();
+    if let Err(refusal) = change(&mut next) {
+        return Ok(Err(refusal));
+    }
+    let record = match encode(&next) {
+        Ok(record) => record,
+        Err(error) => return Ok(Err(error)),
+    };
+    sessions.insert(id.as_str(), record.as_slice())?;
+    if next.ttl != current.ttl {
+        let mut expiry = txn.open_table(BY_EXPIRY)?;
+        expiry.remove((current.ttl, id.as_str()))?;
+        expiry.insert((next.ttl, id.as_str()), ())?;
+    }
+    Ok(Ok(next))
+}
+
+/// Removes a session and its index entries; `NotFound` when there is none.
+pub(super) fn remove(txn: &WriteTransaction, id: &str) -> TxnResult<Session> {
+    let mut sessions = txn.open_table(SESSIONS)?;
+    let session = match load(&sessions, id) {
+        Ok(session) => session,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
+    sessions.remove(id)?;
+    let created = session.created_at.to_string();
+    txn.open_table(BY_USER)?
+        .remove((session.user_id.as_str(), created.as_str(), id))?;
+    txn.open_table(BY_EXPIRY)?.remove((session.ttl, id))?;
+    Ok(Ok(session))
+}
+
+pub(super) fn delete_user(txn: &WriteTransaction, user_id: &UserId, now: Timestamp) -> TxnResult<u64> {
+    let ids: Vec<String> = {
+        let index = txn.open_table(BY_USER)?;
+        let user = user_id.as_str();
+        index
+            .range((user, "", "")..(user, AFTER_ANY_TIMESTAMP, ""))?
+            .map(|entry| entry.map(|(key, _)| key.value().2.to_owned()))
+            .collect::<Result<_, _>>()?
+    };
+    let mut live = 0;
+    for id in ids {
+        if let Ok(session) = remove(txn, &id)? {
+            if !session.is_expired(now) {
+                live += 1;
+            }
+        }
+    }
+    Ok(Ok(live))
+}
+
+pub(super) fn list_user(
+    txn: &ReadTransaction,
+    user_id: &UserId,
+    page: &PageRequest,
+    now: Timestamp,
+) -> TxnResult<StorePage> {
+    let index = txn.open_table(BY_USER)?;
+    let sessions = txn.open_table(SESSIONS)?;
+    let user = user_id.as_str();
+    let upper = match &page.after {
+        None => (AFTER_ANY_TIMESTAMP, ""),
+        Some(Position {
+            id,
+            created_at: Some(created),
+        }) => (created.as_str(), id.as_str()),
+        Some(_) => return Ok(Err(SessionError::InvalidCursor)),
+    };
+    let mut found = Vec::with_capacity(page.limit + 1);
+    for entry in index.range((user, "", "")..(user, upper.0, upper.1))?.rev() {
+        let (key, _) = entry?;
+        match load(&sessions, key.value().2) {
+            Ok(session) if !session.is_expired(now) => found.push(session),
+            Ok(_) | Err(SessionError::NotFound) => continue,
+            Err(error) => return Ok(Err(error)),
+        }
+        if found.len() > page.limit {
+            break;
+        }
+    }
+    Ok(Ok(into_page(found, page.limit, |last| Position {
+        id: last.id.as_str().to_owned(),
+        created_at: Some(last.created_at.to_string()),
+    })))
+}
+
+pub(super) fn list_all(txn: &ReadTransaction, page: &PageRequest, now: Timestamp) -> TxnResult<StorePage> {
+    let sessions = txn.open_table(SESSIONS)?;
+    let start = page
+        .after
+        .as_ref()
+        .map_or(Bound::Unbounded, |after| Bound::Excluded(after.id.as_str()));
+    let mut found = Vec::with_capacity(page.limit + 1);
+    for entry in sessions.range::<&str>((start, Bound::Unbounded))? {
+        let (_, record) = entry?;
+        match decode(record.value()) {
+            Ok(session) if !session.is_expired(now) => found.push(session),
+            Ok(_) => continue,
+            Err(error) => return Ok(Err(error)),
+        }
+        if found.len() > page.limit {
+            break;
+        }
+    }
+    Ok(Ok(into_page(found, page.limit, |last| Position {
+        id: last.id.as_str().to_owned(),
+        created_at: None,
+    })))
+}
+
+/// Turns up to `limit + 1` sessions into a page: the extra one only proves that a next page
+/// exists, so that the last page never carries a cursor to an empty one.
+fn into_page(mut found: Vec<Session>, limit: usize, position: impl Fn(&Session) -> Position) -> StorePage {
+    let next = if found.len() > limit {
+        found.truncate(limit);
+        found.last().map(position)
+    } else {
+        None
+    };
+    StorePage {
+        sessions: found,
+        next,
+    }
+}

@@ -1,0 +1,145 @@
+//! The embedded store: the conformance suite, plus what only a file-backed store has
+//! (restarts, the purge after expiry, the file lock).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use session_core::store::conformance::base_time;
+use session_core::store::embedded::{EmbeddedOptions, EmbeddedStore};
+use session_core::{
+    Clock, ManualClock, Session, SessionError, SessionId, SessionStore, Timestamp, UserId,
+};
+
+session_core::conformance_tests!(async {
+    let store = EmbeddedStore::in_memory(EmbeddedOptions::default()).expect("in-memory store");
+    Some(Arc::new(store) as Arc<dyn SessionStore>)
+});
+
+fn session(user: &str, at: Timestamp, ttl_seconds: u64) -> Session {
+    Session {
+        id: SessionId::generate(),
+        user_id: UserId::parse(user).expect("valid"),
+        data: json!({"k": "v"}).as_object().cloned().expect("object"),
+        created_at: at,
+        updated_at: at,
+        touched_at: at,
+        ttl: at.epoch_seconds() + i64::try_from(ttl_seconds).expect("small"),
+        ttl_seconds,
+        version: 1,
+    }
+}
+
+fn options(clock: Arc<ManualClock>, purge_after_seconds: u64) -> EmbeddedOptions {
+    EmbeddedOptions {
+        purge_after_seconds,
+        sweep_interval: Duration::from_secs(3600),
+        clock,
+    }
+}
+
+#[tokio::test]
+async fn sessions_survive_closing_and_reopening_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("nested/dir/sessions.redb");
+    let t0 = base_time();
+    let clock = Arc::new(ManualClock::new(t0));
+    let written = {
+        let store = EmbeddedStore::open(&path, options(clock.clone(), 3600)).expect("open");
+        let s = session("restart", t0, 3600);
+        store.create(&s).await.expect("create");
+        s
+    };
+    let store = EmbeddedStore::open(&path, options(clock, 3600)).expect("reopen");
+    assert_eq!(store.get(&written.id, t0).await.expect("get after reopen"), written);
+}
+
+#[tokio::test]
+async fn a_second_store_on_the_same_file_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("sessions.redb");
+    let _first = EmbeddedStore::open(&path, EmbeddedOptions::default()).expect("open");
+    let second = EmbeddedStore::open(&path, EmbeddedOptions::default());
+    assert!(
+        matches!(&second, Err(SessionError::Internal { .. })),
+        "a second writer must be refused, got {second:?}"
+    );
+}
+
+#[tokio::test]
+async fn expired_sessions_read_as_expired_until_purged_then_not_found() {
+    let t0 = base_time();
+    let clock = Arc::new(ManualClock::new(t0));
+    let store = EmbeddedStore::in_memory(options(clock.clone(), 600)).expect("store");
+    let short = session("purge", t0, 60);
+    let long = session("purge", t0, 7200);
+    store.create(&short).await.expect("create");
+    store.create(&long).await.expect("create");
+
+    clock.set(t0.plus_seconds(60 + 599));
+    assert_eq!(store.purge_expired().await.expect("purge"), 0, "too early to purge");
+    assert!(matches!(store.get(&short.id, clock.now()).await, Err(SessionError::Expired)));
+
+    clock.set(t0.plus_seconds(60 + 600));
+    assert_eq!(store.purge_expired().await.expect("purge"), 1);
+    assert!(matches!(store.get(&short.id, clock.now()).await, Err(SessionError::NotFound)));
+    assert!(store.get(&long.id, clock.now()).await.is_ok(), "live sessions are never purged");
+}
+
+#[tokio::test]
+async fn the_sweeper_purges_on_its_own() {
+    let t0 = base_time();
+    let clock = Arc::new(ManualClock::new(t0));
+    let store = EmbeddedStore::in_memory(EmbeddedOptions {
+        purge_after_seconds: 0,
+        sweep_interval: Duration::from_millis(20),
+        clock: clock.clone(),
+    })
+    .expect("store");
+    let s = session("sweeper", t0, 1);
+    store.create(&s).await.expect("create");
+    clock.advance_seconds(5);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match store.get(&s.id, clock.now()).await {
+            Err(SessionError::NotFound) => break,
+            Err(SessionError::Expired) => {}
+            other => panic!("unexpected: {other:?}"),
+        }
+        assert!(std::time::Instant::now() < deadline, "the sweeper never purged");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn writes_after_close_are_unavailable_not_lost_silently() {
+    let store = EmbeddedStore::in_memory(EmbeddedOptions::default()).expect("store");
+    store.close();
+    let result = store.create(&session("closed", base_time(), 60)).await;
+    assert!(matches!(result, Err(SessionError::Unavailable { .. })), "{result:?}");
+    assert!(matches!(store.check_ready().await, Err(SessionError::Unavailable { .. })));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_share_commits_and_all_land() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(
+        EmbeddedStore::open(dir.path().join("s.redb"), EmbeddedOptions::default()).expect("open"),
+    );
+    let t0 = base_time();
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let s = session(&format!("bulk{}", i % 7), t0, 3600);
+            store.create(&s).await.map(|()| s)
+        }));
+    }
+    let mut created = Vec::new();
+    for task in tasks {
+        created.push(task.await.expect("join").expect("create"));
+    }
+    for s in created {
+        assert_eq!(store.get(&s.id, t0).await.expect("get"), s);
+    }
+}
