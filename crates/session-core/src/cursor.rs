@@ -143,8 +143,13 @@ mod tests {
     fn opens_what_it_sealed_for_the_same_listing() {
         let codec = CursorCodec::from_secret(b"k");
         let alice = UserId::parse("alice").expect("valid");
-        let cursor = codec.seal(Listing::User(&alice), &position()).expect("seal");
-        assert_eq!(codec.open(Listing::User(&alice), &cursor).ok(), Some(position()));
+        let cursor = codec
+            .seal(Listing::User(&alice), &position())
+            .expect("seal");
+        assert_eq!(
+            codec.open(Listing::User(&alice), &cursor).ok(),
+            Some(position())
+        );
         assert!(!cursor.contains("6ba7b810"), "the position is not readable");
     }
 
@@ -153,11 +158,22 @@ mod tests {
         let codec = CursorCodec::from_secret(b"k");
         let alice = UserId::parse("alice").expect("valid");
         let bob = UserId::parse("bob").expect("valid");
-        let cursor = codec.seal(Listing::User(&alice), &position()).expect("seal");
-        assert!(matches!(codec.open(Listing::User(&bob), &cursor), Err(SessionError::InvalidCursor)));
-        assert!(matches!(codec.open(Listing::All, &cursor), Err(SessionError::InvalidCursor)));
+        let cursor = codec
+            .seal(Listing::User(&alice), &position())
+            .expect("seal");
+        assert!(matches!(
+            codec.open(Listing::User(&bob), &cursor),
+            Err(SessionError::InvalidCursor)
+        ));
+        assert!(matches!(
+            codec.open(Listing::All, &cursor),
+            Err(SessionError::InvalidCursor)
+        ));
         let other = CursorCodec::from_secret(b"other");
-        assert!(matches!(other.open(Listing::User(&alice), &cursor), Err(SessionError::InvalidCursor)));
+        assert!(matches!(
+            other.open(Listing::User(&alice), &cursor),
+            Err(SessionError::InvalidCursor)
+        ));
     }
 
     #[test]
@@ -168,8 +184,20 @@ mod tests {
         let last = tampered.len() - 2;
         tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
         let tampered = String::from_utf8(tampered).expect("ascii");
-        for bad in [tampered.as_str(), "", "not base64!", "AAAA", &"A".repeat(MAX_CURSOR_CHARS + 1)] {
-            assert!(matches!(codec.open(Listing::All, bad), Err(SessionError::InvalidCursor)), "{bad:?}");
+        for bad in [
+            tampered.as_str(),
+            "",
+            "not base64!",
+            "AAAA",
+            &"A".repeat(MAX_CURSOR_CHARS + 1),
+        ] {
+            assert!(
+                matches!(
+                    codec.open(Listing::All, bad),
+                    Err(SessionError::InvalidCursor)
+                ),
+                "{bad:?}"
+            );
         }
     }
 }

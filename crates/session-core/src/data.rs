@@ -98,7 +98,9 @@ fn check_depth(depth: usize, at: &str) -> Result<(), SessionError> {
     if depth > MAX_DATA_DEPTH {
         return Err(SessionError::invalid(
             "data",
-            format!("{at} is nested too deeply; at most {MAX_DATA_DEPTH} levels of objects and arrays are allowed"),
+            format!(
+                "{at} is nested too deeply; at most {MAX_DATA_DEPTH} levels of objects and arrays are allowed"
+            ),
         ));
     }
     Ok(())
@@ -144,7 +146,9 @@ impl DataPatch {
             .collect();
         validate_data(&set, usize::MAX).map(|_| ())?;
         // An empty key is never valid, even to remove.
-        self.entries.keys().try_for_each(|key| check_key(key, "data"))
+        self.entries
+            .keys()
+            .try_for_each(|key| check_key(key, "data"))
     }
 }
 
@@ -180,7 +184,10 @@ mod tests {
     fn refuses_data_over_the_byte_limit() {
         let data = object(json!({ "blob": "x".repeat(100) }));
         let size = encoded_size(&data);
-        assert!(validate_data(&data, size).is_ok(), "exactly at the limit is allowed");
+        assert!(
+            validate_data(&data, size).is_ok(),
+            "exactly at the limit is allowed"
+        );
         assert!(matches!(
             validate_data(&data, size - 1),
             Err(SessionError::DataTooLarge { size: s, limit }) if s == size && limit == size - 1
@@ -201,15 +208,32 @@ mod tests {
     #[test]
     fn patch_sets_removes_and_leaves_the_rest() {
         let mut data = object(json!({"keep": 1, "change": 2, "drop": 3}));
-        DataPatch::new(object(json!({"change": {"x": 1}, "drop": null, "add": "new", "absent": null})))
-            .apply_to(&mut data);
-        assert_eq!(Value::Object(data), json!({"keep": 1, "change": {"x": 1}, "add": "new"}));
+        DataPatch::new(object(
+            json!({"change": {"x": 1}, "drop": null, "add": "new", "absent": null}),
+        ))
+        .apply_to(&mut data);
+        assert_eq!(
+            Value::Object(data),
+            json!({"keep": 1, "change": {"x": 1}, "add": "new"})
+        );
     }
 
     #[test]
     fn patch_validation_checks_values_and_keys() {
-        assert!(DataPatch::new(object(json!({"a": null, "b": [1]}))).validate().is_ok());
-        assert!(DataPatch::new(object(json!({"": null}))).validate().is_err());
-        assert!(DataPatch::new(object(json!({"a": 1e300}))).validate().is_err());
+        assert!(
+            DataPatch::new(object(json!({"a": null, "b": [1]})))
+                .validate()
+                .is_ok()
+        );
+        assert!(
+            DataPatch::new(object(json!({"": null})))
+                .validate()
+                .is_err()
+        );
+        assert!(
+            DataPatch::new(object(json!({"a": 1e300})))
+                .validate()
+                .is_err()
+        );
     }
 }

@@ -123,9 +123,15 @@ mod tests {
     fn ttl_seconds_outside_the_range_are_refused() {
         let policy = ExpiryPolicy::default();
         assert_eq!(policy.check_ttl_seconds(1).ok(), Some(1));
-        assert_eq!(policy.check_ttl_seconds(30 * 24 * 3600).ok(), Some(2_592_000));
+        assert_eq!(
+            policy.check_ttl_seconds(30 * 24 * 3600).ok(),
+            Some(2_592_000)
+        );
         for bad in [0, -5, 30 * 24 * 3600 + 1, 86_400_000] {
-            assert!(policy.check_ttl_seconds(bad).is_err(), "{bad} must be refused");
+            assert!(
+                policy.check_ttl_seconds(bad).is_err(),
+                "{bad} must be refused"
+            );
         }
     }
 

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use crate::cursor::{CursorCodec, Listing};
 use crate::data::validate_data;
 use crate::store::{PageRequest, SessionStore, VersionCheck};
-use crate::{Clock, DataPatch, ExpiryPolicy, Session, SessionData, SessionError, SessionId, UserId};
+use crate::{
+    Clock, DataPatch, ExpiryPolicy, Session, SessionData, SessionError, SessionId, UserId,
+};
 
 /// Page size when a listing names none.
 pub const DEFAULT_PAGE_LIMIT: usize = 50;
@@ -44,7 +46,11 @@ pub struct SessionService {
 impl SessionService {
     /// A service over `store`, telling time by `clock`.
     pub fn new(store: Arc<dyn SessionStore>, clock: Arc<dyn Clock>, config: ServiceConfig) -> Self {
-        Self { store, clock, config }
+        Self {
+            store,
+            clock,
+            config,
+        }
     }
 
     /// The store behind the service.
@@ -98,7 +104,11 @@ impl SessionService {
             return Ok(session);
         }
         let new_ttl = policy.ttl_at(session.created_at, session.ttl_seconds, now);
-        match self.store.touch(&id, session.touched_at, new_ttl, now).await {
+        match self
+            .store
+            .touch(&id, session.touched_at, new_ttl, now)
+            .await
+        {
             Ok(Some(touched)) => Ok(touched),
             // Someone else extended (or deleted) it since the read; what was read is still a
             // correct answer for this request.
@@ -121,7 +131,9 @@ impl SessionService {
     ) -> Result<Session, SessionError> {
         let id = parse_id(id)?;
         validate_data(&data, self.config.max_data_bytes)?;
-        self.store.replace(&id, &data, check, self.clock.now()).await
+        self.store
+            .replace(&id, &data, check, self.clock.now())
+            .await
     }
 
     /// Applies a shallow merge patch to the data of a session.
@@ -134,18 +146,30 @@ impl SessionService {
         let id = parse_id(id)?;
         patch.validate()?;
         self.store
-            .patch(&id, &patch, check, self.config.max_data_bytes, self.clock.now())
+            .patch(
+                &id,
+                &patch,
+                check,
+                self.config.max_data_bytes,
+                self.clock.now(),
+            )
             .await
     }
 
     /// Extends a session now; a given `ttl_seconds` also becomes its idle timeout.
-    pub async fn refresh(&self, id: &str, ttl_seconds: Option<i64>) -> Result<Session, SessionError> {
+    pub async fn refresh(
+        &self,
+        id: &str,
+        ttl_seconds: Option<i64>,
+    ) -> Result<Session, SessionError> {
         let id = parse_id(id)?;
         let policy = &self.config.policy;
         let ttl_seconds = ttl_seconds
             .map(|requested| policy.check_ttl_seconds(requested))
             .transpose()?;
-        self.store.refresh(&id, ttl_seconds, policy, self.clock.now()).await
+        self.store
+            .refresh(&id, ttl_seconds, policy, self.clock.now())
+            .await
     }
 
     /// Deletes a session, expired or not.
@@ -163,12 +187,19 @@ impl SessionService {
         let user_id = UserId::parse(user_id)?;
         let listing = Listing::User(&user_id);
         let request = self.page_request(listing, limit, cursor)?;
-        let page = self.store.list_user(&user_id, &request, self.clock.now()).await?;
+        let page = self
+            .store
+            .list_user(&user_id, &request, self.clock.now())
+            .await?;
         self.finish_page(listing, page)
     }
 
     /// A page of all live sessions.
-    pub async fn list_all(&self, limit: Option<i64>, cursor: Option<&str>) -> Result<Page, SessionError> {
+    pub async fn list_all(
+        &self,
+        limit: Option<i64>,
+        cursor: Option<&str>,
+    ) -> Result<Page, SessionError> {
         let request = self.page_request(Listing::All, limit, cursor)?;
         let page = self.store.list_all(&request, self.clock.now()).await?;
         self.finish_page(Listing::All, page)
@@ -209,7 +240,11 @@ impl SessionService {
         Ok(PageRequest { limit, after })
     }
 
-    fn finish_page(&self, listing: Listing<'_>, page: crate::store::StorePage) -> Result<Page, SessionError> {
+    fn finish_page(
+        &self,
+        listing: Listing<'_>,
+        page: crate::store::StorePage,
+    ) -> Result<Page, SessionError> {
         let next_cursor = page
             .next
             .map(|position| self.config.cursors.seal(listing, &position))

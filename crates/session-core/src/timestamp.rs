@@ -99,7 +99,10 @@ mod tests {
     fn formats_utc_with_milliseconds() {
         let t = Timestamp::from_millis(1_795_428_000_123);
         assert_eq!(t.to_string(), "2026-11-23T10:00:00.123Z");
-        assert_eq!(Timestamp::from_millis(0).to_string(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            Timestamp::from_millis(0).to_string(),
+            "1970-01-01T00:00:00.000Z"
+        );
     }
 
     #[test]

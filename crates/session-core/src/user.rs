@@ -25,7 +25,9 @@ impl UserId {
         if chars > MAX_USER_ID_CHARS {
             return Err(SessionError::invalid(
                 "userId",
-                format!("userId is {chars} characters long; at most {MAX_USER_ID_CHARS} are allowed"),
+                format!(
+                    "userId is {chars} characters long; at most {MAX_USER_ID_CHARS} are allowed"
+                ),
             ));
         }
         if text.chars().any(char::is_control) {
@@ -61,9 +63,15 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_and_unicode_ids() {
-        assert_eq!(UserId::parse("user123").ok().map(|u| u.0), Some("user123".into()));
+        assert_eq!(
+            UserId::parse("user123").ok().map(|u| u.0),
+            Some("user123".into())
+        );
         assert!(UserId::parse("ユーザー@example.com").is_ok());
-        assert!(UserId::parse(&"é".repeat(MAX_USER_ID_CHARS)).is_ok(), "the limit counts characters, not bytes");
+        assert!(
+            UserId::parse(&"é".repeat(MAX_USER_ID_CHARS)).is_ok(),
+            "the limit counts characters, not bytes"
+        );
     }
 
     #[test]

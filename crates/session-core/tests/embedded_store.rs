@@ -51,7 +51,10 @@ async fn sessions_survive_closing_and_reopening_the_file() {
         s
     };
     let store = EmbeddedStore::open(&path, options(clock, 3600)).expect("reopen");
-    assert_eq!(store.get(&written.id, t0).await.expect("get after reopen"), written);
+    assert_eq!(
+        store.get(&written.id, t0).await.expect("get after reopen"),
+        written
+    );
 }
 
 #[tokio::test]
@@ -77,13 +80,26 @@ async fn expired_sessions_read_as_expired_until_purged_then_not_found() {
     store.create(&long).await.expect("create");
 
     clock.set(t0.plus_seconds(60 + 599));
-    assert_eq!(store.purge_expired().await.expect("purge"), 0, "too early to purge");
-    assert!(matches!(store.get(&short.id, clock.now()).await, Err(SessionError::Expired)));
+    assert_eq!(
+        store.purge_expired().await.expect("purge"),
+        0,
+        "too early to purge"
+    );
+    assert!(matches!(
+        store.get(&short.id, clock.now()).await,
+        Err(SessionError::Expired)
+    ));
 
     clock.set(t0.plus_seconds(60 + 600));
     assert_eq!(store.purge_expired().await.expect("purge"), 1);
-    assert!(matches!(store.get(&short.id, clock.now()).await, Err(SessionError::NotFound)));
-    assert!(store.get(&long.id, clock.now()).await.is_ok(), "live sessions are never purged");
+    assert!(matches!(
+        store.get(&short.id, clock.now()).await,
+        Err(SessionError::NotFound)
+    ));
+    assert!(
+        store.get(&long.id, clock.now()).await.is_ok(),
+        "live sessions are never purged"
+    );
 }
 
 #[tokio::test]
@@ -106,7 +122,10 @@ async fn the_sweeper_purges_on_its_own() {
             Err(SessionError::Expired) => {}
             other => panic!("unexpected: {other:?}"),
         }
-        assert!(std::time::Instant::now() < deadline, "the sweeper never purged");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sweeper never purged"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -116,8 +135,14 @@ async fn writes_after_close_are_unavailable_not_lost_silently() {
     let store = EmbeddedStore::in_memory(EmbeddedOptions::default()).expect("store");
     store.close();
     let result = store.create(&session("closed", base_time(), 60)).await;
-    assert!(matches!(result, Err(SessionError::Unavailable { .. })), "{result:?}");
-    assert!(matches!(store.check_ready().await, Err(SessionError::Unavailable { .. })));
+    assert!(
+        matches!(result, Err(SessionError::Unavailable { .. })),
+        "{result:?}"
+    );
+    assert!(matches!(
+        store.check_ready().await,
+        Err(SessionError::Unavailable { .. })
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -117,7 +117,11 @@ fn page(limit: usize, after: Option<Position>) -> PageRequest {
     PageRequest { limit, after }
 }
 
-fn service(store: Arc<dyn SessionStore>, clock: Arc<ManualClock>, policy: ExpiryPolicy) -> SessionService {
+fn service(
+    store: Arc<dyn SessionStore>,
+    clock: Arc<ManualClock>,
+    policy: ExpiryPolicy,
+) -> SessionService {
     SessionService::new(
         store,
         clock,
@@ -134,7 +138,10 @@ pub async fn create_then_get_returns_the_same_session(store: Arc<dyn SessionStor
     let t0 = base_time();
     let session = new_session(&fresh_user("get"), t0, 3600, json!({"theme": "dark"}));
     stored(&*store, &session).await;
-    let read = store.get(&session.id, t0.plus_seconds(1)).await.expect("get");
+    let read = store
+        .get(&session.id, t0.plus_seconds(1))
+        .await
+        .expect("get");
     assert_eq!(read, session);
 }
 
@@ -145,7 +152,10 @@ pub async fn create_refuses_an_existing_id(store: Arc<dyn SessionStore>) {
     stored(&*store, &first).await;
     let mut second = new_session(&fresh_user("dup"), t0, 3600, json!({"n": 2}));
     second.id = first.id.clone();
-    assert!(store.create(&second).await.is_err(), "an existing id must not be overwritten");
+    assert!(
+        store.create(&second).await.is_err(),
+        "an existing id must not be overwritten"
+    );
     assert_eq!(store.get(&first.id, t0).await.expect("get"), first);
 }
 
@@ -174,9 +184,14 @@ pub async fn unknown_session_is_not_found_everywhere(store: Arc<dyn SessionStore
     let t0 = base_time();
     let id = SessionId::generate();
     let policy = ExpiryPolicy::default();
-    assert!(matches!(store.get(&id, t0).await, Err(SessionError::NotFound)));
     assert!(matches!(
-        store.replace(&id, &object(json!({"a": 1})), &VersionCheck::Any, t0).await,
+        store.get(&id, t0).await,
+        Err(SessionError::NotFound)
+    ));
+    assert!(matches!(
+        store
+            .replace(&id, &object(json!({"a": 1})), &VersionCheck::Any, t0)
+            .await,
         Err(SessionError::NotFound)
     ));
     let patch = DataPatch::new(object(json!({"a": 1})));
@@ -184,9 +199,18 @@ pub async fn unknown_session_is_not_found_everywhere(store: Arc<dyn SessionStore
         store.patch(&id, &patch, &VersionCheck::Any, 1024, t0).await,
         Err(SessionError::NotFound)
     ));
-    assert!(matches!(store.refresh(&id, None, &policy, t0).await, Err(SessionError::NotFound)));
-    assert!(matches!(store.touch(&id, t0, t0.epoch_seconds() + 10, t0).await, Ok(None)));
-    assert!(matches!(store.delete(&id).await, Err(SessionError::NotFound)));
+    assert!(matches!(
+        store.refresh(&id, None, &policy, t0).await,
+        Err(SessionError::NotFound)
+    ));
+    assert!(matches!(
+        store.touch(&id, t0, t0.epoch_seconds() + 10, t0).await,
+        Ok(None)
+    ));
+    assert!(matches!(
+        store.delete(&id).await,
+        Err(SessionError::NotFound)
+    ));
     assert!(
         matches!(store.get(&id, t0).await, Err(SessionError::NotFound)),
         "no write may have created the session"
@@ -200,20 +224,40 @@ pub async fn replace_sets_data_and_bumps_version(store: Arc<dyn SessionStore>) {
     stored(&*store, &session).await;
     let t1 = t0.plus_seconds(5);
     let replaced = store
-        .replace(&session.id, &object(json!({"new": true})), &VersionCheck::Any, t1)
+        .replace(
+            &session.id,
+            &object(json!({"new": true})),
+            &VersionCheck::Any,
+            t1,
+        )
         .await
         .expect("replace");
     assert_eq!(Value::Object(replaced.data.clone()), json!({"new": true}));
     assert_eq!(replaced.version, 2);
     assert_eq!(replaced.updated_at, t1);
     assert_eq!(
-        (replaced.created_at, replaced.touched_at, replaced.ttl, replaced.ttl_seconds),
-        (session.created_at, session.touched_at, session.ttl, session.ttl_seconds),
+        (
+            replaced.created_at,
+            replaced.touched_at,
+            replaced.ttl,
+            replaced.ttl_seconds
+        ),
+        (
+            session.created_at,
+            session.touched_at,
+            session.ttl,
+            session.ttl_seconds
+        ),
         "a data write does not move expiry"
     );
     assert_eq!(store.get(&session.id, t1).await.expect("get"), replaced);
     let again = store
-        .replace(&session.id, &object(json!({})), &VersionCheck::OneOf(vec![2]), t1)
+        .replace(
+            &session.id,
+            &object(json!({})),
+            &VersionCheck::OneOf(vec![2]),
+            t1,
+        )
         .await
         .expect("replace with the current version");
     assert_eq!(again.version, 3);
@@ -225,23 +269,46 @@ pub async fn replace_with_stale_version_changes_nothing(store: Arc<dyn SessionSt
     let session = new_session(&fresh_user("put412"), t0, 3600, json!({"v": 1}));
     stored(&*store, &session).await;
     let result = store
-        .replace(&session.id, &object(json!({"v": 2})), &VersionCheck::OneOf(vec![7]), t0)
+        .replace(
+            &session.id,
+            &object(json!({"v": 2})),
+            &VersionCheck::OneOf(vec![7]),
+            t0,
+        )
         .await;
-    assert!(matches!(result, Err(SessionError::VersionMismatch { current: 1 })), "{result:?}");
+    assert!(
+        matches!(result, Err(SessionError::VersionMismatch { current: 1 })),
+        "{result:?}"
+    );
     let never = store
-        .replace(&session.id, &object(json!({"v": 3})), &VersionCheck::OneOf(vec![]), t0)
+        .replace(
+            &session.id,
+            &object(json!({"v": 3})),
+            &VersionCheck::OneOf(vec![]),
+            t0,
+        )
         .await;
-    assert!(matches!(never, Err(SessionError::VersionMismatch { current: 1 })), "{never:?}");
+    assert!(
+        matches!(never, Err(SessionError::VersionMismatch { current: 1 })),
+        "{never:?}"
+    );
     assert_eq!(store.get(&session.id, t0).await.expect("get"), session);
 }
 
 /// PATCH sets the keys it names, removes those set to null, and leaves every other key alone.
 pub async fn patch_sets_and_removes_only_named_keys(store: Arc<dyn SessionStore>) {
     let t0 = base_time();
-    let session = new_session(&fresh_user("patch"), t0, 3600, json!({"keep": {"x": 1}, "change": 1, "drop": 2}));
+    let session = new_session(
+        &fresh_user("patch"),
+        t0,
+        3600,
+        json!({"keep": {"x": 1}, "change": 1, "drop": 2}),
+    );
     stored(&*store, &session).await;
     let t1 = t0.plus_seconds(3);
-    let patch = DataPatch::new(object(json!({"change": [2], "drop": null, "add": "new", "never": null})));
+    let patch = DataPatch::new(object(
+        json!({"change": [2], "drop": null, "add": "new", "never": null}),
+    ));
     let patched = store
         .patch(&session.id, &patch, &VersionCheck::OneOf(vec![1]), 1024, t1)
         .await
@@ -250,7 +317,10 @@ pub async fn patch_sets_and_removes_only_named_keys(store: Arc<dyn SessionStore>
         Value::Object(patched.data.clone()),
         json!({"keep": {"x": 1}, "change": [2], "add": "new"})
     );
-    assert_eq!((patched.version, patched.updated_at, patched.ttl), (2, t1, session.ttl));
+    assert_eq!(
+        (patched.version, patched.updated_at, patched.ttl),
+        (2, t1, session.ttl)
+    );
     assert_eq!(store.get(&session.id, t1).await.expect("get"), patched);
 }
 
@@ -261,20 +331,36 @@ pub async fn patch_with_stale_version_changes_nothing(store: Arc<dyn SessionStor
     stored(&*store, &session).await;
     let patch = DataPatch::new(object(json!({"a": 2})));
     let result = store
-        .patch(&session.id, &patch, &VersionCheck::OneOf(vec![2, 3]), 1024, t0)
+        .patch(
+            &session.id,
+            &patch,
+            &VersionCheck::OneOf(vec![2, 3]),
+            1024,
+            t0,
+        )
         .await;
-    assert!(matches!(result, Err(SessionError::VersionMismatch { current: 1 })), "{result:?}");
+    assert!(
+        matches!(result, Err(SessionError::VersionMismatch { current: 1 })),
+        "{result:?}"
+    );
     assert_eq!(store.get(&session.id, t0).await.expect("get"), session);
 }
 
 /// A PATCH whose merged result would exceed the data limit is refused and writes nothing.
 pub async fn patch_refuses_merged_data_over_the_limit(store: Arc<dyn SessionStore>) {
     let t0 = base_time();
-    let session = new_session(&fresh_user("patch413"), t0, 3600, json!({"a": "x".repeat(60)}));
+    let session = new_session(
+        &fresh_user("patch413"),
+        t0,
+        3600,
+        json!({"a": "x".repeat(60)}),
+    );
     stored(&*store, &session).await;
     let limit = 100;
     let patch = DataPatch::new(object(json!({"b": "y".repeat(60)})));
-    let result = store.patch(&session.id, &patch, &VersionCheck::Any, limit, t0).await;
+    let result = store
+        .patch(&session.id, &patch, &VersionCheck::Any, limit, t0)
+        .await;
     assert!(
         matches!(result, Err(SessionError::DataTooLarge { limit: 100, size }) if size > 100),
         "{result:?}"
@@ -295,30 +381,66 @@ pub async fn expired_session_is_gone_for_every_route_but_delete(store: Arc<dyn S
     let session = new_session(&fresh_user("expired"), t0, 60, json!({"a": 1}));
     stored(&*store, &session).await;
     let at_expiry = Timestamp::from_epoch_seconds(session.ttl);
-    assert!(store.get(&session.id, at_expiry.plus_seconds(-1)).await.is_ok(), "live one second before");
+    assert!(
+        store
+            .get(&session.id, at_expiry.plus_seconds(-1))
+            .await
+            .is_ok(),
+        "live one second before"
+    );
     let policy = ExpiryPolicy::default();
     let patch = DataPatch::new(object(json!({"a": 2})));
-    assert!(matches!(store.get(&session.id, at_expiry).await, Err(SessionError::Expired)));
     assert!(matches!(
-        store.replace(&session.id, &object(json!({})), &VersionCheck::Any, at_expiry).await,
+        store.get(&session.id, at_expiry).await,
         Err(SessionError::Expired)
     ));
     assert!(matches!(
-        store.patch(&session.id, &patch, &VersionCheck::Any, 1024, at_expiry).await,
+        store
+            .replace(
+                &session.id,
+                &object(json!({})),
+                &VersionCheck::Any,
+                at_expiry
+            )
+            .await,
         Err(SessionError::Expired)
     ));
     assert!(matches!(
-        store.refresh(&session.id, Some(3600), &policy, at_expiry).await,
+        store
+            .patch(&session.id, &patch, &VersionCheck::Any, 1024, at_expiry)
+            .await,
         Err(SessionError::Expired)
     ));
     assert!(matches!(
-        store.touch(&session.id, session.touched_at, at_expiry.epoch_seconds() + 3600, at_expiry).await,
+        store
+            .refresh(&session.id, Some(3600), &policy, at_expiry)
+            .await,
+        Err(SessionError::Expired)
+    ));
+    assert!(matches!(
+        store
+            .touch(
+                &session.id,
+                session.touched_at,
+                at_expiry.epoch_seconds() + 3600,
+                at_expiry
+            )
+            .await,
         Ok(None)
     ));
-    let still = store.get(&session.id, at_expiry.plus_seconds(-1)).await.expect("get before expiry");
+    let still = store
+        .get(&session.id, at_expiry.plus_seconds(-1))
+        .await
+        .expect("get before expiry");
     assert_eq!(still, session, "no refused write changed the stored item");
-    store.delete(&session.id).await.expect("delete removes an expired session");
-    assert!(matches!(store.get(&session.id, t0).await, Err(SessionError::NotFound)));
+    store
+        .delete(&session.id)
+        .await
+        .expect("delete removes an expired session");
+    assert!(matches!(
+        store.get(&session.id, t0).await,
+        Err(SessionError::NotFound)
+    ));
 }
 
 /// Refresh moves `ttl` to `now + ttlSeconds` and `touchedAt` to now; data, version and
@@ -335,7 +457,12 @@ pub async fn refresh_extends_without_touching_data_or_version(store: Arc<dyn Ses
     assert_eq!(refreshed.ttl, t1.epoch_seconds() + 600);
     assert_eq!(refreshed.touched_at, t1);
     assert_eq!(
-        (&refreshed.data, refreshed.version, refreshed.updated_at, refreshed.ttl_seconds),
+        (
+            &refreshed.data,
+            refreshed.version,
+            refreshed.updated_at,
+            refreshed.ttl_seconds
+        ),
         (&session.data, 1, t0, 600)
     );
     assert_eq!(store.get(&session.id, t1).await.expect("get"), refreshed);
@@ -348,11 +475,24 @@ pub async fn refresh_may_change_the_idle_timeout(store: Arc<dyn SessionStore>) {
     stored(&*store, &session).await;
     let policy = ExpiryPolicy::default();
     let t1 = t0.plus_seconds(10);
-    let shorter = store.refresh(&session.id, Some(30), &policy, t1).await.expect("refresh");
-    assert_eq!((shorter.ttl, shorter.ttl_seconds), (t1.epoch_seconds() + 30, 30));
+    let shorter = store
+        .refresh(&session.id, Some(30), &policy, t1)
+        .await
+        .expect("refresh");
+    assert_eq!(
+        (shorter.ttl, shorter.ttl_seconds),
+        (t1.epoch_seconds() + 30, 30)
+    );
     let t2 = t1.plus_seconds(20);
-    let again = store.refresh(&session.id, None, &policy, t2).await.expect("refresh");
-    assert_eq!(again.ttl, t2.epoch_seconds() + 30, "the new idle timeout stays");
+    let again = store
+        .refresh(&session.id, None, &policy, t2)
+        .await
+        .expect("refresh");
+    assert_eq!(
+        again.ttl,
+        t2.epoch_seconds() + 30,
+        "the new idle timeout stays"
+    );
 }
 
 /// No refresh moves `ttl` past `createdAt + max lifetime`.
@@ -365,7 +505,10 @@ pub async fn refresh_never_passes_the_absolute_cap(store: Arc<dyn SessionStore>)
         ..ExpiryPolicy::default()
     };
     let t1 = t0.plus_seconds(3000);
-    let refreshed = store.refresh(&session.id, None, &policy, t1).await.expect("refresh");
+    let refreshed = store
+        .refresh(&session.id, None, &policy, t1)
+        .await
+        .expect("refresh");
     assert_eq!(refreshed.ttl, t0.epoch_seconds() + 5000);
     let end = Timestamp::from_epoch_seconds(refreshed.ttl);
     assert!(matches!(
@@ -385,10 +528,18 @@ pub async fn touch_extends_only_when_nobody_touched_since(store: Arc<dyn Session
         .await
         .expect("touch")
         .expect("nobody touched it since t0");
-    assert_eq!((touched.ttl, touched.touched_at, touched.version), (t1.epoch_seconds() + 600, t1, 1));
+    assert_eq!(
+        (touched.ttl, touched.touched_at, touched.version),
+        (t1.epoch_seconds() + 600, t1, 1)
+    );
     assert_eq!(touched.data, session.data);
     let stale = store
-        .touch(&session.id, t0, t1.epoch_seconds() + 900, t1.plus_seconds(1))
+        .touch(
+            &session.id,
+            t0,
+            t1.epoch_seconds() + 900,
+            t1.plus_seconds(1),
+        )
         .await
         .expect("touch");
     assert_eq!(stale, None, "a reader that saw t0 must not extend again");
@@ -402,16 +553,28 @@ pub async fn touch_never_resurrects_a_session(store: Arc<dyn SessionStore>) {
     stored(&*store, &session).await;
     let late = t0.plus_seconds(61);
     assert_eq!(
-        store.touch(&session.id, t0, late.epoch_seconds() + 60, late).await.expect("touch"),
+        store
+            .touch(&session.id, t0, late.epoch_seconds() + 60, late)
+            .await
+            .expect("touch"),
         None
     );
-    assert!(matches!(store.get(&session.id, late).await, Err(SessionError::Expired)));
+    assert!(matches!(
+        store.get(&session.id, late).await,
+        Err(SessionError::Expired)
+    ));
     store.delete(&session.id).await.expect("delete");
     assert_eq!(
-        store.touch(&session.id, t0, t0.epoch_seconds() + 600, t0).await.expect("touch"),
+        store
+            .touch(&session.id, t0, t0.epoch_seconds() + 600, t0)
+            .await
+            .expect("touch"),
         None
     );
-    assert!(matches!(store.get(&session.id, t0).await, Err(SessionError::NotFound)));
+    assert!(matches!(
+        store.get(&session.id, t0).await,
+        Err(SessionError::NotFound)
+    ));
 }
 
 /// With sliding on, a read extends the session only once `touchAfter` has passed since the
@@ -426,19 +589,33 @@ pub async fn sliding_read_extends_lazily(store: Arc<dyn SessionStore>) {
     };
     let sessions = service(store.clone(), clock.clone(), policy);
     let created = sessions
-        .create(fresh_user("sliding").as_str(), object(json!({"a": 1})), Some(600))
+        .create(
+            fresh_user("sliding").as_str(),
+            object(json!({"a": 1})),
+            Some(600),
+        )
         .await
         .expect("create");
     clock.advance_seconds(59);
     let early = sessions.get(created.id.as_str()).await.expect("get");
-    assert_eq!((early.ttl, early.touched_at), (created.ttl, created.touched_at), "not due yet");
+    assert_eq!(
+        (early.ttl, early.touched_at),
+        (created.ttl, created.touched_at),
+        "not due yet"
+    );
     let raw = store.get(&created.id, clock.now()).await.expect("raw get");
     assert_eq!(raw, created, "a read before touchAfter writes nothing");
     clock.advance_seconds(1);
     let due = sessions.get(created.id.as_str()).await.expect("get");
     assert_eq!(due.ttl, clock.now().epoch_seconds() + 600);
-    assert_eq!((due.touched_at, due.version, due.updated_at), (clock.now(), 1, created.updated_at));
-    assert_eq!(store.get(&created.id, clock.now()).await.expect("raw get"), due);
+    assert_eq!(
+        (due.touched_at, due.version, due.updated_at),
+        (clock.now(), 1, created.updated_at)
+    );
+    assert_eq!(
+        store.get(&created.id, clock.now()).await.expect("raw get"),
+        due
+    );
 }
 
 /// Sliding extensions stop at the absolute cap.
@@ -453,14 +630,21 @@ pub async fn sliding_read_respects_the_absolute_cap(store: Arc<dyn SessionStore>
     };
     let sessions = service(store, clock.clone(), policy);
     let created = sessions
-        .create(fresh_user("sliding-cap").as_str(), SessionData::new(), Some(600))
+        .create(
+            fresh_user("sliding-cap").as_str(),
+            SessionData::new(),
+            Some(600),
+        )
         .await
         .expect("create");
     clock.advance_seconds(500);
     let read = sessions.get(created.id.as_str()).await.expect("get");
     assert_eq!(read.ttl, t0.epoch_seconds() + 1000);
     clock.advance_seconds(500);
-    assert!(matches!(sessions.get(created.id.as_str()).await, Err(SessionError::Expired)));
+    assert!(matches!(
+        sessions.get(created.id.as_str()).await,
+        Err(SessionError::Expired)
+    ));
 }
 
 /// DELETE removes a session; a second DELETE finds nothing.
@@ -470,17 +654,37 @@ pub async fn delete_removes_the_session_once(store: Arc<dyn SessionStore>) {
     let session = new_session(&owner, t0, 3600, json!({}));
     stored(&*store, &session).await;
     store.delete(&session.id).await.expect("delete");
-    assert!(matches!(store.get(&session.id, t0).await, Err(SessionError::NotFound)));
-    assert!(matches!(store.delete(&session.id).await, Err(SessionError::NotFound)));
-    let listed = store.list_user(&owner, &page(10, None), t0).await.expect("list");
-    assert!(listed.sessions.is_empty(), "the index entry went with the session");
+    assert!(matches!(
+        store.get(&session.id, t0).await,
+        Err(SessionError::NotFound)
+    ));
+    assert!(matches!(
+        store.delete(&session.id).await,
+        Err(SessionError::NotFound)
+    ));
+    let listed = store
+        .list_user(&owner, &page(10, None), t0)
+        .await
+        .expect("list");
+    assert!(
+        listed.sessions.is_empty(),
+        "the index entry went with the session"
+    );
 }
 
-async fn walk_user(store: &dyn SessionStore, owner: &UserId, limit: usize, now: Timestamp) -> Vec<Vec<SessionId>> {
+async fn walk_user(
+    store: &dyn SessionStore,
+    owner: &UserId,
+    limit: usize,
+    now: Timestamp,
+) -> Vec<Vec<SessionId>> {
     let mut pages = Vec::new();
     let mut after = None;
     loop {
-        let got = store.list_user(owner, &page(limit, after), now).await.expect("list");
+        let got = store
+            .list_user(owner, &page(limit, after), now)
+            .await
+            .expect("list");
         assert!(got.sessions.len() <= limit);
         pages.push(got.sessions.iter().map(|s| s.id.clone()).collect());
         match got.next {
@@ -522,7 +726,11 @@ pub async fn user_listing_pages_through_identical_creation_times(store: Arc<dyn 
     let pages = walk_user(&*store, &owner, 2, t0).await;
     let walked: Vec<SessionId> = pages.into_iter().flatten().collect();
     assert_eq!(walked.len(), 5, "no repeats");
-    assert_eq!(walked.into_iter().collect::<HashSet<_>>(), created, "no gaps");
+    assert_eq!(
+        walked.into_iter().collect::<HashSet<_>>(),
+        created,
+        "no gaps"
+    );
 }
 
 /// A user's listing leaves out expired sessions and other users' sessions.
@@ -535,7 +743,10 @@ pub async fn user_listing_skips_expired_and_other_users(store: Arc<dyn SessionSt
     for s in [&live, &expired, &other] {
         stored(&*store, s).await;
     }
-    let listed = store.list_user(&owner, &page(10, None), t0.plus_seconds(20)).await.expect("list");
+    let listed = store
+        .list_user(&owner, &page(10, None), t0.plus_seconds(20))
+        .await
+        .expect("list");
     assert_eq!(listed.sessions, vec![live]);
     assert_eq!(listed.next, None);
 }
@@ -545,7 +756,11 @@ pub async fn full_page_at_the_end_has_no_next_cursor(store: Arc<dyn SessionStore
     let t0 = base_time();
     let owner = fresh_user("exact");
     for i in 0..4 {
-        stored(&*store, &new_session(&owner, t0.plus_seconds(i), 3600, json!({}))).await;
+        stored(
+            &*store,
+            &new_session(&owner, t0.plus_seconds(i), 3600, json!({})),
+        )
+        .await;
     }
     let pages = walk_user(&*store, &owner, 2, t0.plus_seconds(5)).await;
     assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [2, 2]);
@@ -567,9 +782,15 @@ pub async fn admin_listing_covers_every_live_session_once(store: Arc<dyn Session
     let mut seen = Vec::new();
     let mut after = None;
     for _ in 0..1000 {
-        let got = store.list_all(&page(4, after.take()), now).await.expect("list all");
+        let got = store
+            .list_all(&page(4, after.take()), now)
+            .await
+            .expect("list all");
         assert!(got.sessions.len() <= 4);
-        assert!(got.sessions.iter().all(|s| !s.is_expired(now)), "no expired session is listed");
+        assert!(
+            got.sessions.iter().all(|s| !s.is_expired(now)),
+            "no expired session is listed"
+        );
         seen.extend(got.sessions.into_iter().map(|s| s.id));
         match got.next {
             Some(next) => after = Some(next),
@@ -591,17 +812,28 @@ pub async fn delete_user_removes_all_and_counts_the_live_ones(store: Arc<dyn Ses
     stored(&*store, &bystander).await;
     let mut mine = Vec::new();
     for i in 0..30 {
-        let session = new_session(&owner, t0.plus_seconds(i), if i < 3 { 5 } else { 3600 }, json!({}));
+        let session = new_session(
+            &owner,
+            t0.plus_seconds(i),
+            if i < 3 { 5 } else { 3600 },
+            json!({}),
+        );
         stored(&*store, &session).await;
         mine.push(session);
     }
     let now = t0.plus_seconds(100);
     assert_eq!(store.delete_user(&owner, now).await.expect("revoke"), 27);
     for session in &mine {
-        assert!(matches!(store.get(&session.id, now).await, Err(SessionError::NotFound)));
+        assert!(matches!(
+            store.get(&session.id, now).await,
+            Err(SessionError::NotFound)
+        ));
     }
     assert!(store.get(&bystander.id, now).await.is_ok());
-    assert_eq!(store.delete_user(&owner, now).await.expect("revoke again"), 0);
+    assert_eq!(
+        store.delete_user(&owner, now).await.expect("revoke again"),
+        0
+    );
 }
 
 /// Many concurrent patches, each setting its own key, all land.
@@ -625,12 +857,18 @@ pub async fn concurrent_patches_to_different_keys_lose_nothing(store: Arc<dyn Se
     assert_eq!(read.version, 1 + writers);
     assert_eq!(read.data.get("base"), Some(&json!(true)));
     for i in 0..writers {
-        assert_eq!(read.data.get(&format!("k{i}")), Some(&json!(i)), "k{i} was lost");
+        assert_eq!(
+            read.data.get(&format!("k{i}")),
+            Some(&json!(i)),
+            "k{i} was lost"
+        );
     }
 }
 
 /// Concurrent PUTs naming the same version: exactly one wins, the others get a mismatch.
-pub async fn concurrent_replaces_with_the_same_version_have_one_winner(store: Arc<dyn SessionStore>) {
+pub async fn concurrent_replaces_with_the_same_version_have_one_winner(
+    store: Arc<dyn SessionStore>,
+) {
     let t0 = base_time();
     let session = new_session(&fresh_user("cas"), t0, 3600, json!({}));
     stored(&*store, &session).await;
@@ -639,7 +877,12 @@ pub async fn concurrent_replaces_with_the_same_version_have_one_winner(store: Ar
         let (store, id) = (store.clone(), session.id.clone());
         tasks.push(tokio::spawn(async move {
             store
-                .replace(&id, &object(json!({"winner": i})), &VersionCheck::OneOf(vec![1]), t0)
+                .replace(
+                    &id,
+                    &object(json!({"winner": i})),
+                    &VersionCheck::OneOf(vec![1]),
+                    t0,
+                )
                 .await
         }));
     }

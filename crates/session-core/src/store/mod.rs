@@ -7,7 +7,9 @@ use std::fmt::Debug;
 use async_trait::async_trait;
 
 use crate::cursor::Position;
-use crate::{DataPatch, ExpiryPolicy, Session, SessionData, SessionError, SessionId, Timestamp, UserId};
+use crate::{
+    DataPatch, ExpiryPolicy, Session, SessionData, SessionError, SessionId, Timestamp, UserId,
+};
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -127,7 +129,8 @@ pub trait SessionStore: Send + Sync + Debug {
     ) -> Result<StorePage, SessionError>;
 
     /// A page of all live sessions, in the store's own stable order.
-    async fn list_all(&self, page: &PageRequest, now: Timestamp) -> Result<StorePage, SessionError>;
+    async fn list_all(&self, page: &PageRequest, now: Timestamp)
+    -> Result<StorePage, SessionError>;
 
     /// Deletes every session of a user; returns how many of them were live.
     async fn delete_user(&self, user_id: &UserId, now: Timestamp) -> Result<u64, SessionError>;

@@ -86,7 +86,10 @@ impl EmbeddedStore {
             })?;
         }
         let db = Database::create(path).map_err(|e| {
-            SessionError::internal(format!("cannot open embedded store {}: {e}", path.display()))
+            SessionError::internal(format!(
+                "cannot open embedded store {}: {e}",
+                path.display()
+            ))
         })?;
         Self::start(db, options, path.display().to_string())
     }
@@ -99,7 +102,11 @@ impl EmbeddedStore {
         Self::start(db, options, "memory".to_owned())
     }
 
-    fn start(db: Database, options: EmbeddedOptions, location: String) -> Result<Self, SessionError> {
+    fn start(
+        db: Database,
+        options: EmbeddedOptions,
+        location: String,
+    ) -> Result<Self, SessionError> {
         let db = Arc::new(db);
         let txn = db.begin_write().map_err(map_redb)?;
         // Opening a table in a write transaction creates it.
@@ -132,7 +139,8 @@ impl EmbeddedStore {
     /// clock; returns how many were purged. The sweeper calls the same code periodically.
     pub async fn purge_expired(&self) -> Result<u64, SessionError> {
         let cutoff = sweeper::cutoff(self.options.clock.now(), self.options.purge_after_seconds);
-        self.write(move |txn| Ok(Ok(sweeper::purge_until(txn, cutoff, usize::MAX)?))).await
+        self.write(move |txn| Ok(Ok(sweeper::purge_until(txn, cutoff, usize::MAX)?)))
+            .await
     }
 
     /// Stops the writer after it has committed everything queued, and waits for it. Later
@@ -142,17 +150,19 @@ impl EmbeddedStore {
             queue.take();
         }
         let writer = self.writer.lock().ok().and_then(|mut writer| writer.take());
-        if let Some(writer) = writer {
-            if writer.join().is_err() {
-                tracing::error!("the embedded store writer thread panicked");
-            }
+        if let Some(writer) = writer
+            && writer.join().is_err()
+        {
+            tracing::error!("the embedded store writer thread panicked");
         }
     }
 
     async fn write<T, F>(&self, run: F) -> Result<T, SessionError>
     where
         T: Send + 'static,
-        F: FnOnce(&WriteTransaction) -> Result<Result<T, SessionError>, redb::Error> + Send + 'static,
+        F: FnOnce(&WriteTransaction) -> Result<Result<T, SessionError>, redb::Error>
+            + Send
+            + 'static,
     {
         let (op, reply) = ClosureOp::new(run);
         {
@@ -288,7 +298,9 @@ impl SessionStore for EmbeddedStore {
         self.write(move |txn| {
             let outcome = ops::update(txn, &id, now, |session| {
                 if session.touched_at != last_touched {
-                    return Err(SessionError::VersionMismatch { current: session.version });
+                    return Err(SessionError::VersionMismatch {
+                        current: session.version,
+                    });
                 }
                 session.ttl = new_ttl;
                 session.touched_at = now;
@@ -315,13 +327,18 @@ impl SessionStore for EmbeddedStore {
         self.read(|txn| ops::list_user(txn, user_id, page, now))
     }
 
-    async fn list_all(&self, page: &PageRequest, now: Timestamp) -> Result<StorePage, SessionError> {
+    async fn list_all(
+        &self,
+        page: &PageRequest,
+        now: Timestamp,
+    ) -> Result<StorePage, SessionError> {
         self.read(|txn| ops::list_all(txn, page, now))
     }
 
     async fn delete_user(&self, user_id: &UserId, now: Timestamp) -> Result<u64, SessionError> {
         let user_id = user_id.clone();
-        self.write(move |txn| ops::delete_user(txn, &user_id, now)).await
+        self.write(move |txn| ops::delete_user(txn, &user_id, now))
+            .await
     }
 
     async fn check_ready(&self) -> Result<(), SessionError> {

@@ -20,7 +20,10 @@ pub(super) fn load(
     table: &impl ReadableTable<&'static str, &'static [u8]>,
     id: &str,
 ) -> Result<Session, SessionError> {
-    let record = table.get(id).map_err(map_redb)?.ok_or(SessionError::NotFound)?;
+    let record = table
+        .get(id)
+        .map_err(map_redb)?
+        .ok_or(SessionError::NotFound)?;
     decode(record.value())
 }
 
@@ -113,7 +116,11 @@ pub(super) fn remove(txn: &WriteTransaction, id: &str) -> TxnResult<Session> {
     Ok(Ok(session))
 }
 
-pub(super) fn delete_user(txn: &WriteTransaction, user_id: &UserId, now: Timestamp) -> TxnResult<u64> {
+pub(super) fn delete_user(
+    txn: &WriteTransaction,
+    user_id: &UserId,
+    now: Timestamp,
+) -> TxnResult<u64> {
     let ids: Vec<String> = {
         let index = txn.open_table(BY_USER)?;
         let user = user_id.as_str();
@@ -124,10 +131,10 @@ pub(super) fn delete_user(txn: &WriteTransaction, user_id: &UserId, now: Timesta
     };
     let mut live = 0;
     for id in ids {
-        if let Ok(session) = remove(txn, &id)? {
-            if !session.is_expired(now) {
-                live += 1;
-            }
+        if let Ok(session) = remove(txn, &id)?
+            && !session.is_expired(now)
+        {
+            live += 1;
         }
     }
     Ok(Ok(live))
@@ -168,7 +175,11 @@ pub(super) fn list_user(
     })))
 }
 
-pub(super) fn list_all(txn: &ReadTransaction, page: &PageRequest, now: Timestamp) -> TxnResult<StorePage> {
+pub(super) fn list_all(
+    txn: &ReadTransaction,
+    page: &PageRequest,
+    now: Timestamp,
+) -> TxnResult<StorePage> {
     let sessions = txn.open_table(SESSIONS)?;
     let start = page
         .after
@@ -194,7 +205,11 @@ pub(super) fn list_all(txn: &ReadTransaction, page: &PageRequest, now: Timestamp
 
 /// Turns up to `limit + 1` sessions into a page: the extra one only proves that a next page
 /// exists, so that the last page never carries a cursor to an empty one.
-fn into_page(mut found: Vec<Session>, limit: usize, position: impl Fn(&Session) -> Position) -> StorePage {
+fn into_page(
+    mut found: Vec<Session>,
+    limit: usize,
+    position: impl Fn(&Session) -> Position,
+) -> StorePage {
     let next = if found.len() > limit {
         found.truncate(limit);
         found.last().map(position)

@@ -20,7 +20,11 @@ pub(super) fn cutoff(now: Timestamp, purge_after_seconds: u64) -> i64 {
 }
 
 /// Purges up to `max` sessions with `ttl <= cutoff`; returns how many.
-pub(super) fn purge_until(txn: &WriteTransaction, cutoff: i64, max: usize) -> Result<u64, redb::Error> {
+pub(super) fn purge_until(
+    txn: &WriteTransaction,
+    cutoff: i64,
+    max: usize,
+) -> Result<u64, redb::Error> {
     let due: Vec<(i64, String)> = {
         let expiry = txn.open_table(BY_EXPIRY)?;
         expiry

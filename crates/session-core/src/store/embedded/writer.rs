@@ -71,7 +71,9 @@ where
             (Some(reason), _) => Err(SessionError::unavailable(format!(
                 "embedded store write was not committed: {reason}"
             ))),
-            (None, None) => Err(SessionError::internal("embedded store write was never applied")),
+            (None, None) => Err(SessionError::internal(
+                "embedded store write was never applied",
+            )),
         };
         // The caller may have gone away (request cancelled); the write stands regardless.
         let _ = self.reply.send(result);
@@ -87,7 +89,11 @@ pub(super) trait Housekeeping: Send {
 }
 
 /// Runs the writer loop until every sender is dropped, then returns (after the last commit).
-pub(super) fn run(db: Arc<Database>, queue: Receiver<Box<dyn WriteOp>>, mut chores: Box<dyn Housekeeping>) {
+pub(super) fn run(
+    db: Arc<Database>,
+    queue: Receiver<Box<dyn WriteOp>>,
+    mut chores: Box<dyn Housekeeping>,
+) {
     let mut next_chore = Instant::now() + chores.interval();
     loop {
         let wait = next_chore.saturating_duration_since(Instant::now());

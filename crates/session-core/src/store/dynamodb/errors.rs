@@ -1,0 +1,52 @@
+//! SDK errors, classified by meaning.
+
+use std::error::Error as StdError;
+use std::fmt::Debug;
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+
+use crate::{BoxError, SessionError};
+
+/// Error codes DynamoDB uses when it sheds load; the request is worth retrying later.
+const THROTTLING_CODES: [&str; 4] = [
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "LimitExceededException",
+];
+
+/// Codes that mean the store cannot serve now: trouble on its side, or a missing table (a
+/// deployment fault that `/ready` reports until the table exists).
+const UNAVAILABLE_CODES: [&str; 4] = [
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionConflictException",
+    "ResourceNotFoundException",
+];
+
+/// Maps an SDK error to the store error it means, keeping it as the source.
+pub(super) fn classify<E, R>(error: SdkError<E, R>) -> SessionError
+where
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    R: Debug + Send + Sync + 'static,
+{
+    match &error {
+        SdkError::ServiceError(service) => {
+            let code = service.err().code().map(str::to_owned);
+            by_code(code.as_deref(), Box::new(error))
+        }
+        // No answer, or no answer that could be read: the network or the service is down.
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            SessionError::unavailable(error)
+        }
+        _ => SessionError::internal(error),
+    }
+}
+
+fn by_code(code: Option<&str>, source: BoxError) -> SessionError {
+    match code {
+        Some(code) if THROTTLING_CODES.contains(&code) => SessionError::Throttled { source },
+        Some(code) if UNAVAILABLE_CODES.contains(&code) => SessionError::Unavailable { source },
+        _ => SessionError::Internal { source },
+    }
+}

@@ -1,0 +1,89 @@
+//! Sessions as DynamoDB items, and the expression vocabulary shared by the operations.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_dynamo::aws_sdk_dynamodb_1 as dynamo;
+
+use crate::cursor::Position;
+use crate::schema::{PARTITION_KEY, USER_INDEX_PARTITION_KEY, USER_INDEX_SORT_KEY};
+use crate::{Session, SessionData, SessionError, SessionId, Timestamp, UserId};
+
+/// A DynamoDB item.
+pub(super) type Item = HashMap<String, AttributeValue>;
+
+/// Expression attribute names for every attribute the store's expressions mention. Several are
+/// DynamoDB reserved words (`ttl`, `data`, `version`), so expressions always go through names.
+pub(super) fn names(used: &[&'static str]) -> HashMap<String, String> {
+    used.iter()
+        .map(|name| (format!("#{name}"), (*name).to_owned()))
+        .collect()
+}
+
+pub(super) fn to_item(session: &Session) -> Result<Item, SessionError> {
+    dynamo::to_item(session).map_err(SessionError::internal)
+}
+
+pub(super) fn from_item(item: Item) -> Result<Session, SessionError> {
+    dynamo::from_item(item)
+        .map_err(|e| SessionError::internal(format!("undecodable session item: {e}")))
+}
+
+pub(super) fn data_value(data: &SessionData) -> Result<AttributeValue, SessionError> {
+    dynamo::to_attribute_value(data).map_err(SessionError::internal)
+}
+
+pub(super) fn s(text: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(text.into())
+}
+
+pub(super) fn n(number: impl ToString) -> AttributeValue {
+    AttributeValue::N(number.to_string())
+}
+
+pub(super) fn ts(instant: Timestamp) -> AttributeValue {
+    AttributeValue::S(instant.to_string())
+}
+
+pub(super) fn key(id: &SessionId) -> Item {
+    HashMap::from([(PARTITION_KEY.to_owned(), s(id.as_str()))])
+}
+
+/// The exclusive start key of the per-user index that resumes after `position`.
+pub(super) fn user_index_key(user_id: &UserId, position: &Position) -> Result<Item, SessionError> {
+    let created = position
+        .created_at
+        .as_ref()
+        .ok_or(SessionError::InvalidCursor)?;
+    Ok(HashMap::from([
+        (PARTITION_KEY.to_owned(), s(&position.id)),
+        (USER_INDEX_PARTITION_KEY.to_owned(), s(user_id.as_str())),
+        (USER_INDEX_SORT_KEY.to_owned(), s(created)),
+    ]))
+}
+
+/// The exclusive start key of a table scan that resumes after `position`.
+pub(super) fn table_key(position: &Position) -> Item {
+    HashMap::from([(PARTITION_KEY.to_owned(), s(&position.id))])
+}
+
+/// The version and expiry of an item returned by a failed condition, enough to tell why it
+/// failed.
+pub(super) struct Seen {
+    pub(super) version: u64,
+    pub(super) ttl: i64,
+}
+
+pub(super) fn seen(item: Option<&Item>) -> Option<Seen> {
+    let item = item?;
+    let number = |name: &str| match item.get(name) {
+        Some(AttributeValue::N(text)) => text.parse::<i64>().ok(),
+        _ => None,
+    };
+    Some(Seen {
+        version: number("version")
+            .and_then(|v| u64::try_from(v).ok())
+            .unwrap_or(0),
+        ttl: number("ttl").unwrap_or(i64::MIN),
+    })
+}
