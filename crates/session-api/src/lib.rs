@@ -1,1 +1,152 @@
-//! x
+//! The session API: one axum [`Router`] serving the whole HTTP contract, shared by the server
+//! (`axum::serve`) and the Lambda adapter (`lambda_http::run`).
+
+pub mod body;
+pub mod extract;
+pub mod layers;
+pub mod problem;
+pub mod routes;
+pub mod settings;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::{from_fn, from_fn_with_state, map_response};
+use session_core::{Clock, CursorCodec, ServiceConfig, SessionError, SessionService, SessionStore};
+use tower_http::catch_panic::CatchPanicLayer;
+
+pub use settings::{Settings, SettingsError, StoreKind};
+
+/// How long `/ready` waits for the store before answering 503.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Options of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct ApiOptions {
+    /// Refuse PUT/PATCH without `If-Match` (428).
+    pub require_if_match: bool,
+    /// Longest time a request may take before it is answered 503.
+    pub request_timeout: Duration,
+    /// Longest time `/ready` waits for the store.
+    pub ready_timeout: Duration,
+}
+
+impl Default for ApiOptions {
+    fn default() -> Self {
+        Self {
+            require_if_match: false,
+            request_timeout: Duration::from_secs(10),
+            ready_timeout: READY_TIMEOUT,
+        }
+    }
+}
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The session service.
+    pub service: Arc<SessionService>,
+    /// HTTP-level options.
+    pub options: Arc<ApiOptions>,
+}
+
+impl AppState {
+    /// State over `service` with `options`.
+    pub fn new(service: SessionService, options: ApiOptions) -> Self {
+        Self {
+            service: Arc::new(service),
+            options: Arc::new(options),
+        }
+    }
+}
+
+/// The whole contract as one router, layers included.
+pub fn router(state: AppState) -> Router {
+    let request_timeout = state.options.request_timeout;
+    routes::routes()
+        // Innermost first: the timeout covers only the handler, so that its 503 still goes
+        // through the layers below like any other response.
+        .layer(from_fn_with_state(request_timeout, layers::timeout))
+        .layer(DefaultBodyLimit::max(settings::MAX_BODY_BYTES))
+        .layer(map_response(layers::no_store))
+        .layer(from_fn(layers::problem_for_every_error))
+        .layer(CatchPanicLayer::custom(layers::panic_response))
+        .layer(from_fn(layers::access_log::log))
+        .layer(from_fn(layers::request_id::assign))
+        .with_state(state)
+}
+
+/// The store the settings name. The embedded store opens (and locks) its file now; the
+/// DynamoDB store makes no request until the first one is served.
+pub async fn build_store(
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+) -> Result<Arc<dyn SessionStore>, SessionError> {
+    match settings.store {
+        #[cfg(feature = "embedded")]
+        StoreKind::Embedded => {
+            use session_core::store::embedded::{EmbeddedOptions, EmbeddedStore};
+            let options = EmbeddedOptions {
+                purge_after_seconds: settings.purge_after_seconds,
+                sweep_interval: Duration::from_secs(settings.sweep_interval_seconds),
+                clock,
+            };
+            Ok(Arc::new(EmbeddedStore::open(
+                &settings.embedded_db_path,
+                options,
+            )?))
+        }
+        #[cfg(feature = "dynamodb")]
+        StoreKind::Dynamodb => {
+            use session_core::store::dynamodb::{DynamoDbConfig, connect};
+            let _ = clock;
+            let config = DynamoDbConfig {
+                region: Some(settings.region.clone()),
+                connect_timeout: Duration::from_millis(settings.dynamodb_connect_timeout_ms),
+                attempt_timeout: Duration::from_millis(settings.dynamodb_attempt_timeout_ms),
+                operation_timeout: Duration::from_millis(settings.dynamodb_operation_timeout_ms),
+                max_attempts: settings.dynamodb_max_attempts,
+                ..DynamoDbConfig::new(settings.table_name.clone())
+            };
+            Ok(Arc::new(connect(&config).await))
+        }
+        #[allow(unreachable_patterns)]
+        other => Err(SessionError::internal(format!(
+            "SESSION_STORE={other:?} is not available in this build"
+        ))),
+    }
+}
+
+/// The key that seals cursors: `SESSION_CURSOR_SECRET`, or else one derived from the table
+/// name, so that every instance over the same table agrees without configuration.
+pub fn cursor_codec(settings: &Settings) -> CursorCodec {
+    match &settings.cursor_secret {
+        Some(secret) => CursorCodec::from_secret(secret.as_bytes()),
+        None => CursorCodec::from_secret(format!("table:{}", settings.table_name).as_bytes()),
+    }
+}
+
+/// Validates the settings and builds the state over `store`.
+pub fn state_from_settings(
+    settings: &Settings,
+    store: Arc<dyn SessionStore>,
+    clock: Arc<dyn Clock>,
+) -> Result<AppState, SettingsError> {
+    settings.validate()?;
+    let config = ServiceConfig {
+        policy: settings.policy()?,
+        max_data_bytes: settings.data_limit()?,
+        cursors: cursor_codec(settings),
+    };
+    let options = ApiOptions {
+        require_if_match: settings.require_if_match,
+        request_timeout: settings.request_timeout(),
+        ready_timeout: READY_TIMEOUT,
+    };
+    Ok(AppState::new(
+        SessionService::new(store, clock, config),
+        options,
+    ))
+}

@@ -1,1 +1,214 @@
-fn main() {}
+//! `session-server`: the session API as an HTTP server, and the `create-table` command.
+
+mod cli;
+mod telemetry;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use session_api::{Settings, StoreKind, build_store, router, state_from_settings};
+use session_core::store::dynamodb::{DynamoDbConfig, connect, create_table};
+use session_core::{Clock, SystemClock};
+use tokio::net::TcpListener;
+
+use cli::{Cli, Command, CreateTableArgs, ServeArgs};
+
+/// Exit status for settings that cannot work.
+const EXIT_CONFIG: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            let _ = writeln!(std::io::stderr(), "cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        match cli.command {
+            Some(Command::CreateTable(args)) => create_table_command(args).await,
+            Some(Command::Serve(args)) => serve(args).await,
+            None => serve(cli.serve).await,
+        }
+    })
+}
+
+fn config_error(error: impl std::fmt::Display) -> ExitCode {
+    tracing::error!(error = %error, "invalid settings");
+    let _ = writeln!(std::io::stderr(), "error: {error}");
+    ExitCode::from(EXIT_CONFIG)
+}
+
+async fn serve(args: ServeArgs) -> ExitCode {
+    telemetry::init(args.log.log_format);
+    let settings = &args.settings;
+    if let Err(error) = settings.validate() {
+        return config_error(error);
+    }
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store = match build_store(settings, clock.clone()).await {
+        Ok(store) => store,
+        Err(error) => {
+            tracing::error!(error = %session_api::problem::chain(&error), "cannot open the session store");
+            return ExitCode::FAILURE;
+        }
+    };
+    let state = match state_from_settings(settings, store, clock) {
+        Ok(state) => state,
+        Err(error) => return config_error(error),
+    };
+    announce(settings);
+    let address = SocketAddr::new(args.bind_address, args.port);
+    let listener = match TcpListener::bind(address).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::error!(%address, error = %error, "cannot listen");
+            return ExitCode::FAILURE;
+        }
+    };
+    let bound = listener
+        .local_addr()
+        .map_or_else(|_| address.to_string(), |a| a.to_string());
+    tracing::info!(address = %bound, "listening");
+
+    let grace = Duration::from_secs(args.shutdown_grace_seconds);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        let _ = stop_tx.send(true);
+    });
+    let outcome = tokio::select! {
+        result = server => result,
+        () = grace_expired(stop_rx, grace) => {
+            tracing::warn!(grace_seconds = grace.as_secs(), "in-flight requests did not finish in time; exiting");
+            Ok(())
+        }
+    };
+    match outcome {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            tracing::error!(error = %error, "server failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Completes `grace` after the shutdown began (never, if it does not).
+async fn grace_expired(mut stopping: tokio::sync::watch::Receiver<bool>, grace: Duration) {
+    if stopping.wait_for(|stopping| *stopping).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+    tokio::time::sleep(grace).await;
+}
+
+/// Says at start what the service will do, so that operators need not guess.
+fn announce(settings: &Settings) {
+    let policy = settings.policy().unwrap_or_default();
+    match settings.store {
+        StoreKind::Embedded => tracing::info!(
+            store = "embedded",
+            path = %settings.embedded_db_path.display(),
+            "sessions are kept in a local file; one server process per file"
+        ),
+        StoreKind::Dynamodb => tracing::info!(
+            store = "dynamodb",
+            table = %settings.table_name,
+            region = %settings.region,
+            "sessions are kept in DynamoDB"
+        ),
+    }
+    tracing::info!(
+        default_ttl_seconds = policy.default_ttl_seconds,
+        max_ttl_seconds = policy.max_ttl_seconds,
+        max_lifetime_seconds = policy.max_lifetime_seconds,
+        sliding = policy.sliding,
+        touch_after_seconds = policy.touch_after_seconds,
+        "expiry policy"
+    );
+    if settings.cursor_secret.is_none() && settings.store == StoreKind::Dynamodb {
+        tracing::warn!(
+            "SESSION_CURSOR_SECRET is not set: listing cursors are tamper-evident but readable by anyone who knows the table name; set it, the same value on every instance, in production"
+        );
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}
+
+async fn create_table_command(args: CreateTableArgs) -> ExitCode {
+    telemetry::init(args.log.log_format);
+    let settings = &args.settings;
+    if let Err(error) = settings.validate() {
+        return config_error(error);
+    }
+    let config = DynamoDbConfig {
+        region: Some(settings.region.clone()),
+        ..DynamoDbConfig::new(settings.table_name.clone())
+    };
+    let store = connect(&config).await;
+    let wait = args
+        .wait
+        .then(|| Duration::from_secs(args.wait_timeout_seconds));
+    match create_table(store.client(), &settings.table_name, wait).await {
+        Ok(outcome) => {
+            let what = if outcome.created {
+                "created"
+            } else {
+                "already exists"
+            };
+            let ttl = if outcome.ttl_enabled {
+                "TTL enabled on ttl"
+            } else {
+                "TTL already enabled on ttl"
+            };
+            let _ = writeln!(
+                std::io::stdout(),
+                "table {}: {what}; {ttl}",
+                settings.table_name
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            let cause = session_api::problem::chain(&error);
+            tracing::error!(table = %settings.table_name, error = %cause, "create-table failed");
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: create-table {}: {cause}",
+                settings.table_name
+            );
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! Response bodies.
+
+use axum::Json;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use session_core::{Page, Session, Timestamp};
+
+/// The fingerprint of the session a response is about, for the request log (never the id).
+#[derive(Debug, Clone)]
+pub struct SessionTag(pub String);
+
+/// The session object of the contract.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionBody<'a> {
+    id: &'a str,
+    user_id: &'a str,
+    data: &'a Map<String, Value>,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    expires_at: Timestamp,
+    ttl: i64,
+    version: u64,
+}
+
+impl<'a> From<&'a Session> for SessionBody<'a> {
+    fn from(session: &'a Session) -> Self {
+        Self {
+            id: session.id.as_str(),
+            user_id: session.user_id.as_str(),
+            data: &session.data,
+            created_at: session.created_at,
+            updated_at: session.updated_at,
+            expires_at: session.expires_at(),
+            ttl: session.ttl,
+            version: session.version,
+        }
+    }
+}
+
+/// A session response: the session object with its `ETag`.
+#[derive(Debug)]
+pub struct SessionResponse(pub Session);
+
+/// The `ETag` of a session at `version`.
+pub fn etag(version: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
+}
+
+impl IntoResponse for SessionResponse {
+    fn into_response(self) -> Response {
+        let session = self.0;
+        let mut response = Json(SessionBody::from(&session)).into_response();
+        response
+            .headers_mut()
+            .insert(header::ETAG, etag(session.version));
+        response
+            .extensions_mut()
+            .insert(SessionTag(session.id.fingerprint()));
+        response
+    }
+}
+
+/// A page of a listing.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageBody<'a> {
+    sessions: Vec<SessionBody<'a>>,
+    count: usize,
+    next_cursor: Option<&'a str>,
+}
+
+impl<'a> From<&'a Page> for PageBody<'a> {
+    fn from(page: &'a Page) -> Self {
+        Self {
+            sessions: page.sessions.iter().map(SessionBody::from).collect(),
+            count: page.sessions.len(),
+            next_cursor: page.next_cursor.as_deref(),
+        }
+    }
+}
+
+/// `{"status": "..."}` of the probes.
+#[derive(Debug, Serialize)]
+pub struct StatusBody {
+    /// `ok` or `ready`.
+    pub status: &'static str,
+}
+
+/// `{"deleted": n}` of revoke-all.
+#[derive(Debug, Serialize)]
+pub struct DeletedBody {
+    /// How many live sessions were deleted.
+    pub deleted: u64,
+}

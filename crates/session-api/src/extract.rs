@@ -1,0 +1,377 @@
+//! Request extractors whose every rejection is a problem+json `ApiError`, never axum's plain
+//! text.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use session_core::VersionCheck;
+
+use crate::problem::ApiError;
+
+/// Media type of POST and PUT bodies.
+pub const JSON: &str = "application/json";
+/// Media type of PATCH bodies.
+pub const MERGE_PATCH_JSON: &str = "application/merge-patch+json";
+
+/// The media type of a request (`type/subtype`, lowercased, parameters dropped), if any.
+fn media_type(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    Some(essence.to_ascii_lowercase())
+}
+
+fn require_media_type(headers: &HeaderMap, expected: &'static str) -> Result<(), ApiError> {
+    match media_type(headers) {
+        Some(found) if found == expected => Ok(()),
+        Some(found) => Err(ApiError::unsupported_media_type(format!(
+            "Content-Type must be {expected}, not {found}"
+        ))),
+        None => Err(ApiError::unsupported_media_type(format!(
+            "Content-Type must be {expected}"
+        ))),
+    }
+}
+
+/// Reads the body under the router's size limit (413 beyond it).
+async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::too_large(format!(
+                    "the request body is larger than {} bytes",
+                    crate::settings::MAX_BODY_BYTES
+                ))
+            } else {
+                ApiError::invalid(format!(
+                    "the request body could not be read: {}",
+                    rejection.body_text()
+                ))
+            }
+        })
+}
+
+/// Parses `bytes` as a JSON object.
+fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::invalid("the request body must be a JSON object")),
+        Err(error) => Err(ApiError::invalid(format!(
+            "the request body is not valid JSON: {error}"
+        ))),
+    }
+}
+
+/// A JSON object body sent as `application/json`.
+#[derive(Debug)]
+pub struct JsonObject(pub Fields);
+
+impl<S: Send + Sync> FromRequest<S> for JsonObject {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        require_media_type(request.headers(), JSON)?;
+        let bytes = read_body(request, state).await?;
+        Ok(Self(Fields(parse_object(&bytes)?)))
+    }
+}
+
+/// A merge-patch body (`application/merge-patch+json`), which must be a JSON object.
+#[derive(Debug)]
+pub struct MergePatch(pub Map<String, Value>);
+
+impl<S: Send + Sync> FromRequest<S> for MergePatch {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        require_media_type(request.headers(), MERGE_PATCH_JSON).map_err(|error| {
+            error.with_header(
+                HeaderName::from_static("accept-patch"),
+                HeaderValue::from_static(MERGE_PATCH_JSON),
+            )
+        })?;
+        let bytes = read_body(request, state).await?;
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(map)) => Ok(Self(map)),
+            Ok(_) => Err(ApiError::invalid(
+                "a merge patch of session data must be a JSON object",
+            )),
+            Err(error) => Err(ApiError::invalid(format!(
+                "the request body is not valid JSON: {error}"
+            ))),
+        }
+    }
+}
+
+/// A JSON object body that may also be absent (empty), as on refresh. Only a non-empty body
+/// needs `Content-Type: application/json`.
+#[derive(Debug)]
+pub struct OptionalJsonObject(pub Option<Fields>);
+
+impl<S: Send + Sync> FromRequest<S> for OptionalJsonObject {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let headers = request.headers().clone();
+        let bytes = read_body(request, state).await?;
+        if bytes.is_empty() {
+            return Ok(Self(None));
+        }
+        require_media_type(&headers, JSON)?;
+        Ok(Self(Some(Fields(parse_object(&bytes)?))))
+    }
+}
+
+/// The members of a JSON object body, taken one by one with precise errors.
+#[derive(Debug)]
+pub struct Fields(Map<String, Value>);
+
+impl Fields {
+    /// Refuses members other than `allowed` (a misspelt `ttlSecond` must not pass silently).
+    pub fn only(&self, allowed: &[&str]) -> Result<(), ApiError> {
+        match self.0.keys().find(|key| !allowed.contains(&key.as_str())) {
+            Some(unknown) => Err(ApiError::invalid(format!(
+                "unknown field {unknown:?}; allowed fields are {}",
+                allowed.join(", ")
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// A required string member.
+    pub fn string(&mut self, name: &str) -> Result<String, ApiError> {
+        match self.0.remove(name) {
+            Some(Value::String(text)) => Ok(text),
+            None | Some(Value::Null) => Err(ApiError::invalid(format!("{name} is required"))),
+            Some(other) => Err(ApiError::invalid(format!(
+                "{name} must be a string, not {}",
+                kind(&other)
+            ))),
+        }
+    }
+
+    /// An object member; `null` counts as absent.
+    pub fn object(&mut self, name: &str) -> Result<Option<Map<String, Value>>, ApiError> {
+        match self.0.remove(name) {
+            Some(Value::Object(map)) => Ok(Some(map)),
+            None | Some(Value::Null) => Ok(None),
+            Some(other) => Err(ApiError::invalid(format!(
+                "{name} must be a JSON object, not {}",
+                kind(&other)
+            ))),
+        }
+    }
+
+    /// A whole-number member; `null` counts as absent.
+    pub fn integer(&mut self, name: &str) -> Result<Option<i64>, ApiError> {
+        match self.0.remove(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(number)) => number.as_i64().map(Some).ok_or_else(|| {
+                ApiError::invalid(format!("{name} must be a whole number, not {number}"))
+            }),
+            Some(other) => Err(ApiError::invalid(format!(
+                "{name} must be a whole number, not {}",
+                kind(&other)
+            ))),
+        }
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The `{id}` of a session route. Anything undecodable names no session: 404.
+#[derive(Debug)]
+pub struct SessionIdParam(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for SessionIdParam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(id)| Self(id))
+            .map_err(|_| ApiError::not_found("no session with this id"))
+    }
+}
+
+/// The `{userId}` of a per-user route.
+#[derive(Debug)]
+pub struct UserIdParam(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for UserIdParam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(id)| Self(id))
+            .map_err(|rejection| {
+                ApiError::invalid(format!(
+                    "userId in the path is invalid: {}",
+                    rejection.body_text()
+                ))
+            })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct RawListQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+/// `?limit=&cursor=` of a listing.
+#[derive(Debug, Default)]
+pub struct ListQuery {
+    /// Requested page size, unchecked (the service checks the range).
+    pub limit: Option<i64>,
+    /// The previous page's `nextCursor`.
+    pub cursor: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Query(raw) = Query::<RawListQuery>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| {
+                ApiError::invalid(format!("invalid query string: {}", rejection.body_text()))
+            })?;
+        let limit = raw
+            .limit
+            .map(|text| {
+                text.trim().parse::<i64>().map_err(|_| {
+                    ApiError::invalid(format!(
+                        "limit must be a whole number between 1 and {}, not {text:?}",
+                        session_core::service::MAX_PAGE_LIMIT
+                    ))
+                })
+            })
+            .transpose()?;
+        Ok(Self {
+            limit,
+            cursor: raw.cursor,
+        })
+    }
+}
+
+/// The `If-Match` precondition of a write (`None` when absent).
+#[derive(Debug)]
+pub struct IfMatch(pub Option<VersionCheck>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parse_if_match(&parts.headers).map(Self)
+    }
+}
+
+/// Parses `If-Match`: `*`, or a list of entity tags. Our tags are strong, `"<version>"`; a weak
+/// tag or a foreign one can never match (RFC 9110 uses strong comparison for If-Match), so it
+/// is kept as a check that fails (412) rather than ignored. A bare number is accepted as the
+/// tag it obviously means.
+pub fn parse_if_match(headers: &HeaderMap) -> Result<Option<VersionCheck>, ApiError> {
+    let mut values = headers.get_all(header::IF_MATCH).iter().peekable();
+    if values.peek().is_none() {
+        return Ok(None);
+    }
+    let malformed = || ApiError::invalid(r#"If-Match must be * or entity tags such as "3""#);
+    let mut versions = Vec::new();
+    for value in values {
+        let text = value.to_str().map_err(|_| malformed())?;
+        for tag in text.split(',').map(str::trim) {
+            if tag == "*" {
+                return Ok(Some(VersionCheck::Any));
+            }
+            let (weak, quoted) = match tag.strip_prefix("W/") {
+                Some(rest) => (true, rest),
+                None => (false, tag),
+            };
+            let opaque = match quoted.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+                Some(inner) => inner,
+                None if !weak
+                    && !quoted.is_empty()
+                    && quoted.bytes().all(|b| b.is_ascii_digit()) =>
+                {
+                    quoted
+                }
+                None => return Err(malformed()),
+            };
+            if opaque.contains('"') {
+                return Err(malformed());
+            }
+            if let (false, Ok(version)) = (weak, opaque.parse::<u64>()) {
+                versions.push(version);
+            }
+        }
+    }
+    Ok(Some(VersionCheck::OneOf(versions)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn if_match(value: &str) -> Result<Option<VersionCheck>, ApiError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::IF_MATCH,
+            HeaderValue::from_str(value).expect("header"),
+        );
+        parse_if_match(&headers)
+    }
+
+    #[test]
+    fn if_match_forms() {
+        assert_eq!(parse_if_match(&HeaderMap::new()).ok(), Some(None));
+        assert_eq!(if_match("*").ok(), Some(Some(VersionCheck::Any)));
+        assert_eq!(
+            if_match("\"3\"").ok(),
+            Some(Some(VersionCheck::OneOf(vec![3])))
+        );
+        assert_eq!(
+            if_match("\"3\", \"5\"").ok(),
+            Some(Some(VersionCheck::OneOf(vec![3, 5])))
+        );
+        assert_eq!(if_match("7").ok(), Some(Some(VersionCheck::OneOf(vec![7]))));
+        assert_eq!(
+            if_match("W/\"3\"").ok(),
+            Some(Some(VersionCheck::OneOf(vec![]))),
+            "weak never matches"
+        );
+        assert_eq!(
+            if_match("\"abc\"").ok(),
+            Some(Some(VersionCheck::OneOf(vec![]))),
+            "foreign never matches"
+        );
+        for bad in ["\"3", "abc", "\"a\"b\"", ""] {
+            assert!(if_match(bad).is_err(), "{bad:?} is malformed");
+        }
+    }
+
+    #[test]
+    fn media_type_ignores_parameters_and_case() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("Application/JSON; charset=utf-8"),
+        );
+        assert_eq!(media_type(&headers).as_deref(), Some("application/json"));
+        assert!(require_media_type(&headers, JSON).is_ok());
+        assert!(require_media_type(&headers, MERGE_PATCH_JSON).is_err());
+    }
+}

@@ -1,0 +1,38 @@
+//! The routes of the contract.
+
+pub mod listing;
+pub mod probes;
+pub mod sessions;
+
+use axum::Router;
+use axum::http::Method;
+use axum::routing::{get, post};
+
+use crate::AppState;
+use crate::problem::ApiError;
+
+/// Every route, without the cross-cutting layers (see `crate::router`).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(probes::health))
+        .route("/ready", get(probes::ready))
+        .route("/sessions", post(sessions::create).get(listing::list_all))
+        .route(
+            "/sessions/{id}",
+            get(sessions::get)
+                .put(sessions::replace)
+                .patch(sessions::patch)
+                .delete(sessions::delete),
+        )
+        .route("/sessions/{id}/refresh", post(sessions::refresh))
+        .route(
+            "/sessions/user/{userId}",
+            get(listing::list_user).delete(listing::revoke_user),
+        )
+        .fallback(unknown_route)
+}
+
+/// The path may hold a session id, so the answer does not echo it.
+async fn unknown_route(method: Method) -> ApiError {
+    ApiError::not_found(format!("no route for {method} on this path"))
+}

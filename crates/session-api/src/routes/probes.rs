@@ -1,0 +1,29 @@
+//! Liveness and readiness.
+
+use axum::Json;
+use axum::extract::State;
+
+use crate::AppState;
+use crate::body::StatusBody;
+use crate::problem::{ApiError, chain};
+
+/// `GET /health`: the process is up. No I/O.
+pub async fn health() -> Json<StatusBody> {
+    Json(StatusBody { status: "ok" })
+}
+
+/// `GET /ready`: the store can serve (for DynamoDB: table and index ACTIVE, TTL enabled on
+/// `ttl`). Answers within the readiness timeout either way.
+pub async fn ready(State(app): State<AppState>) -> Result<Json<StatusBody>, ApiError> {
+    match tokio::time::timeout(app.options.ready_timeout, app.service.check_ready()).await {
+        Ok(Ok(())) => Ok(Json(StatusBody { status: "ready" })),
+        Ok(Err(error)) => Err(ApiError::unavailable(format!(
+            "not ready: {}",
+            chain(&error)
+        ))),
+        Err(_) => Err(ApiError::unavailable(format!(
+            "not ready: the store did not answer within {:?}",
+            app.options.ready_timeout
+        ))),
+    }
+}

@@ -1,0 +1,361 @@
+//! Settings, read from the environment (and mirrored as command-line flags by the binaries).
+//!
+//! Every flag is named after its variable (`--session-ttl-hours` ↔ `SESSION_TTL_HOURS`) and its
+//! value placeholder is the variable itself, so a parse error such as
+//! `invalid value 'x' for '--session-ttl-hours <SESSION_TTL_HOURS>'` names the variable to fix.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::builder::BoolishValueParser;
+use session_core::ExpiryPolicy;
+use session_core::data::DEFAULT_MAX_DATA_BYTES;
+
+/// Largest request body accepted, in bytes (the contract's 1 MiB).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Largest `SESSION_MAX_DATA_BYTES` allowed: the data must fit in a request body with room to
+/// spare for the rest of the JSON.
+pub const MAX_DATA_BYTES_CEILING: usize = MAX_BODY_BYTES - 4096;
+
+/// Largest `SESSION_MAX_DATA_BYTES` allowed on DynamoDB, whose items are at most 400 KB; the
+/// rest of the item (ids, timestamps, numbers) takes well under 16 KB.
+pub const DYNAMODB_MAX_DATA_BYTES: usize = 384 * 1024;
+
+/// Where sessions are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StoreKind {
+    /// A local redb file: no AWS, no Java; one process at a time.
+    Embedded,
+    /// A DynamoDB table: the production store.
+    Dynamodb,
+}
+
+/// Settings of the session API. See the README's settings table.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct Settings {
+    /// Where sessions live: `embedded` (a local file) or `dynamodb`.
+    #[arg(
+        long = "session-store",
+        env = "SESSION_STORE",
+        value_name = "SESSION_STORE",
+        value_enum,
+        default_value = "embedded"
+    )]
+    pub store: StoreKind,
+
+    /// File of the embedded store (created with its directory if missing).
+    #[arg(
+        long = "embedded-db-path",
+        env = "EMBEDDED_DB_PATH",
+        value_name = "EMBEDDED_DB_PATH",
+        default_value = "./data/sessions.redb"
+    )]
+    pub embedded_db_path: PathBuf,
+
+    /// DynamoDB table name.
+    #[arg(long = "dynamodb-table-name", env = "DYNAMODB_TABLE_NAME", value_name = "DYNAMODB_TABLE_NAME", default_value = session_core::schema::DEFAULT_TABLE_NAME)]
+    pub table_name: String,
+
+    /// AWS region of the table.
+    #[arg(
+        long = "aws-region",
+        env = "AWS_REGION",
+        value_name = "AWS_REGION",
+        default_value = "us-west-2"
+    )]
+    pub region: String,
+
+    /// Limit on opening a connection to DynamoDB, in milliseconds.
+    #[arg(long = "dynamodb-connect-timeout-ms", env = "DYNAMODB_CONNECT_TIMEOUT_MS", value_name = "DYNAMODB_CONNECT_TIMEOUT_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub dynamodb_connect_timeout_ms: u64,
+
+    /// Limit on one attempt of a DynamoDB request, in milliseconds.
+    #[arg(long = "dynamodb-attempt-timeout-ms", env = "DYNAMODB_ATTEMPT_TIMEOUT_MS", value_name = "DYNAMODB_ATTEMPT_TIMEOUT_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub dynamodb_attempt_timeout_ms: u64,
+
+    /// Limit on a whole DynamoDB request, retries included, in milliseconds.
+    #[arg(long = "dynamodb-operation-timeout-ms", env = "DYNAMODB_OPERATION_TIMEOUT_MS", value_name = "DYNAMODB_OPERATION_TIMEOUT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub dynamodb_operation_timeout_ms: u64,
+
+    /// Attempts per DynamoDB request (1 = no retry; standard jittered backoff between them).
+    #[arg(long = "dynamodb-max-attempts", env = "DYNAMODB_MAX_ATTEMPTS", value_name = "DYNAMODB_MAX_ATTEMPTS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=10))]
+    pub dynamodb_max_attempts: u32,
+
+    /// Default idle timeout of a session, in hours (used when SESSION_TTL_SECONDS is not set).
+    #[arg(long = "session-ttl-hours", env = "SESSION_TTL_HOURS", value_name = "SESSION_TTL_HOURS", default_value_t = 24, value_parser = clap::value_parser!(u64).range(1..))]
+    pub ttl_hours: u64,
+
+    /// Default idle timeout of a session, in seconds (overrides SESSION_TTL_HOURS).
+    #[arg(long = "session-ttl-seconds", env = "SESSION_TTL_SECONDS", value_name = "SESSION_TTL_SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub ttl_seconds: Option<u64>,
+
+    /// Largest `ttlSeconds` a client may ask for.
+    #[arg(long = "session-max-ttl-seconds", env = "SESSION_MAX_TTL_SECONDS", value_name = "SESSION_MAX_TTL_SECONDS", default_value_t = 30 * 24 * 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_ttl_seconds: u64,
+
+    /// Absolute cap: no extension moves a session's expiry past createdAt + this many seconds.
+    #[arg(long = "session-max-lifetime-seconds", env = "SESSION_MAX_LIFETIME_SECONDS", value_name = "SESSION_MAX_LIFETIME_SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_lifetime_seconds: Option<u64>,
+
+    /// Sliding expiration: a successful GET extends the session (lazily, see below).
+    #[arg(long = "session-sliding", env = "SESSION_SLIDING", value_name = "SESSION_SLIDING", default_value = "false", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub sliding: bool,
+
+    /// A GET extends a session only if at least this many seconds passed since its last extension.
+    #[arg(
+        long = "session-touch-after-seconds",
+        env = "SESSION_TOUCH_AFTER_SECONDS",
+        value_name = "SESSION_TOUCH_AFTER_SECONDS",
+        default_value_t = 60
+    )]
+    pub touch_after_seconds: u64,
+
+    /// Embedded store: purge a session no sooner than this many seconds after it expired.
+    #[arg(
+        long = "session-purge-after-seconds",
+        env = "SESSION_PURGE_AFTER_SECONDS",
+        value_name = "SESSION_PURGE_AFTER_SECONDS",
+        default_value_t = 3600
+    )]
+    pub purge_after_seconds: u64,
+
+    /// Embedded store: how often the sweeper looks for sessions to purge, in seconds.
+    #[arg(long = "session-sweep-interval-seconds", env = "SESSION_SWEEP_INTERVAL_SECONDS", value_name = "SESSION_SWEEP_INTERVAL_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub sweep_interval_seconds: u64,
+
+    /// Largest encoded size of a session's `data`, in bytes.
+    #[arg(long = "session-max-data-bytes", env = "SESSION_MAX_DATA_BYTES", value_name = "SESSION_MAX_DATA_BYTES", default_value_t = DEFAULT_MAX_DATA_BYTES)]
+    pub max_data_bytes: usize,
+
+    /// Refuse PUT and PATCH without If-Match (428), so that no client overwrites blindly.
+    #[arg(long = "session-require-if-match", env = "SESSION_REQUIRE_IF_MATCH", value_name = "SESSION_REQUIRE_IF_MATCH", default_value = "false", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub require_if_match: bool,
+
+    /// Secret that seals listing cursors; give every instance the same one. Unset: derived from
+    /// the table name, which keeps cursors tamper-evident but not confidential.
+    #[arg(
+        long = "session-cursor-secret",
+        env = "SESSION_CURSOR_SECRET",
+        value_name = "SESSION_CURSOR_SECRET",
+        hide_env_values = true
+    )]
+    pub cursor_secret: Option<String>,
+
+    /// A request that takes longer than this many seconds is answered 503.
+    #[arg(long = "request-timeout-seconds", env = "REQUEST_TIMEOUT_SECONDS", value_name = "REQUEST_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=900))]
+    pub request_timeout_seconds: u64,
+}
+
+/// A setting that cannot work, naming the variable at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}: {problem}")]
+pub struct SettingsError {
+    /// The environment variable to fix.
+    pub variable: &'static str,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+fn settings_error(variable: &'static str, problem: impl Into<String>) -> SettingsError {
+    SettingsError {
+        variable,
+        problem: problem.into(),
+    }
+}
+
+/// Parses the settings from the environment alone (no flags), as the Lambda adapter does.
+#[derive(Debug, clap::Parser)]
+#[command(name = "session-api")]
+struct FromEnvironment {
+    #[command(flatten)]
+    settings: Settings,
+}
+
+impl Settings {
+    /// The settings in the process environment; an error names the variable at fault.
+    pub fn from_env() -> Result<Self, clap::Error> {
+        use clap::Parser;
+        FromEnvironment::try_parse_from(["session-api"]).map(|parsed| parsed.settings)
+    }
+
+    /// The expiry policy, checked for consistency.
+    pub fn policy(&self) -> Result<ExpiryPolicy, SettingsError> {
+        let (default_ttl, variable) = match self.ttl_seconds {
+            Some(seconds) => (seconds, "SESSION_TTL_SECONDS"),
+            None => (
+                self.ttl_hours
+                    .checked_mul(3600)
+                    .ok_or_else(|| settings_error("SESSION_TTL_HOURS", "is too large"))?,
+                "SESSION_TTL_HOURS",
+            ),
+        };
+        if default_ttl > self.max_ttl_seconds {
+            return Err(settings_error(
+                variable,
+                format!(
+                    "the default idle timeout ({default_ttl}s) exceeds SESSION_MAX_TTL_SECONDS ({}s)",
+                    self.max_ttl_seconds
+                ),
+            ));
+        }
+        Ok(ExpiryPolicy {
+            default_ttl_seconds: default_ttl,
+            max_ttl_seconds: self.max_ttl_seconds,
+            max_lifetime_seconds: self.max_lifetime_seconds,
+            sliding: self.sliding,
+            touch_after_seconds: self.touch_after_seconds,
+        })
+    }
+
+    /// The data size limit, checked against the body limit and the store's own limit.
+    pub fn data_limit(&self) -> Result<usize, SettingsError> {
+        const VARIABLE: &str = "SESSION_MAX_DATA_BYTES";
+        let ceiling = match self.store {
+            StoreKind::Embedded => MAX_DATA_BYTES_CEILING,
+            StoreKind::Dynamodb => DYNAMODB_MAX_DATA_BYTES,
+        };
+        if self.max_data_bytes < 2 {
+            return Err(settings_error(
+                VARIABLE,
+                "must be at least 2 (the size of {})",
+            ));
+        }
+        if self.max_data_bytes > ceiling {
+            return Err(settings_error(
+                VARIABLE,
+                format!(
+                    "{} is more than the {:?} store can hold ({ceiling})",
+                    self.max_data_bytes, self.store
+                ),
+            ));
+        }
+        Ok(self.max_data_bytes)
+    }
+
+    /// Checks every setting at once; the service refuses to start on the first problem.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        self.policy()?;
+        self.data_limit()?;
+        if self.table_name.len() < 3
+            || self.table_name.len() > 255
+            || !self
+                .table_name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        {
+            return Err(settings_error(
+                "DYNAMODB_TABLE_NAME",
+                "must be 3 to 255 characters of a-z, A-Z, 0-9, '_', '-' and '.'",
+            ));
+        }
+        if self.cursor_secret.as_deref().is_some_and(str::is_empty) {
+            return Err(settings_error("SESSION_CURSOR_SECRET", "is set but empty"));
+        }
+        Ok(())
+    }
+
+    /// The request timeout.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_seconds)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Flags {
+        #[command(flatten)]
+        settings: Settings,
+    }
+
+    fn parse(args: &[&str]) -> Result<Settings, clap::Error> {
+        Flags::try_parse_from(std::iter::once("test").chain(args.iter().copied()))
+            .map(|f| f.settings)
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let settings = parse(&[]).expect("defaults parse");
+        assert_eq!(settings.store, StoreKind::Embedded);
+        assert_eq!(
+            settings.embedded_db_path,
+            PathBuf::from("./data/sessions.redb")
+        );
+        assert_eq!(settings.table_name, "user-sessions");
+        let policy = settings.policy().expect("valid");
+        assert_eq!(policy.default_ttl_seconds, 24 * 3600);
+        assert_eq!(policy.max_ttl_seconds, 30 * 24 * 3600);
+        assert!(!policy.sliding);
+        assert_eq!(settings.data_limit(), Ok(65_536));
+        assert_eq!(settings.validate(), Ok(()));
+    }
+
+    #[test]
+    fn ttl_seconds_overrides_hours() {
+        let settings =
+            parse(&["--session-ttl-hours", "2", "--session-ttl-seconds", "90"]).expect("parse");
+        assert_eq!(settings.policy().expect("valid").default_ttl_seconds, 90);
+        let hours = parse(&["--session-ttl-hours", "2"]).expect("parse");
+        assert_eq!(hours.policy().expect("valid").default_ttl_seconds, 7200);
+    }
+
+    #[test]
+    fn parse_errors_name_the_variable() {
+        let error = parse(&["--session-ttl-hours", "soon"]).expect_err("not a number");
+        assert!(error.to_string().contains("SESSION_TTL_HOURS"), "{error}");
+        let error = parse(&["--session-ttl-hours", "0"]).expect_err("zero");
+        assert!(error.to_string().contains("SESSION_TTL_HOURS"), "{error}");
+        let error = parse(&["--session-store", "postgres"]).expect_err("unknown store");
+        assert!(error.to_string().contains("SESSION_STORE"), "{error}");
+    }
+
+    #[test]
+    fn inconsistent_settings_name_the_variable() {
+        let long_default = parse(&["--session-ttl-hours", "1000"]).expect("parse");
+        assert_eq!(
+            long_default.validate().map_err(|e| e.variable),
+            Err("SESSION_TTL_HOURS")
+        );
+        let huge = parse(&["--session-max-data-bytes", "2000000"]).expect("parse");
+        assert_eq!(
+            huge.validate().map_err(|e| e.variable),
+            Err("SESSION_MAX_DATA_BYTES")
+        );
+        let dynamo = parse(&[
+            "--session-store",
+            "dynamodb",
+            "--session-max-data-bytes",
+            "500000",
+        ])
+        .expect("parse");
+        assert_eq!(
+            dynamo.validate().map_err(|e| e.variable),
+            Err("SESSION_MAX_DATA_BYTES")
+        );
+        let table = parse(&["--dynamodb-table-name", "no spaces allowed"]).expect("parse");
+        assert_eq!(
+            table.validate().map_err(|e| e.variable),
+            Err("DYNAMODB_TABLE_NAME")
+        );
+    }
+
+    #[test]
+    fn booleans_accept_the_usual_spellings() {
+        for yes in ["true", "1", "yes", "on"] {
+            assert!(
+                parse(&["--session-sliding", yes]).expect("parse").sliding,
+                "{yes}"
+            );
+        }
+        assert!(
+            !parse(&["--session-sliding", "false"])
+                .expect("parse")
+                .sliding
+        );
+    }
+}

@@ -1,0 +1,307 @@
+//! Listings, revoke-all, the probes, and the headers every response carries.
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::http::Method;
+use common::TestApp;
+use serde_json::{Value, json};
+use session_api::{ApiOptions, AppState, router};
+use session_core::store::dynamodb::DynamoDbStore;
+use session_core::store::dynamodb::testing::local_client;
+use session_core::{CursorCodec, ExpiryPolicy, ServiceConfig, SessionService, SystemClock};
+
+async fn walk(app: &TestApp, base: &str, limit: usize) -> Vec<Vec<Value>> {
+    let mut pages = Vec::new();
+    let mut uri = format!("{base}?limit={limit}");
+    loop {
+        let reply = app.get(&uri).await;
+        assert_eq!(
+            reply.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        assert_eq!(reply.header("cache-control"), Some("no-store"));
+        let page = reply.json();
+        let sessions = page["sessions"].as_array().expect("sessions").clone();
+        assert_eq!(page["count"], sessions.len());
+        assert!(sessions.len() <= limit);
+        pages.push(sessions);
+        match page["nextCursor"].as_str() {
+            Some(cursor) => uri = format!("{base}?limit={limit}&cursor={cursor}"),
+            None => {
+                assert!(
+                    page["nextCursor"].is_null(),
+                    "nextCursor is null on the last page"
+                );
+                return pages;
+            }
+        }
+        assert!(pages.len() < 100, "runaway pagination");
+    }
+}
+
+#[tokio::test]
+async fn user_listing_is_newest_first_in_full_pages() {
+    let app = TestApp::new();
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        app.clock.advance_seconds(1);
+        ids.push(
+            app.create(json!({"userId": "alice", "data": {"i": i}}))
+                .await["id"]
+                .clone(),
+        );
+    }
+    app.create(json!({"userId": "bob"})).await;
+    let pages = walk(&app, "/sessions/user/alice", 2).await;
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [2, 2, 1]);
+    let listed: Vec<Value> = pages
+        .into_iter()
+        .flatten()
+        .map(|s| s["id"].clone())
+        .collect();
+    ids.reverse();
+    assert_eq!(listed, ids);
+}
+
+#[tokio::test]
+async fn listing_defaults_to_50_and_omits_expired_sessions() {
+    let app = TestApp::new();
+    for _ in 0..52 {
+        app.create(json!({"userId": "carol"})).await;
+    }
+    let short = app
+        .create(json!({"userId": "carol", "ttlSeconds": 1}))
+        .await;
+    app.clock.advance_seconds(2);
+    let page = app.get("/sessions/user/carol").await.json();
+    assert_eq!(page["count"], 50);
+    assert!(page["nextCursor"].is_string());
+    let all: Vec<Value> = walk(&app, "/sessions/user/carol", 100)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(all.len(), 52);
+    assert!(
+        all.iter().all(|s| s["id"] != short["id"]),
+        "expired sessions are never listed"
+    );
+}
+
+#[tokio::test]
+async fn a_user_without_sessions_gets_an_empty_page() {
+    let app = TestApp::new();
+    let page = app.get("/sessions/user/nobody").await.json();
+    assert_eq!(
+        page,
+        json!({"sessions": [], "count": 0, "nextCursor": null})
+    );
+}
+
+#[tokio::test]
+async fn admin_listing_walks_every_live_session_once() {
+    let app = TestApp::new();
+    let mut created = HashSet::new();
+    for i in 0..23 {
+        let user = format!("user{}", i % 4);
+        created.insert(
+            app.create(json!({"userId": user})).await["id"]
+                .as_str()
+                .expect("id")
+                .to_owned(),
+        );
+    }
+    let listed: Vec<String> = walk(&app, "/sessions", 5)
+        .await
+        .into_iter()
+        .flatten()
+        .map(|s| s["id"].as_str().expect("id").to_owned())
+        .collect();
+    assert_eq!(listed.len(), 23, "no repeats");
+    assert_eq!(
+        listed.into_iter().collect::<HashSet<_>>(),
+        created,
+        "no gaps"
+    );
+}
+
+#[tokio::test]
+async fn revoke_all_deletes_every_session_of_the_user_only() {
+    let app = TestApp::new();
+    let mut mine = Vec::new();
+    for _ in 0..3 {
+        mine.push(
+            app.create(json!({"userId": "dave"})).await["id"]
+                .as_str()
+                .expect("id")
+                .to_owned(),
+        );
+    }
+    let other = app.create(json!({"userId": "erin"})).await;
+    let reply = app.delete("/sessions/user/dave").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json(), json!({"deleted": 3}));
+    for id in mine {
+        app.get(&format!("/sessions/{id}"))
+            .await
+            .assert_problem(404, "session_not_found");
+    }
+    assert_eq!(
+        app.get(&format!("/sessions/{}", other["id"].as_str().expect("id")))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        app.delete("/sessions/user/dave").await.json(),
+        json!({"deleted": 0})
+    );
+}
+
+#[tokio::test]
+async fn user_ids_with_reserved_characters_work_in_paths() {
+    let app = TestApp::new();
+    let user = "alice@example.com/team 1";
+    app.create(json!({"userId": user})).await;
+    let page = app
+        .get("/sessions/user/alice%40example.com%2Fteam%201")
+        .await
+        .json();
+    assert_eq!(page["count"], 1);
+    assert_eq!(page["sessions"][0]["userId"], user);
+}
+
+#[tokio::test]
+async fn health_is_ok_without_io() {
+    let app = TestApp::new();
+    let reply = app.get("/health").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json(), json!({"status": "ok"}));
+}
+
+#[tokio::test]
+async fn ready_is_200_when_the_store_serves_and_503_when_it_does_not() {
+    let app = TestApp::new();
+    let reply = app.get("/ready").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json(), json!({"status": "ready"}));
+
+    // Closing the embedded store stops its writer: it can no longer serve.
+    app.store.close();
+    let reply = app.get("/ready").await;
+    let problem = reply.assert_problem(503, "store_unavailable");
+    assert_eq!(reply.header("retry-after"), Some("1"));
+    assert!(
+        !problem["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("closed"),
+        "no internals leak: {problem}"
+    );
+}
+
+/// A loopback listener that accepts connections and never answers: a store that hangs.
+async fn black_hole() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    format!("http://{address}")
+}
+
+async fn hanging_app(options: ApiOptions) -> axum::Router {
+    let endpoint = black_hole().await;
+    let store = Arc::new(DynamoDbStore::new(local_client(&endpoint), "hangs"));
+    let config = ServiceConfig {
+        policy: ExpiryPolicy::default(),
+        max_data_bytes: 65_536,
+        cursors: CursorCodec::from_secret(b"t"),
+    };
+    router(AppState::new(
+        SessionService::new(store, Arc::new(SystemClock), config),
+        options,
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_answers_503_within_two_seconds_when_the_store_hangs() {
+    let app = hanging_app(ApiOptions::default()).await;
+    let started = Instant::now();
+    let reply = common::send_to(&app, Method::GET, "/ready").await;
+    let elapsed = started.elapsed();
+    reply.assert_problem(503, "store_unavailable");
+    assert!(
+        elapsed < Duration::from_secs(3),
+        "answered after {elapsed:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_outlives_the_timeout_is_503() {
+    let app = hanging_app(ApiOptions {
+        request_timeout: Duration::from_millis(300),
+        ..ApiOptions::default()
+    })
+    .await;
+    let started = Instant::now();
+    let reply = common::send_to(
+        &app,
+        Method::GET,
+        &format!("/sessions/{}", session_core::SessionId::generate().as_str()),
+    )
+    .await;
+    reply.assert_problem(503, "store_unavailable");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(reply.header("x-request-id").is_some());
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_and_no_store() {
+    let app = TestApp::new();
+    for (method, uri) in [
+        (Method::GET, "/health"),
+        (Method::GET, "/nope"),
+        (Method::DELETE, "/sessions"),
+        (Method::GET, "/sessions/x"),
+    ] {
+        let reply = app.call(method, uri, None, "").await;
+        let id = reply.header("x-request-id").expect("x-request-id");
+        assert!(uuid::Uuid::parse_str(id).is_ok(), "a generated id: {id}");
+        assert_eq!(reply.header("cache-control"), Some("no-store"), "{uri}");
+    }
+}
+
+#[tokio::test]
+async fn a_sane_caller_request_id_is_echoed_and_an_insane_one_replaced() {
+    let app = TestApp::new();
+    let echoed = app
+        .call_with(
+            Method::GET,
+            "/health",
+            &[("x-request-id", "trace-abc.123")],
+            "",
+        )
+        .await;
+    assert_eq!(echoed.header("x-request-id"), Some("trace-abc.123"));
+    let long = "x".repeat(129);
+    for insane in [long.as_str(), "has space", ""] {
+        let reply = app
+            .call_with(Method::GET, "/health", &[("x-request-id", insane)], "")
+            .await;
+        let id = reply.header("x-request-id").expect("x-request-id");
+        assert_ne!(id, insane);
+        assert!(uuid::Uuid::parse_str(id).is_ok());
+    }
+}
