@@ -2,6 +2,7 @@
 //! (`axum::serve`) and the Lambda adapter (`lambda_http::run`).
 
 pub mod body;
+pub mod client;
 pub mod extract;
 pub mod layers;
 pub mod problem;
@@ -17,6 +18,7 @@ use axum::middleware::{from_fn, from_fn_with_state, map_response};
 use session_core::{Clock, CursorCodec, ServiceConfig, SessionError, SessionService, SessionStore};
 use tower_http::catch_panic::CatchPanicLayer;
 
+pub use client::ClientAddr;
 pub use settings::{Settings, SettingsError, StoreKind};
 
 /// How long `/ready` waits for the store before answering 503.
@@ -74,6 +76,7 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn(layers::problem_for_every_error))
         .layer(CatchPanicLayer::custom(layers::panic_response))
         .layer(from_fn(layers::access_log::log))
+        .layer(from_fn(client::from_connection))
         .layer(from_fn(layers::request_id::assign))
         .with_state(state)
 }

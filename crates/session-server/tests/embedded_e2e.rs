@@ -105,6 +105,10 @@ async fn the_default_command_serves_the_contract_and_logs_requests() {
             .is_some_and(|r| !r.is_empty())
     );
     assert!(request_line["latency_ms"].is_number());
+    assert_eq!(
+        request_line["client"], "127.0.0.1",
+        "the client address as the server saw it"
+    );
 }
 
 #[test]

@@ -8,6 +8,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use super::request_id::RequestId;
+use crate::ClientAddr;
 use crate::body::SessionTag;
 use crate::problem::ErrorReport;
 
@@ -25,6 +26,10 @@ pub async fn log(request: Request, next: Next) -> Response {
         .get::<RequestId>()
         .and_then(|id| id.0.to_str().ok().map(str::to_owned))
         .unwrap_or_default();
+    let client = request
+        .extensions()
+        .get::<ClientAddr>()
+        .map_or_else(String::new, |client| client.0.to_string());
     let response = next.run(request).await;
     let status = response.status().as_u16();
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -36,12 +41,12 @@ pub async fn log(request: Request, next: Next) -> Response {
     match response.extensions().get::<ErrorReport>() {
         Some(report) if status >= 500 => tracing::error!(
             target: "session_api::request",
-            request_id, %method, route, status, latency_ms, session, error = &*report.0,
+            request_id, %method, route, status, latency_ms, session, client, error = &*report.0,
             "request failed"
         ),
         _ => tracing::info!(
             target: "session_api::request",
-            request_id, %method, route, status, latency_ms, session,
+            request_id, %method, route, status, latency_ms, session, client,
             "request"
         ),
     }
