@@ -1,13 +1,16 @@
 //! The session API: one axum [`Router`] serving the whole HTTP contract, shared by the server
 //! (`axum::serve`) and the Lambda adapter (`lambda_http::run`).
 
+pub mod auth;
 pub mod body;
 pub mod client;
 pub mod extract;
 pub mod layers;
 pub mod problem;
+pub mod rate_limit;
 pub mod routes;
 pub mod settings;
+pub mod startup;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +19,8 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state, map_response};
 use session_core::{Clock, CursorCodec, ServiceConfig, SessionError, SessionService, SessionStore};
+
+use crate::auth::Auth;
 use tower_http::catch_panic::CatchPanicLayer;
 
 pub use client::ClientAddr;
@@ -27,6 +32,8 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(2);
 /// Options of the HTTP layer.
 #[derive(Debug, Clone)]
 pub struct ApiOptions {
+    /// Authentication and rate limiting.
+    pub auth: Arc<Auth>,
     /// Refuse PUT/PATCH without `If-Match` (428).
     pub require_if_match: bool,
     /// Longest time a request may take before it is answered 503.
@@ -35,9 +42,11 @@ pub struct ApiOptions {
     pub ready_timeout: Duration,
 }
 
+/// Protected mode (loopback clients only), no rate limit, no required If-Match, 10 s timeout.
 impl Default for ApiOptions {
     fn default() -> Self {
         Self {
+            auth: Arc::new(Auth::protected()),
             require_if_match: false,
             request_timeout: Duration::from_secs(10),
             ready_timeout: READY_TIMEOUT,
@@ -67,11 +76,14 @@ impl AppState {
 /// The whole contract as one router, layers included.
 pub fn router(state: AppState) -> Router {
     let request_timeout = state.options.request_timeout;
+    let auth = state.options.auth.clone();
     routes::routes()
         // Innermost first: the timeout covers only the handler, so that its 503 still goes
         // through the layers below like any other response.
         .layer(from_fn_with_state(request_timeout, layers::timeout))
         .layer(DefaultBodyLimit::max(settings::MAX_BODY_BYTES))
+        // Before any body is read: a stranger's request costs no parsing.
+        .layer(from_fn_with_state(auth, auth::enforce))
         .layer(map_response(layers::no_store))
         .layer(from_fn(layers::problem_for_every_error))
         .layer(CatchPanicLayer::custom(layers::panic_response))
@@ -138,12 +150,26 @@ pub fn state_from_settings(
     clock: Arc<dyn Clock>,
 ) -> Result<AppState, SettingsError> {
     settings.validate()?;
+    let auth = Auth::new(
+        settings.token_sources(),
+        settings.auth_disabled,
+        settings.rate_limiter(),
+    )
+    .map_err(|e| SettingsError {
+        variable: e.variable,
+        problem: format!("cannot read {}: {}", e.path, e.source),
+    })?;
+    let auth = Arc::new(auth);
+    if tokio::runtime::Handle::try_current().is_ok() {
+        Auth::watch_files(&auth);
+    }
     let config = ServiceConfig {
         policy: settings.policy()?,
         max_data_bytes: settings.data_limit()?,
         cursors: cursor_codec(settings),
     };
     let options = ApiOptions {
+        auth,
         require_if_match: settings.require_if_match,
         request_timeout: settings.request_timeout(),
         ready_timeout: READY_TIMEOUT,

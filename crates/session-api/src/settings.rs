@@ -32,7 +32,7 @@ pub enum StoreKind {
 }
 
 /// Settings of the session API. See the README's settings table.
-#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+#[derive(Debug, Clone, PartialEq, clap::Args)]
 pub struct Settings {
     /// Where sessions live: `embedded` (a local file) or `dynamodb`.
     #[arg(
@@ -142,6 +142,56 @@ pub struct Settings {
     )]
     pub cursor_secret: Option<String>,
 
+    /// Client bearer tokens, comma-separated (all session routes but the two admin ones).
+    #[arg(
+        long = "api-tokens",
+        env = "API_TOKENS",
+        value_name = "API_TOKENS",
+        hide_env_values = true
+    )]
+    pub api_tokens: Option<String>,
+
+    /// Admin bearer tokens, comma-separated (every route).
+    #[arg(
+        long = "admin-tokens",
+        env = "ADMIN_TOKENS",
+        value_name = "ADMIN_TOKENS",
+        hide_env_values = true
+    )]
+    pub admin_tokens: Option<String>,
+
+    /// File of client tokens (comma- or newline-separated; re-read every 30 s).
+    #[arg(
+        long = "api-tokens-file",
+        env = "API_TOKENS_FILE",
+        value_name = "API_TOKENS_FILE"
+    )]
+    pub api_tokens_file: Option<PathBuf>,
+
+    /// File of admin tokens (comma- or newline-separated; re-read every 30 s).
+    #[arg(
+        long = "admin-tokens-file",
+        env = "ADMIN_TOKENS_FILE",
+        value_name = "ADMIN_TOKENS_FILE"
+    )]
+    pub admin_tokens_file: Option<PathBuf>,
+
+    /// Turn authentication off (only behind a gateway that authenticates every request).
+    #[arg(long = "auth-disabled", env = "AUTH_DISABLED", value_name = "AUTH_DISABLED", default_value = "false", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub auth_disabled: bool,
+
+    /// Average requests per second allowed per token (or per client address without one); unset: no limit.
+    #[arg(
+        long = "rate-limit-per-second",
+        env = "RATE_LIMIT_PER_SECOND",
+        value_name = "RATE_LIMIT_PER_SECOND"
+    )]
+    pub rate_limit_per_second: Option<f64>,
+
+    /// Requests a caller may send at once above the average rate (default: one second's worth).
+    #[arg(long = "rate-limit-burst", env = "RATE_LIMIT_BURST", value_name = "RATE_LIMIT_BURST", value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_limit_burst: Option<u32>,
+
     /// A request that takes longer than this many seconds is answered 503.
     #[arg(long = "request-timeout-seconds", env = "REQUEST_TIMEOUT_SECONDS", value_name = "REQUEST_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=900))]
     pub request_timeout_seconds: u64,
@@ -249,10 +299,46 @@ impl Settings {
                 "must be 3 to 255 characters of a-z, A-Z, 0-9, '_', '-' and '.'",
             ));
         }
+        if let Some(rate) = self.rate_limit_per_second
+            && !(rate.is_finite() && rate > 0.0)
+        {
+            return Err(settings_error(
+                "RATE_LIMIT_PER_SECOND",
+                "must be a number greater than 0",
+            ));
+        }
+        if self.rate_limit_burst.is_some() && self.rate_limit_per_second.is_none() {
+            return Err(settings_error(
+                "RATE_LIMIT_BURST",
+                "needs RATE_LIMIT_PER_SECOND",
+            ));
+        }
         if self.cursor_secret.as_deref().is_some_and(str::is_empty) {
             return Err(settings_error("SESSION_CURSOR_SECRET", "is set but empty"));
         }
         Ok(())
+    }
+
+    /// Where tokens come from.
+    pub fn token_sources(&self) -> crate::auth::TokenSources {
+        crate::auth::TokenSources {
+            client: self.api_tokens.clone(),
+            admin: self.admin_tokens.clone(),
+            client_file: self.api_tokens_file.clone(),
+            admin_file: self.admin_tokens_file.clone(),
+        }
+    }
+
+    /// The rate limiter, when a rate is set.
+    pub fn rate_limiter(&self) -> Option<crate::rate_limit::RateLimiter> {
+        self.rate_limit_per_second.map(|rate| {
+            // Default burst: one second's worth of requests, at least one.
+            let burst = self.rate_limit_burst.unwrap_or_else(|| {
+                let ceiling = rate.ceil().clamp(1.0, f64::from(u32::MAX));
+                format!("{ceiling:.0}").parse().unwrap_or(1)
+            });
+            crate::rate_limit::RateLimiter::new(rate, burst)
+        })
     }
 
     /// The request timeout.

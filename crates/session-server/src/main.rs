@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use session_api::{Settings, StoreKind, build_store, router, state_from_settings};
+use session_api::{build_store, router, state_from_settings};
 use session_core::store::dynamodb::{DynamoDbConfig, connect, create_table};
 use session_core::{Clock, SystemClock};
 use tokio::net::TcpListener;
@@ -65,7 +65,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         Ok(state) => state,
         Err(error) => return config_error(error),
     };
-    announce(settings);
+    session_api::startup::announce(settings, &state);
     let address = SocketAddr::new(args.bind_address, args.port);
     let listener = match TcpListener::bind(address).await {
         Ok(listener) => listener,
@@ -112,37 +112,6 @@ async fn grace_expired(mut stopping: tokio::sync::watch::Receiver<bool>, grace: 
         std::future::pending::<()>().await;
     }
     tokio::time::sleep(grace).await;
-}
-
-/// Says at start what the service will do, so that operators need not guess.
-fn announce(settings: &Settings) {
-    let policy = settings.policy().unwrap_or_default();
-    match settings.store {
-        StoreKind::Embedded => tracing::info!(
-            store = "embedded",
-            path = %settings.embedded_db_path.display(),
-            "sessions are kept in a local file; one server process per file"
-        ),
-        StoreKind::Dynamodb => tracing::info!(
-            store = "dynamodb",
-            table = %settings.table_name,
-            region = %settings.region,
-            "sessions are kept in DynamoDB"
-        ),
-    }
-    tracing::info!(
-        default_ttl_seconds = policy.default_ttl_seconds,
-        max_ttl_seconds = policy.max_ttl_seconds,
-        max_lifetime_seconds = policy.max_lifetime_seconds,
-        sliding = policy.sliding,
-        touch_after_seconds = policy.touch_after_seconds,
-        "expiry policy"
-    );
-    if settings.cursor_secret.is_none() && settings.store == StoreKind::Dynamodb {
-        tracing::warn!(
-            "SESSION_CURSOR_SECRET is not set: listing cursors are tamper-evident but readable by anyone who knows the table name; set it, the same value on every instance, in production"
-        );
-    }
 }
 
 async fn shutdown_signal() {

@@ -9,6 +9,7 @@ use axum::response::Response;
 
 use super::request_id::RequestId;
 use crate::ClientAddr;
+use crate::auth::Caller;
 use crate::body::SessionTag;
 use crate::problem::ErrorReport;
 
@@ -38,15 +39,19 @@ pub async fn log(request: Request, next: Next) -> Response {
         .get::<SessionTag>()
         .map(|tag| tag.0.as_str())
         .unwrap_or("");
+    let caller = response
+        .extensions()
+        .get::<Caller>()
+        .map_or("", |caller| caller.as_str());
     match response.extensions().get::<ErrorReport>() {
         Some(report) if status >= 500 => tracing::error!(
             target: "session_api::request",
-            request_id, %method, route, status, latency_ms, session, client, error = &*report.0,
+            request_id, %method, route, status, latency_ms, session, client, caller, error = &*report.0,
             "request failed"
         ),
         _ => tracing::info!(
             target: "session_api::request",
-            request_id, %method, route, status, latency_ms, session, client,
+            request_id, %method, route, status, latency_ms, session, client, caller,
             "request"
         ),
     }

@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::Value;
-use session_api::{ApiOptions, AppState, router};
+use session_api::{ApiOptions, AppState, ClientAddr, router};
 use session_core::store::conformance::base_time;
 use session_core::store::embedded::{EmbeddedOptions, EmbeddedStore};
 use session_core::{
@@ -72,8 +72,14 @@ impl Reply {
     }
 }
 
-/// Sends `request` through `router` in process.
-pub async fn send(router: &Router, request: Request<Body>) -> Reply {
+/// Sends `request` through `router` in process, as a client on this machine (loopback) unless
+/// the request already says where it comes from.
+pub async fn send(router: &Router, mut request: Request<Body>) -> Reply {
+    if request.extensions().get::<ClientAddr>().is_none() {
+        request
+            .extensions_mut()
+            .insert(ClientAddr(std::net::Ipv4Addr::LOCALHOST.into()));
+    }
     let response = router
         .clone()
         .oneshot(request)

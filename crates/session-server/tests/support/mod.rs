@@ -15,6 +15,7 @@ pub struct Server {
     child: Child,
     pub base: String,
     pub logs: Receiver<String>,
+    startup: std::cell::RefCell<Vec<String>>,
 }
 
 /// The environment every spawned server gets: loopback only, a free port, JSON logs.
@@ -49,6 +50,7 @@ impl Server {
             }
         });
         let deadline = Instant::now() + Duration::from_secs(30);
+        let mut startup = Vec::new();
         loop {
             let line = logs
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
@@ -58,15 +60,15 @@ impl Server {
                         child.try_wait()
                     )
                 });
-            let Ok(event) = serde_json::from_str::<Value>(&line) else {
-                continue;
-            };
+            let event = serde_json::from_str::<Value>(&line).unwrap_or_default();
+            startup.push(line);
             if event["message"] == "listening" {
                 let address = event["address"].as_str().expect("address").to_owned();
                 return Self {
                     child,
                     base: format!("http://{address}"),
                     logs,
+                    startup: std::cell::RefCell::new(startup),
                 };
             }
         }
@@ -86,9 +88,11 @@ impl Server {
         wait(&mut self.child, Duration::from_secs(30))
     }
 
-    /// The log lines written so far.
+    /// The log lines written so far and not drained yet (start-up lines included).
     pub fn drain_logs(&self) -> Vec<String> {
-        self.logs.try_iter().collect()
+        let mut lines = std::mem::take(&mut *self.startup.borrow_mut());
+        lines.extend(self.logs.try_iter());
+        lines
     }
 }
 

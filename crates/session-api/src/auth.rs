@@ -1,0 +1,588 @@
+//! Bearer-token authentication and the admin/client split.
+//!
+//! Tokens come from `API_TOKENS`/`ADMIN_TOKENS` (comma-separated) or from files
+//! (`API_TOKENS_FILE`/`ADMIN_TOKENS_FILE`, comma- or newline-separated, re-read periodically
+//! so that a rotated Kubernetes secret takes effect without a restart). Only SHA-256 digests
+//! of the tokens are kept, and a presented token is compared with every one of them in
+//! constant time. Tokens are never logged.
+//!
+//! With no token configured the service runs in protected mode (as Redis does): it serves
+//! loopback clients only. `AUTH_DISABLED=true` turns the checks off for deployments whose
+//! gateway authenticates.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+use subtle::{Choice, ConstantTimeEq};
+
+use crate::client::ClientAddr;
+use crate::problem::{ApiError, ProblemCode};
+use crate::rate_limit::{RateKey, RateLimiter};
+
+/// How often token files are re-read.
+pub const TOKEN_FILE_RELOAD: Duration = Duration::from_secs(30);
+
+/// Tokens shorter than this are accepted but reported at start as weak.
+pub const WEAK_TOKEN_CHARS: usize = 16;
+
+/// What a route requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone: probes, metrics, the OpenAPI document.
+    Open,
+    /// A client or admin token.
+    Client,
+    /// An admin token.
+    Admin,
+}
+
+/// The access a route requires, from its method and route template (`None` for a path that
+/// matched no route: it needs a client token, so that unknown paths reveal nothing to
+/// strangers).
+pub fn required_access(method: &Method, template: Option<&str>) -> Access {
+    match (method.as_str(), template) {
+        (_, Some("/health" | "/ready" | "/metrics" | "/openapi.json")) => Access::Open,
+        ("GET" | "HEAD", Some("/sessions")) | ("DELETE", Some("/sessions/user/{userId}")) => {
+            Access::Admin
+        }
+        _ => Access::Client,
+    }
+}
+
+/// Who is calling, once the token (if any) is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    /// Everything is allowed (admin token, loopback in protected mode, or auth disabled).
+    Admin,
+    /// Session routes, not the admin ones.
+    Client,
+    /// Nothing but the open routes.
+    Anonymous,
+}
+
+impl Caller {
+    /// The name used in request logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Caller::Admin => "admin",
+            Caller::Client => "client",
+            Caller::Anonymous => "anonymous",
+        }
+    }
+}
+
+type Digest32 = [u8; 32];
+
+fn digest(token: &str) -> Digest32 {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// Digests of the configured tokens.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct TokenSet {
+    client: Vec<Digest32>,
+    admin: Vec<Digest32>,
+}
+
+impl TokenSet {
+    /// A set from token texts.
+    pub fn new<'a>(
+        client: impl IntoIterator<Item = &'a str>,
+        admin: impl IntoIterator<Item = &'a str>,
+    ) -> Self {
+        Self {
+            client: client.into_iter().map(digest).collect(),
+            admin: admin.into_iter().map(digest).collect(),
+        }
+    }
+
+    /// Whether no token is configured at all.
+    pub fn is_empty(&self) -> bool {
+        self.client.is_empty() && self.admin.is_empty()
+    }
+
+    /// The role of `token`, comparing its digest with every configured digest without
+    /// stopping at the first match, so that timing tells nothing about which (or whether
+    /// any) token matched.
+    fn role_of(&self, token: &str) -> Option<Caller> {
+        let presented = digest(token);
+        let matches = |set: &[Digest32]| {
+            set.iter().fold(Choice::from(0), |found, known| {
+                found | known.ct_eq(&presented)
+            })
+        };
+        let admin = matches(&self.admin);
+        let client = matches(&self.client);
+        if bool::from(admin) {
+            Some(Caller::Admin)
+        } else if bool::from(client) {
+            Some(Caller::Client)
+        } else {
+            None
+        }
+    }
+}
+
+/// Splits a token list: commas or newlines, surrounding blanks ignored.
+pub fn parse_tokens(text: &str) -> Vec<&str> {
+    text.split([',', '\n', '\r'])
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+        .collect()
+}
+
+/// Where tokens come from, as configured.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenSources {
+    /// `API_TOKENS`.
+    pub client: Option<String>,
+    /// `ADMIN_TOKENS`.
+    pub admin: Option<String>,
+    /// `API_TOKENS_FILE`.
+    pub client_file: Option<PathBuf>,
+    /// `ADMIN_TOKENS_FILE`.
+    pub admin_file: Option<PathBuf>,
+}
+
+/// A token source that cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: cannot read {path}: {source}")]
+pub struct TokenFileError {
+    /// The variable naming the file.
+    pub variable: &'static str,
+    /// The file.
+    pub path: String,
+    /// Why it cannot be read.
+    #[source]
+    pub source: std::io::Error,
+}
+
+fn read_file(variable: &'static str, path: &Path) -> Result<String, TokenFileError> {
+    std::fs::read_to_string(path).map_err(|source| TokenFileError {
+        variable,
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+impl TokenSources {
+    /// Reads every source into one set.
+    pub fn load(&self) -> Result<TokenSet, TokenFileError> {
+        let client_file = self
+            .client_file
+            .as_deref()
+            .map(|path| read_file("API_TOKENS_FILE", path))
+            .transpose()?;
+        let admin_file = self
+            .admin_file
+            .as_deref()
+            .map(|path| read_file("ADMIN_TOKENS_FILE", path))
+            .transpose()?;
+        let client = [self.client.as_deref(), client_file.as_deref()];
+        let admin = [self.admin.as_deref(), admin_file.as_deref()];
+        Ok(TokenSet::new(
+            client.into_iter().flatten().flat_map(parse_tokens),
+            admin.into_iter().flatten().flat_map(parse_tokens),
+        ))
+    }
+
+    /// Whether any source is a file (and so worth re-reading).
+    pub fn has_files(&self) -> bool {
+        self.client_file.is_some() || self.admin_file.is_some()
+    }
+
+    /// Tokens shorter than [`WEAK_TOKEN_CHARS`], by the variable they came from (for a
+    /// warning at start; the tokens themselves are not returned).
+    pub fn weak_sources(&self) -> Vec<&'static str> {
+        let weak = |text: &str| {
+            parse_tokens(text)
+                .iter()
+                .any(|t| t.chars().count() < WEAK_TOKEN_CHARS)
+        };
+        let mut found = Vec::new();
+        if self.client.as_deref().is_some_and(weak) {
+            found.push("API_TOKENS");
+        }
+        if self.admin.as_deref().is_some_and(weak) {
+            found.push("ADMIN_TOKENS");
+        }
+        for (variable, path) in [
+            ("API_TOKENS_FILE", &self.client_file),
+            ("ADMIN_TOKENS_FILE", &self.admin_file),
+        ] {
+            if let Some(text) = path
+                .as_deref()
+                .and_then(|p| std::fs::read_to_string(p).ok())
+                && weak(&text)
+            {
+                found.push(variable);
+            }
+        }
+        found
+    }
+}
+
+/// The authentication mode in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `AUTH_DISABLED=true`: every caller is admin.
+    Disabled,
+    /// No tokens: loopback clients are admin, everyone else is refused.
+    Protected,
+    /// Bearer tokens.
+    Tokens,
+}
+
+/// Authentication state shared by every request.
+#[derive(Debug)]
+pub struct Auth {
+    disabled: bool,
+    tokens: RwLock<Arc<TokenSet>>,
+    sources: TokenSources,
+    limiter: Option<RateLimiter>,
+}
+
+impl Auth {
+    /// Auth with the tokens of `sources` (read now), or disabled; with an optional rate limiter.
+    pub fn new(
+        sources: TokenSources,
+        disabled: bool,
+        limiter: Option<RateLimiter>,
+    ) -> Result<Self, TokenFileError> {
+        let tokens = sources.load()?;
+        Ok(Self {
+            disabled,
+            tokens: RwLock::new(Arc::new(tokens)),
+            sources,
+            limiter,
+        })
+    }
+
+    /// No authentication at all (for tests and gateways that authenticate).
+    pub fn disabled() -> Self {
+        Self {
+            disabled: true,
+            tokens: RwLock::new(Arc::new(TokenSet::default())),
+            sources: TokenSources::default(),
+            limiter: None,
+        }
+    }
+
+    /// Protected mode with no rate limit: loopback clients only.
+    pub fn protected() -> Self {
+        Self {
+            disabled: false,
+            tokens: RwLock::new(Arc::new(TokenSet::default())),
+            sources: TokenSources::default(),
+            limiter: None,
+        }
+    }
+
+    fn current(&self) -> Arc<TokenSet> {
+        self.tokens.read().map_or_else(
+            |poisoned| poisoned.into_inner().clone(),
+            |tokens| tokens.clone(),
+        )
+    }
+
+    /// The mode in force now.
+    pub fn mode(&self) -> Mode {
+        if self.disabled {
+            Mode::Disabled
+        } else if self.current().is_empty() {
+            Mode::Protected
+        } else {
+            Mode::Tokens
+        }
+    }
+
+    /// How many client and admin tokens are configured.
+    pub fn token_counts(&self) -> (usize, usize) {
+        let tokens = self.current();
+        (tokens.client.len(), tokens.admin.len())
+    }
+
+    /// Whether no token is configured.
+    pub fn token_counts_are_zero(&self) -> bool {
+        self.current().is_empty()
+    }
+
+    /// Re-reads the token files; on failure keeps the tokens it has.
+    pub fn reload(&self) -> Result<(), TokenFileError> {
+        let fresh = Arc::new(self.sources.load()?);
+        let mut tokens = self
+            .tokens
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *tokens = fresh;
+        Ok(())
+    }
+
+    /// Re-reads token files every [`TOKEN_FILE_RELOAD`] while `auth` lives (when any is
+    /// configured). Needs a Tokio runtime.
+    pub fn watch_files(auth: &Arc<Self>) {
+        if !auth.sources.has_files() {
+            return;
+        }
+        let weak = Arc::downgrade(auth);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(TOKEN_FILE_RELOAD);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(auth) = weak.upgrade() else { break };
+                if let Err(error) = auth.reload() {
+                    tracing::warn!(error = %error, "token file reload failed; keeping the previous tokens");
+                }
+            }
+        });
+    }
+
+    /// Who `request` comes from (no refusal yet), and the token's digest when a valid token
+    /// identified it.
+    fn identify(&self, request: &Request) -> Identity {
+        let client = request.extensions().get::<ClientAddr>().copied();
+        if self.disabled {
+            return Identity {
+                caller: Caller::Admin,
+                credential: Credential::None,
+                client,
+            };
+        }
+        let tokens = self.current();
+        if tokens.is_empty() {
+            let caller = if client.is_some_and(|c| c.is_loopback()) {
+                Caller::Admin
+            } else {
+                Caller::Anonymous
+            };
+            return Identity {
+                caller,
+                credential: Credential::None,
+                client,
+            };
+        }
+        let Some(value) = request.headers().get(header::AUTHORIZATION) else {
+            return Identity {
+                caller: Caller::Anonymous,
+                credential: Credential::Missing,
+                client,
+            };
+        };
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|text| text.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim());
+        match token.and_then(|token| tokens.role_of(token).map(|role| (role, digest(token)))) {
+            Some((caller, digest)) => Identity {
+                caller,
+                credential: Credential::Valid(digest),
+                client,
+            },
+            None => Identity {
+                caller: Caller::Anonymous,
+                credential: Credential::Invalid,
+                client,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Credential {
+    None,
+    Missing,
+    Invalid,
+    Valid(Digest32),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Identity {
+    caller: Caller,
+    credential: Credential,
+    client: Option<ClientAddr>,
+}
+
+impl Identity {
+    /// Rate limits apply per token, or per client address without a valid token.
+    fn rate_key(&self) -> Option<RateKey> {
+        match (self.credential, self.client) {
+            (Credential::Valid(digest), _) => Some(RateKey::Token(digest)),
+            (_, Some(client)) => Some(RateKey::Address(client.0)),
+            (_, None) => None,
+        }
+    }
+}
+
+fn unauthorized(detail: &str, invalid_token: bool) -> ApiError {
+    let challenge = if invalid_token {
+        r#"Bearer realm="session-api", error="invalid_token""#
+    } else {
+        r#"Bearer realm="session-api""#
+    };
+    ApiError::new(StatusCode::UNAUTHORIZED, ProblemCode::Unauthorized, detail).with_header(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(challenge),
+    )
+}
+
+/// Middleware: identifies the caller, applies the rate limit, then refuses what the caller
+/// may not do (401 without a valid token, 403 for a client token on an admin route).
+pub async fn enforce(State(auth): State<Arc<Auth>>, request: Request, next: Next) -> Response {
+    let template = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
+    let access = required_access(request.method(), template.as_deref());
+    let identity = auth.identify(&request);
+    let mut response = decide(&auth, access, identity, request, next).await;
+    // For the request log, which runs outside this layer.
+    response.extensions_mut().insert(identity.caller);
+    response
+}
+
+async fn decide(
+    auth: &Auth,
+    access: Access,
+    identity: Identity,
+    request: Request,
+    next: Next,
+) -> Response {
+    if access != Access::Open
+        && let (Some(limiter), Some(key)) = (&auth.limiter, identity.rate_key())
+        && let Err(retry_after) = limiter.check(key)
+    {
+        let seconds = retry_after.as_secs().max(1);
+        return ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            ProblemCode::RateLimited,
+            format!("too many requests; retry in {seconds} s"),
+        )
+        .with_header(
+            header::RETRY_AFTER,
+            HeaderValue::from_str(&seconds.to_string()).unwrap_or(HeaderValue::from_static("1")),
+        )
+        .into_response();
+    }
+
+    let refusal = match (access, identity.caller, identity.credential) {
+        (Access::Open, _, _) | (_, Caller::Admin, _) | (Access::Client, Caller::Client, _) => None,
+        (Access::Admin, Caller::Client, _) => Some(ApiError::new(
+            StatusCode::FORBIDDEN,
+            ProblemCode::Forbidden,
+            "this route needs an admin token",
+        )),
+        (_, Caller::Anonymous, Credential::None) => Some(unauthorized(
+            "no API tokens are configured, so only clients on this machine are served; set API_TOKENS/ADMIN_TOKENS (or AUTH_DISABLED=true behind an authenticating gateway)",
+            false,
+        )),
+        (_, Caller::Anonymous, Credential::Invalid) => {
+            Some(unauthorized("the bearer token is not valid", true))
+        }
+        (_, Caller::Anonymous, _) => Some(unauthorized(
+            "a bearer token is required (Authorization: Bearer <token>)",
+            false,
+        )),
+    };
+    match refusal {
+        Some(error) => error.into_response(),
+        None => next.run(request).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_are_classified_by_method_and_template() {
+        assert_eq!(required_access(&Method::GET, Some("/health")), Access::Open);
+        assert_eq!(
+            required_access(&Method::GET, Some("/openapi.json")),
+            Access::Open
+        );
+        assert_eq!(
+            required_access(&Method::GET, Some("/sessions")),
+            Access::Admin
+        );
+        assert_eq!(
+            required_access(&Method::POST, Some("/sessions")),
+            Access::Client
+        );
+        assert_eq!(
+            required_access(&Method::DELETE, Some("/sessions/user/{userId}")),
+            Access::Admin
+        );
+        assert_eq!(
+            required_access(&Method::GET, Some("/sessions/user/{userId}")),
+            Access::Client
+        );
+        assert_eq!(required_access(&Method::GET, None), Access::Client);
+    }
+
+    #[test]
+    fn token_lists_split_on_commas_and_newlines() {
+        assert_eq!(parse_tokens(" a, b ,,\nc\r\n"), ["a", "b", "c"]);
+        assert!(parse_tokens(" , \n").is_empty());
+    }
+
+    #[test]
+    fn roles_come_from_the_matching_set_admin_first() {
+        let set = TokenSet::new(["client-token", "both"], ["admin-token", "both"]);
+        assert_eq!(set.role_of("client-token"), Some(Caller::Client));
+        assert_eq!(set.role_of("admin-token"), Some(Caller::Admin));
+        assert_eq!(set.role_of("both"), Some(Caller::Admin));
+        assert_eq!(set.role_of("client-token "), None);
+        assert_eq!(set.role_of(""), None);
+    }
+
+    #[test]
+    fn token_files_are_read_and_reloaded() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("tokens");
+        std::fs::write(&path, "first-token\n").expect("write");
+        let auth = Auth::new(
+            TokenSources {
+                client_file: Some(path.clone()),
+                ..TokenSources::default()
+            },
+            false,
+            None,
+        )
+        .expect("load");
+        assert_eq!(auth.current().role_of("first-token"), Some(Caller::Client));
+        std::fs::write(&path, "second-token\n").expect("rewrite");
+        auth.reload().expect("reload");
+        assert_eq!(auth.current().role_of("first-token"), None);
+        assert_eq!(auth.current().role_of("second-token"), Some(Caller::Client));
+        std::fs::remove_file(&path).expect("remove");
+        assert!(auth.reload().is_err());
+        assert_eq!(
+            auth.current().role_of("second-token"),
+            Some(Caller::Client),
+            "kept on failure"
+        );
+    }
+
+    #[test]
+    fn a_missing_token_file_names_its_variable() {
+        let error = TokenSources {
+            admin_file: Some(PathBuf::from("/nonexistent/admin-tokens")),
+            ..TokenSources::default()
+        }
+        .load()
+        .expect_err("missing file");
+        assert!(
+            error.to_string().starts_with("ADMIN_TOKENS_FILE"),
+            "{error}"
+        );
+    }
+}

@@ -1,0 +1,414 @@
+//! Authentication, the admin/client split, protected mode, and rate limiting.
+
+mod common;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Method, Request};
+use common::{Reply, TestApp};
+use serde_json::json;
+use session_api::auth::{Auth, TokenSources};
+use session_api::rate_limit::RateLimiter;
+use session_api::{ApiOptions, ClientAddr};
+
+const CLIENT: &str = "client-token-0123456789";
+const ADMIN: &str = "admin-token-0123456789";
+
+fn with_tokens(limiter: Option<RateLimiter>) -> TestApp {
+    let auth = Auth::new(
+        TokenSources {
+            client: Some(format!("{CLIENT}, other-client-token")),
+            admin: Some(ADMIN.to_owned()),
+            ..TokenSources::default()
+        },
+        false,
+        limiter,
+    )
+    .expect("tokens");
+    TestApp::builder()
+        .options(ApiOptions {
+            auth: Arc::new(auth),
+            ..ApiOptions::default()
+        })
+        .build()
+}
+
+async fn call(
+    app: &TestApp,
+    method: Method,
+    uri: &str,
+    token: Option<&str>,
+    from: &str,
+    body: Option<&str>,
+) -> Reply {
+    let mut request = Request::builder().method(method).uri(uri);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    if body.is_some() {
+        request = request.header("content-type", "application/json");
+    }
+    let mut request = request
+        .body(Body::from(body.unwrap_or("").to_owned()))
+        .expect("request");
+    request
+        .extensions_mut()
+        .insert(ClientAddr(from.parse::<IpAddr>().expect("ip")));
+    app.send(request).await
+}
+
+const REMOTE: &str = "203.0.113.9";
+const LOCAL: &str = "127.0.0.1";
+
+#[tokio::test]
+async fn a_client_token_opens_session_routes_but_not_admin_ones() {
+    let app = with_tokens(None);
+    let created = call(
+        &app,
+        Method::POST,
+        "/sessions",
+        Some(CLIENT),
+        REMOTE,
+        Some(r#"{"userId":"u"}"#),
+    )
+    .await;
+    assert_eq!(created.status, 201);
+    let id = created.json()["id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        call(
+            &app,
+            Method::GET,
+            &format!("/sessions/{id}"),
+            Some(CLIENT),
+            REMOTE,
+            None
+        )
+        .await
+        .status,
+        200
+    );
+    assert_eq!(
+        call(
+            &app,
+            Method::GET,
+            "/sessions/user/u",
+            Some("other-client-token"),
+            REMOTE,
+            None
+        )
+        .await
+        .status,
+        200
+    );
+    call(&app, Method::GET, "/sessions", Some(CLIENT), REMOTE, None)
+        .await
+        .assert_problem(403, "forbidden");
+    call(
+        &app,
+        Method::DELETE,
+        "/sessions/user/u",
+        Some(CLIENT),
+        REMOTE,
+        None,
+    )
+    .await
+    .assert_problem(403, "forbidden");
+    assert_eq!(
+        call(
+            &app,
+            Method::GET,
+            &format!("/sessions/{id}"),
+            Some(CLIENT),
+            REMOTE,
+            None
+        )
+        .await
+        .status,
+        200,
+        "the 403s changed nothing"
+    );
+}
+
+#[tokio::test]
+async fn an_admin_token_opens_everything() {
+    let app = with_tokens(None);
+    assert_eq!(
+        call(
+            &app,
+            Method::POST,
+            "/sessions",
+            Some(ADMIN),
+            REMOTE,
+            Some(r#"{"userId":"u"}"#)
+        )
+        .await
+        .status,
+        201
+    );
+    assert_eq!(
+        call(&app, Method::GET, "/sessions", Some(ADMIN), REMOTE, None)
+            .await
+            .status,
+        200
+    );
+    let revoked = call(
+        &app,
+        Method::DELETE,
+        "/sessions/user/u",
+        Some(ADMIN),
+        REMOTE,
+        None,
+    )
+    .await;
+    assert_eq!(revoked.json(), json!({"deleted": 1}));
+}
+
+#[tokio::test]
+async fn missing_or_wrong_tokens_are_401_with_a_bearer_challenge() {
+    let app = with_tokens(None);
+    for (token, invalid) in [
+        (None, false),
+        (Some("wrong"), true),
+        (Some(""), true),
+        (Some(&CLIENT[..5]), true),
+    ] {
+        for (method, uri) in [
+            (Method::POST, "/sessions"),
+            (Method::GET, "/sessions"),
+            (Method::GET, "/nope"),
+        ] {
+            let reply = call(&app, method, uri, token, LOCAL, Some("{}")).await;
+            reply.assert_problem(401, "unauthorized");
+            let challenge = reply.header("www-authenticate").expect("WWW-Authenticate");
+            assert!(challenge.starts_with("Bearer"), "{challenge}");
+            assert_eq!(
+                challenge.contains("invalid_token"),
+                invalid,
+                "{token:?}: {challenge}"
+            );
+        }
+    }
+    let basic = app
+        .call_with(
+            Method::GET,
+            "/sessions/user/u",
+            &[("authorization", &format!("Basic {CLIENT}"))],
+            "",
+        )
+        .await;
+    basic.assert_problem(401, "unauthorized");
+    let lowercase = app
+        .call_with(
+            Method::GET,
+            "/sessions/user/u",
+            &[("authorization", &format!("bearer {CLIENT}"))],
+            "",
+        )
+        .await;
+    assert_eq!(lowercase.status, 200, "the scheme is case-insensitive");
+}
+
+#[tokio::test]
+async fn loopback_callers_need_a_token_once_tokens_are_configured() {
+    let app = with_tokens(None);
+    call(&app, Method::GET, "/sessions/user/u", None, LOCAL, None)
+        .await
+        .assert_problem(401, "unauthorized");
+}
+
+#[tokio::test]
+async fn open_routes_need_no_token() {
+    let app = with_tokens(None);
+    assert_eq!(
+        call(&app, Method::GET, "/health", None, REMOTE, None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        call(&app, Method::GET, "/ready", None, REMOTE, None)
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn protected_mode_serves_loopback_only() {
+    let app = TestApp::new();
+    for remote in [REMOTE, "10.1.2.3", "::ffff:10.0.0.1", "2001:db8::7"] {
+        let reply = call(
+            &app,
+            Method::POST,
+            "/sessions",
+            None,
+            remote,
+            Some(r#"{"userId":"u"}"#),
+        )
+        .await;
+        let problem = reply.assert_problem(401, "unauthorized");
+        assert!(
+            problem["detail"]
+                .as_str()
+                .expect("detail")
+                .contains("API_TOKENS"),
+            "{problem}"
+        );
+    }
+    assert_eq!(
+        call(&app, Method::GET, "/health", None, REMOTE, None)
+            .await
+            .status,
+        200
+    );
+    for local in ["127.0.0.1", "127.0.0.53", "::1"] {
+        assert_eq!(
+            call(&app, Method::GET, "/sessions", None, local, None)
+                .await
+                .status,
+            200,
+            "{local}"
+        );
+    }
+    assert!(app.get("/sessions?limit=1").await.status.is_success());
+}
+
+#[tokio::test]
+async fn a_request_without_a_known_address_is_not_loopback() {
+    let app = TestApp::new();
+    let response = tower::ServiceExt::oneshot(
+        app.router.clone(),
+        Request::builder()
+            .uri("/sessions")
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await
+    .expect("response");
+    assert_eq!(response.status(), 401);
+}
+
+#[tokio::test]
+async fn auth_disabled_lets_everyone_in() {
+    let app = TestApp::builder()
+        .options(ApiOptions {
+            auth: Arc::new(Auth::disabled()),
+            ..ApiOptions::default()
+        })
+        .build();
+    assert_eq!(
+        call(&app, Method::GET, "/sessions", None, REMOTE, None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        call(
+            &app,
+            Method::POST,
+            "/sessions",
+            Some("anything"),
+            REMOTE,
+            Some(r#"{"userId":"u"}"#)
+        )
+        .await
+        .status,
+        201
+    );
+}
+
+#[tokio::test]
+async fn rate_limits_apply_per_token_with_retry_after() {
+    let app = with_tokens(Some(RateLimiter::new(1.0, 3)));
+    for _ in 0..3 {
+        assert_eq!(
+            call(
+                &app,
+                Method::GET,
+                "/sessions/user/u",
+                Some(CLIENT),
+                REMOTE,
+                None
+            )
+            .await
+            .status,
+            200
+        );
+    }
+    let limited = call(
+        &app,
+        Method::GET,
+        "/sessions/user/u",
+        Some(CLIENT),
+        REMOTE,
+        None,
+    )
+    .await;
+    limited.assert_problem(429, "rate_limited");
+    let retry: u64 = limited
+        .header("retry-after")
+        .expect("Retry-After")
+        .parse()
+        .expect("seconds");
+    assert!((1..=2).contains(&retry), "{retry}");
+    assert_eq!(
+        call(
+            &app,
+            Method::GET,
+            "/sessions/user/u",
+            Some("other-client-token"),
+            REMOTE,
+            None
+        )
+        .await
+        .status,
+        200,
+        "another token has its own budget"
+    );
+    assert_eq!(
+        call(&app, Method::GET, "/health", None, REMOTE, None)
+            .await
+            .status,
+        200,
+        "probes are never limited"
+    );
+}
+
+#[tokio::test]
+async fn without_a_valid_token_the_limit_is_per_address() {
+    let app = with_tokens(Some(RateLimiter::new(1.0, 2)));
+    for _ in 0..2 {
+        call(
+            &app,
+            Method::GET,
+            "/sessions/user/u",
+            Some("guess"),
+            "198.51.100.1",
+            None,
+        )
+        .await
+        .assert_problem(401, "unauthorized");
+    }
+    call(
+        &app,
+        Method::GET,
+        "/sessions/user/u",
+        Some("another-guess"),
+        "198.51.100.1",
+        None,
+    )
+    .await
+    .assert_problem(429, "rate_limited");
+    call(
+        &app,
+        Method::GET,
+        "/sessions/user/u",
+        Some("guess"),
+        "198.51.100.2",
+        None,
+    )
+    .await
+    .assert_problem(401, "unauthorized");
+}

@@ -1,0 +1,123 @@
+//! Authentication through the real binary: tokens from the environment and from files, the
+//! protected-mode warning, and no token or session id ever in the logs.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::{Server, client};
+
+const CLIENT: &str = "e2e-client-token-5f2a9c1d7b";
+const ADMIN: &str = "e2e-admin-token-8d3e6b0a4c";
+
+#[tokio::test]
+async fn tokens_from_env_and_file_guard_the_routes_and_never_reach_the_logs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let admin_file = dir.path().join("admin-tokens");
+    std::fs::write(&admin_file, format!("{ADMIN}\n")).expect("write");
+    let db = dir.path().join("s.redb");
+    let server = Server::spawn(&[
+        ("EMBEDDED_DB_PATH", db.to_str().expect("utf-8")),
+        ("API_TOKENS", CLIENT),
+        ("ADMIN_TOKENS_FILE", admin_file.to_str().expect("utf-8")),
+    ]);
+    let http = client();
+
+    let anonymous = http
+        .post(server.url("/sessions"))
+        .json(&json!({"userId": "u"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(
+        anonymous.status(),
+        401,
+        "loopback is no exemption once tokens exist"
+    );
+    assert!(
+        anonymous.headers()["www-authenticate"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("Bearer")
+    );
+
+    let created = http
+        .post(server.url("/sessions"))
+        .bearer_auth(CLIENT)
+        .json(&json!({"userId": "u"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(created.status(), 201);
+    let id = created.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    let forbidden = http
+        .get(server.url("/sessions"))
+        .bearer_auth(CLIENT)
+        .send()
+        .await
+        .expect("admin route");
+    assert_eq!(forbidden.status(), 403);
+    let admin = http
+        .get(server.url("/sessions"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .expect("admin route");
+    assert_eq!(admin.status(), 200);
+    assert_eq!(
+        http.get(server.url("/health"))
+            .send()
+            .await
+            .expect("health")
+            .status(),
+        200
+    );
+
+    let logs = server.drain_logs().join("\n");
+    for secret in [CLIENT, ADMIN, id.as_str()] {
+        assert!(
+            !logs.contains(secret),
+            "a secret reached the logs: {secret}"
+        );
+    }
+    assert!(logs.contains("bearer-token authentication"));
+    let callers: Vec<String> = logs
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|event| event["message"] == "request")
+        .map(|event| event["caller"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        callers,
+        ["anonymous", "client", "client", "admin", "anonymous"]
+    );
+}
+
+#[tokio::test]
+async fn without_tokens_the_server_says_it_serves_loopback_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("s.redb");
+    let server = Server::spawn(&[("EMBEDDED_DB_PATH", db.to_str().expect("utf-8"))]);
+    let reply = client()
+        .get(server.url("/sessions"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(
+        reply.status(),
+        200,
+        "a loopback client is served in protected mode"
+    );
+    let logs = server.drain_logs().join("\n");
+    assert!(logs.contains("protected mode"), "{logs}");
+}
+
+#[test]
+fn an_unreadable_token_file_stops_the_start_naming_the_variable() {
+    let output = support::run(&[], &[("API_TOKENS_FILE", "/nonexistent/tokens")]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("API_TOKENS_FILE"));
+}
