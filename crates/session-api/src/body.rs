@@ -6,22 +6,38 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use session_core::{Page, Session, Timestamp};
+use utoipa::ToSchema;
 
 /// The fingerprint of the session a response is about, for the request log (never the id).
 #[derive(Debug, Clone)]
 pub struct SessionTag(pub String);
 
 /// The session object of the contract.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Session)]
 pub struct SessionBody<'a> {
+    /// The session id (a random UUID; a secret).
+    #[schema(format = "uuid")]
     id: &'a str,
+    /// Whom the session belongs to.
     user_id: &'a str,
+    /// The application's data.
+    #[schema(value_type = Object)]
     data: &'a Map<String, Value>,
+    /// Creation time (RFC 3339, UTC, milliseconds).
+    #[schema(value_type = String, format = DateTime)]
     created_at: Timestamp,
+    /// Last change of `data`.
+    #[schema(value_type = String, format = DateTime)]
     updated_at: Timestamp,
+    /// `ttl` as a timestamp.
+    #[schema(value_type = String, format = DateTime)]
     expires_at: Timestamp,
+    /// Expiry in whole epoch seconds; the session is expired when `ttl <= now`.
     ttl: i64,
+    /// 1 at creation, +1 on every PUT and PATCH; the `ETag` is `"<version>"`.
+    #[schema(minimum = 1)]
     version: u64,
 }
 
@@ -64,11 +80,15 @@ impl IntoResponse for SessionResponse {
 }
 
 /// A page of a listing.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Page)]
 pub struct PageBody<'a> {
+    /// Live sessions.
     sessions: Vec<SessionBody<'a>>,
+    /// How many sessions this page holds.
     count: usize,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
     next_cursor: Option<&'a str>,
 }
 
@@ -83,14 +103,17 @@ impl<'a> From<&'a Page> for PageBody<'a> {
 }
 
 /// `{"status": "..."}` of the probes.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Status)]
 pub struct StatusBody {
     /// `ok` or `ready`.
+    #[schema(value_type = String)]
     pub status: &'static str,
 }
 
 /// `{"deleted": n}` of revoke-all.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Deleted)]
 pub struct DeletedBody {
     /// How many live sessions were deleted.
     pub deleted: u64,

@@ -121,6 +121,10 @@ impl<S: Send + Sync> FromRequest<S> for OptionalJsonObject {
             return Ok(Self(None));
         }
         require_media_type(&headers, JSON)?;
+        // A JSON `null` says "no body" as plainly as an empty one.
+        if serde_json::from_slice::<Value>(&bytes).is_ok_and(|v| v.is_null()) {
+            return Ok(Self(None));
+        }
         Ok(Self(Some(Fields(parse_object(&bytes)?))))
     }
 }
@@ -169,9 +173,19 @@ impl Fields {
     pub fn integer(&mut self, name: &str) -> Result<Option<i64>, ApiError> {
         match self.0.remove(name) {
             None | Some(Value::Null) => Ok(None),
-            Some(Value::Number(number)) => number.as_i64().map(Some).ok_or_else(|| {
-                ApiError::invalid(format!("{name} must be a whole number, not {number}"))
-            }),
+            // JSON Schema counts 3600.0 as an integer; so do we, as long as it is exact.
+            Some(Value::Number(number)) => number
+                .as_i64()
+                .or_else(|| {
+                    number
+                        .as_f64()
+                        .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                        .map(|f| f as i64)
+                })
+                .map(Some)
+                .ok_or_else(|| {
+                    ApiError::invalid(format!("{name} must be a whole number, not {number}"))
+                }),
             Some(other) => Err(ApiError::invalid(format!(
                 "{name} must be a whole number, not {}",
                 kind(&other)

@@ -6,6 +6,7 @@ pub mod body;
 pub mod client;
 pub mod extract;
 pub mod layers;
+pub mod openapi;
 pub mod problem;
 pub mod rate_limit;
 pub mod routes;
@@ -61,15 +62,25 @@ pub struct AppState {
     pub service: Arc<SessionService>,
     /// HTTP-level options.
     pub options: Arc<ApiOptions>,
+    /// The OpenAPI document for the limits in force, rendered once.
+    pub openapi: openapi::OpenApiJson,
 }
 
 impl AppState {
     /// State over `service` with `options`.
     pub fn new(service: SessionService, options: ApiOptions) -> Self {
+        let openapi = openapi::OpenApiJson::new(service.policy().max_ttl_seconds);
         Self {
             service: Arc::new(service),
             options: Arc::new(options),
+            openapi,
         }
+    }
+}
+
+impl axum::extract::FromRef<AppState> for openapi::OpenApiJson {
+    fn from_ref(state: &AppState) -> Self {
+        state.openapi.clone()
     }
 }
 

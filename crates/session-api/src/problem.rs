@@ -7,12 +7,13 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use session_core::SessionError;
+use utoipa::ToSchema;
 
 /// Media type of every error response.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// The `code` of a problem: what went wrong, for programs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ProblemCode {
     /// Malformed or invalid request (400).
@@ -64,13 +65,21 @@ impl ProblemCode {
     }
 }
 
-#[derive(Serialize)]
-struct ProblemBody<'a> {
+/// RFC 9457 problem details, with the contract's `code`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Problem)]
+pub struct ProblemBody<'a> {
+    /// Always `about:blank`: the status and `code` say it all.
     #[serde(rename = "type")]
+    #[schema(value_type = String)]
     kind: &'static str,
+    /// The status's reason phrase.
     title: &'a str,
+    /// The HTTP status.
     status: u16,
+    /// What went wrong, for people.
     detail: &'a str,
+    /// What went wrong, for programs.
     code: ProblemCode,
 }
 

@@ -206,6 +206,16 @@ mod tests {
     }
 
     #[test]
+    fn boundary_numbers_parse_exactly_and_are_accepted() {
+        // Needs serde_json's correctly rounded float parsing: the default parser reads 1e-130
+        // as 9.999999999999999e-131 and would refuse a number DynamoDB accepts.
+        let data: SessionData =
+            serde_json::from_str(r#"{"low": 1e-130, "high": -9.99e125}"#).expect("json");
+        assert_eq!(data["low"].as_f64(), Some(1e-130));
+        assert!(validate_data(&data, 1024).is_ok());
+    }
+
+    #[test]
     fn patch_sets_removes_and_leaves_the_rest() {
         let mut data = object(json!({"keep": 1, "change": 2, "drop": 3}));
         DataPatch::new(object(

@@ -7,9 +7,16 @@ use axum::response::{IntoResponse, Response};
 use crate::AppState;
 use crate::body::{DeletedBody, PageBody};
 use crate::extract::{ListQuery, UserIdParam};
-use crate::problem::ApiError;
+use crate::problem::{ApiError, ProblemBody};
 
 /// `GET /sessions/user/{userId}`: the user's live sessions, newest first.
+#[utoipa::path(
+    get,
+    path = "/sessions/user/{userId}",
+    tag = "sessions",
+    params(("userId" = String, Path, description = "The user id (percent-encoded)", min_length = 1, max_length = 256, pattern = r"^[^\u0000-\u001F\u007F-\u009F]+$"), ("limit" = Option<i64>, Query, description = "Page size, 1 to 100 (default 50)", minimum = 1, maximum = 100), ("cursor" = Option<String>, Query, description = "The previous page's nextCursor", max_length = 512)),
+    responses((status = 200, description = "A page of the user's live sessions, newest first", body = PageBody), (status = 400, description = "Invalid userId, limit or cursor", body = ProblemBody, content_type = "application/problem+json")),
+)]
 pub async fn list_user(
     State(app): State<AppState>,
     UserIdParam(user_id): UserIdParam,
@@ -23,6 +30,13 @@ pub async fn list_user(
 }
 
 /// `DELETE /sessions/user/{userId}`: log the user out everywhere.
+#[utoipa::path(
+    delete,
+    path = "/sessions/user/{userId}",
+    tag = "admin",
+    params(("userId" = String, Path, description = "The user id (percent-encoded)", min_length = 1, max_length = 256, pattern = r"^[^\u0000-\u001F\u007F-\u009F]+$")),
+    responses((status = 200, description = "How many live sessions were deleted", body = DeletedBody), (status = 400, description = "Invalid userId", body = ProblemBody, content_type = "application/problem+json")),
+)]
 pub async fn revoke_user(
     State(app): State<AppState>,
     UserIdParam(user_id): UserIdParam,
@@ -32,6 +46,13 @@ pub async fn revoke_user(
 }
 
 /// `GET /sessions`: every live session (admin).
+#[utoipa::path(
+    get,
+    path = "/sessions",
+    tag = "admin",
+    params(("limit" = Option<i64>, Query, description = "Page size, 1 to 100 (default 50)", minimum = 1, maximum = 100), ("cursor" = Option<String>, Query, description = "The previous page's nextCursor", max_length = 512)),
+    responses((status = 200, description = "A page of all live sessions", body = PageBody), (status = 400, description = "Invalid limit or cursor", body = ProblemBody, content_type = "application/problem+json")),
+)]
 pub async fn list_all(State(app): State<AppState>, query: ListQuery) -> Result<Response, ApiError> {
     let page = app
         .service

@@ -16,6 +16,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/health", get(probes::health))
         .route("/ready", get(probes::ready))
+        .route("/openapi.json", get(crate::openapi::openapi_json))
         .route("/sessions", post(sessions::create).get(listing::list_all))
         .route(
             "/sessions/{id}",

@@ -2,18 +2,32 @@
 
 use axum::Json;
 use axum::extract::State;
+#[allow(unused_imports)] // used by the OpenAPI examples
+use serde_json::json;
 
 use crate::AppState;
 use crate::body::StatusBody;
 use crate::problem::{ApiError, chain};
 
 /// `GET /health`: the process is up. No I/O.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "probes",
+    responses((status = 200, description = "The process is up", body = StatusBody, example = json!({"status": "ok"}))),
+)]
 pub async fn health() -> Json<StatusBody> {
     Json(StatusBody { status: "ok" })
 }
 
 /// `GET /ready`: the store can serve (for DynamoDB: table and index ACTIVE, TTL enabled on
 /// `ttl`). Answers within the readiness timeout either way.
+#[utoipa::path(
+    get,
+    path = "/ready",
+    tag = "probes",
+    responses((status = 200, description = "The store can serve", body = StatusBody, example = json!({"status": "ready"}))),
+)]
 pub async fn ready(State(app): State<AppState>) -> Result<Json<StatusBody>, ApiError> {
     match tokio::time::timeout(app.options.ready_timeout, app.service.check_ready()).await {
         Ok(Ok(())) => Ok(Json(StatusBody { status: "ready" })),

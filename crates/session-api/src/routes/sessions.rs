@@ -6,16 +6,35 @@ use axum::response::{IntoResponse, Response};
 use session_core::{DataPatch, SessionId, VersionCheck};
 
 use crate::AppState;
-use crate::body::{SessionResponse, SessionTag};
+use crate::body::{SessionBody, SessionResponse, SessionTag};
 use crate::extract::{IfMatch, JsonObject, MergePatch, OptionalJsonObject, SessionIdParam};
-use crate::problem::{ApiError, ProblemCode};
+use crate::openapi::{
+    CreateSessionRequest, DataPatchRequest, RefreshRequest, ReplaceSessionRequest,
+};
+use crate::problem::{ApiError, ProblemBody, ProblemCode};
+
+/// Fields of the `POST /sessions` body.
+pub const CREATE_FIELDS: [&str; 3] = ["userId", "data", "ttlSeconds"];
+/// Fields of the `PUT /sessions/{id}` body.
+pub const REPLACE_FIELDS: [&str; 1] = ["data"];
+/// Fields of the `POST /sessions/{id}/refresh` body.
+pub const REFRESH_FIELDS: [&str; 1] = ["ttlSeconds"];
 
 /// `POST /sessions`: `{"userId", "data"?, "ttlSeconds"?}` → 201 with `Location`.
+#[utoipa::path(
+    post,
+    path = "/sessions",
+    tag = "sessions",
+    request_body(content = CreateSessionRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = SessionBody, headers(("Location" = String, description = "/sessions/{id}"), ("ETag" = String, description = "\"1\""))),
+    ),
+)]
 pub async fn create(
     State(app): State<AppState>,
     JsonObject(mut body): JsonObject,
 ) -> Result<Response, ApiError> {
-    body.only(&["userId", "data", "ttlSeconds"])?;
+    body.only(&CREATE_FIELDS)?;
     let user_id = body.string("userId")?;
     let data = body.object("data")?.unwrap_or_default();
     let ttl_seconds = body.integer("ttlSeconds")?;
@@ -31,6 +50,13 @@ pub async fn create(
 }
 
 /// `GET /sessions/{id}`.
+#[utoipa::path(
+    get,
+    path = "/sessions/{id}",
+    tag = "sessions",
+    params(("id" = String, Path, description = "The session id", pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")),
+    responses((status = 200, description = "The session", body = SessionBody, headers(("ETag" = String, description = "\"<version>\""))), (status = 404, description = "No session with this id (or a malformed id)", body = ProblemBody, content_type = "application/problem+json"), (status = 410, description = "The session expired", body = ProblemBody, content_type = "application/problem+json")),
+)]
 pub async fn get(
     State(app): State<AppState>,
     SessionIdParam(id): SessionIdParam,
@@ -52,13 +78,21 @@ fn precondition(app: &AppState, if_match: Option<VersionCheck>) -> Result<Versio
 }
 
 /// `PUT /sessions/{id}`: `{"data"}` replaces the data.
+#[utoipa::path(
+    put,
+    path = "/sessions/{id}",
+    tag = "sessions",
+    params(("id" = String, Path, description = "The session id", pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"), ("If-Match" = Option<String>, Header, description = "`\"<version>\"` (or a list, or `*`): write only if the session is at that version", pattern = r#"^\s*(\*|(W/)?"[^",]*"(\s*,\s*(W/)?"[^",]*")*|[0-9]+)\s*$"#)),
+    request_body(content = ReplaceSessionRequest, content_type = "application/json"),
+    responses((status = 200, description = "The session", body = SessionBody, headers(("ETag" = String, description = "\"<version>\""))), (status = 404, description = "No session with this id (or a malformed id)", body = ProblemBody, content_type = "application/problem+json"), (status = 410, description = "The session expired", body = ProblemBody, content_type = "application/problem+json"), (status = 412, description = "If-Match does not name the current version", body = ProblemBody, content_type = "application/problem+json", headers(("ETag" = String, description = "The current version"))), (status = 428, description = "If-Match is required by this service and missing", body = ProblemBody, content_type = "application/problem+json")),
+)]
 pub async fn replace(
     State(app): State<AppState>,
     SessionIdParam(id): SessionIdParam,
     IfMatch(if_match): IfMatch,
     JsonObject(mut body): JsonObject,
 ) -> Result<SessionResponse, ApiError> {
-    body.only(&["data"])?;
+    body.only(&REPLACE_FIELDS)?;
     let data = body
         .object("data")?
         .ok_or_else(|| ApiError::invalid("data is required and must be a JSON object"))?;
@@ -69,6 +103,14 @@ pub async fn replace(
 }
 
 /// `PATCH /sessions/{id}`: a shallow merge patch of the data.
+#[utoipa::path(
+    patch,
+    path = "/sessions/{id}",
+    tag = "sessions",
+    params(("id" = String, Path, description = "The session id", pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"), ("If-Match" = Option<String>, Header, description = "`\"<version>\"` (or a list, or `*`): write only if the session is at that version", pattern = r#"^\s*(\*|(W/)?"[^",]*"(\s*,\s*(W/)?"[^",]*")*|[0-9]+)\s*$"#)),
+    request_body(content = DataPatchRequest, content_type = "application/merge-patch+json"),
+    responses((status = 200, description = "The session", body = SessionBody, headers(("ETag" = String, description = "\"<version>\""))), (status = 404, description = "No session with this id (or a malformed id)", body = ProblemBody, content_type = "application/problem+json"), (status = 410, description = "The session expired", body = ProblemBody, content_type = "application/problem+json"), (status = 412, description = "If-Match does not name the current version", body = ProblemBody, content_type = "application/problem+json", headers(("ETag" = String, description = "The current version"))), (status = 428, description = "If-Match is required by this service and missing", body = ProblemBody, content_type = "application/problem+json")),
+)]
 pub async fn patch(
     State(app): State<AppState>,
     SessionIdParam(id): SessionIdParam,
@@ -84,6 +126,14 @@ pub async fn patch(
 }
 
 /// `POST /sessions/{id}/refresh`: optional `{"ttlSeconds"}`.
+#[utoipa::path(
+    post,
+    path = "/sessions/{id}/refresh",
+    tag = "sessions",
+    params(("id" = String, Path, description = "The session id", pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")),
+    request_body(content = Option<RefreshRequest>, content_type = "application/json", description = "Optional; an empty body needs no Content-Type"),
+    responses((status = 200, description = "The session", body = SessionBody, headers(("ETag" = String, description = "\"<version>\""))), (status = 404, description = "No session with this id (or a malformed id)", body = ProblemBody, content_type = "application/problem+json"), (status = 410, description = "The session expired", body = ProblemBody, content_type = "application/problem+json")),
+)]
 pub async fn refresh(
     State(app): State<AppState>,
     SessionIdParam(id): SessionIdParam,
@@ -91,7 +141,7 @@ pub async fn refresh(
 ) -> Result<SessionResponse, ApiError> {
     let ttl_seconds = match body {
         Some(mut body) => {
-            body.only(&["ttlSeconds"])?;
+            body.only(&REFRESH_FIELDS)?;
             body.integer("ttlSeconds")?
         }
         None => None,
@@ -102,6 +152,13 @@ pub async fn refresh(
 }
 
 /// `DELETE /sessions/{id}` → 204.
+#[utoipa::path(
+    delete,
+    path = "/sessions/{id}",
+    tag = "sessions",
+    params(("id" = String, Path, description = "The session id", pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")),
+    responses((status = 204, description = "Deleted (expired sessions included)"), (status = 404, description = "No session with this id (or a malformed id)", body = ProblemBody, content_type = "application/problem+json")),
+)]
 pub async fn delete(
     State(app): State<AppState>,
     SessionIdParam(id): SessionIdParam,

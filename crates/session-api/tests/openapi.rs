@@ -1,0 +1,209 @@
+//! `/openapi.json`: an OpenAPI 3.1 document that describes every route the router serves, with
+//! the security and error responses the running service really has.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use axum::http::Method;
+use common::TestApp;
+use serde_json::Value;
+use session_api::routes::sessions::{CREATE_FIELDS, REFRESH_FIELDS, REPLACE_FIELDS};
+use session_core::ExpiryPolicy;
+
+async fn document(app: &TestApp) -> Value {
+    let reply = app.get("/openapi.json").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    reply.json()
+}
+
+const ROUTES: [(&str, &str); 12] = [
+    ("get", "/health"),
+    ("get", "/ready"),
+    ("get", "/openapi.json"),
+    ("post", "/sessions"),
+    ("get", "/sessions"),
+    ("get", "/sessions/{id}"),
+    ("put", "/sessions/{id}"),
+    ("patch", "/sessions/{id}"),
+    ("delete", "/sessions/{id}"),
+    ("post", "/sessions/{id}/refresh"),
+    ("get", "/sessions/user/{userId}"),
+    ("delete", "/sessions/user/{userId}"),
+];
+
+#[tokio::test]
+async fn the_document_is_openapi_3_1_and_lists_exactly_the_served_routes() {
+    let app = TestApp::new();
+    let doc = document(&app).await;
+    assert!(
+        doc["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1")),
+        "{}",
+        doc["openapi"]
+    );
+    let documented: BTreeSet<(String, String)> = doc["paths"]
+        .as_object()
+        .expect("paths")
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .expect("item")
+                .keys()
+                .map(move |m| (m.clone(), path.clone()))
+        })
+        .collect();
+    let expected: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+        .collect();
+    assert_eq!(documented, expected);
+
+    // And every documented route is served: none answers 404-for-no-route or 405.
+    for (method, path) in ROUTES {
+        let uri = path
+            .replace("{id}", "6ba7b810-9dad-41d1-80b4-00c04fd430c8")
+            .replace("{userId}", "someone");
+        let method: Method = method.to_uppercase().parse().expect("method");
+        let reply = app
+            .call(method.clone(), &uri, Some("application/json"), "{}")
+            .await;
+        assert_ne!(reply.status, 405, "{method} {uri}");
+        if reply.status == 404 {
+            let detail = reply.json()["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            assert!(
+                !detail.contains("no route"),
+                "{method} {uri} is not routed: {detail}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn security_and_shared_errors_follow_the_route_classes() {
+    let app = TestApp::new();
+    let doc = document(&app).await;
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearerAuth"]["scheme"],
+        "bearer"
+    );
+    let operation = |method: &str, path: &str| doc["paths"][path][method].clone();
+    for (method, path) in [
+        ("get", "/health"),
+        ("get", "/ready"),
+        ("get", "/openapi.json"),
+    ] {
+        let op = operation(method, path);
+        assert_eq!(op["security"], serde_json::json!([{}]), "{path} is open");
+        assert!(
+            op["responses"].get("401").is_none(),
+            "{path} never answers 401"
+        );
+    }
+    for (method, path) in ROUTES.iter().skip(3) {
+        let op = operation(method, path);
+        assert_eq!(
+            op["security"],
+            serde_json::json!([{"bearerAuth": []}]),
+            "{method} {path}"
+        );
+        for status in ["401", "429", "500", "503"] {
+            assert!(
+                op["responses"].get(status).is_some(),
+                "{method} {path} documents {status}"
+            );
+        }
+        let admin = matches!(
+            (*method, *path),
+            ("get", "/sessions") | ("delete", "/sessions/user/{userId}")
+        );
+        assert_eq!(
+            op["responses"].get("403").is_some(),
+            admin,
+            "{method} {path}: 403 only on admin routes"
+        );
+        let has_body = op.get("requestBody").is_some();
+        assert_eq!(
+            op["responses"].get("415").is_some(),
+            has_body,
+            "{method} {path}"
+        );
+    }
+    let problem = &doc["paths"]["/sessions/{id}"]["get"]["responses"]["404"]["content"];
+    assert!(
+        problem.get("application/problem+json").is_some(),
+        "errors are problem+json"
+    );
+}
+
+#[tokio::test]
+async fn request_schemas_list_exactly_the_fields_the_handlers_accept() {
+    let app = TestApp::new();
+    let doc = document(&app).await;
+    for (schema, fields) in [
+        ("CreateSessionRequest", CREATE_FIELDS.as_slice()),
+        ("ReplaceSessionRequest", REPLACE_FIELDS.as_slice()),
+        ("RefreshRequest", REFRESH_FIELDS.as_slice()),
+    ] {
+        let object = &doc["components"]["schemas"][schema];
+        let documented: BTreeSet<&str> = object["properties"]
+            .as_object()
+            .expect("properties")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            documented,
+            fields.iter().copied().collect::<BTreeSet<_>>(),
+            "{schema}"
+        );
+        assert_eq!(
+            object["additionalProperties"], false,
+            "{schema} refuses unknown fields, as the handler does"
+        );
+    }
+    let session: BTreeSet<&str> = doc["components"]["schemas"]["Session"]["properties"]
+        .as_object()
+        .expect("properties")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let served = app.create(serde_json::json!({"userId": "doc"})).await;
+    let keys: BTreeSet<&str> = served
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        session, keys,
+        "the Session schema has the fields a created session has"
+    );
+}
+
+#[tokio::test]
+async fn the_documented_ttl_maximum_is_the_configured_one() {
+    let app = TestApp::builder()
+        .policy(ExpiryPolicy {
+            max_ttl_seconds: 7200,
+            default_ttl_seconds: 3600,
+            ..ExpiryPolicy::default()
+        })
+        .build();
+    let doc = document(&app).await;
+    assert_eq!(
+        doc["components"]["schemas"]["CreateSessionRequest"]["properties"]["ttlSeconds"]["maximum"],
+        7200
+    );
+    app.post_json(
+        "/sessions",
+        &serde_json::json!({"userId": "u", "ttlSeconds": 7201}),
+    )
+    .await
+    .assert_problem(400, "invalid_request");
+}
