@@ -25,7 +25,8 @@ fn json_value() -> impl Strategy<Value = Value> {
 }
 
 fn object() -> impl Strategy<Value = Map<String, Value>> {
-    prop::collection::btree_map("[a-e]{1,2}", json_value(), 0..6).prop_map(|m| m.into_iter().collect())
+    prop::collection::btree_map("[a-e]{1,2}", json_value(), 0..6)
+        .prop_map(|m| m.into_iter().collect())
 }
 
 proptest! {

@@ -143,3 +143,76 @@ pub fn client() -> reqwest::Client {
         .build()
         .expect("client")
 }
+
+/// A free loopback port (bound and released; fine for tests).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// The directory of DynamoDB Local's jar (`scripts/test` exports it). Missing: a test that
+/// needs it fails under `CI=true` and is skipped, loudly, elsewhere.
+pub fn dynamodb_local_lib() -> Option<String> {
+    match std::env::var("DYNAMODB_LOCAL_LIB") {
+        Ok(lib) if !lib.is_empty() => Some(lib),
+        _ if std::env::var("CI").is_ok_and(|ci| ci == "true" || ci == "1") => {
+            panic!("DYNAMODB_LOCAL_LIB is not set but CI=true (scripts/test sets it)")
+        }
+        _ => {
+            eprintln!("SKIPPED: DYNAMODB_LOCAL_LIB is not set; run scripts/test");
+            None
+        }
+    }
+}
+
+/// A DynamoDB Local process of this test's own, keeping its data in `dir` so that it survives
+/// a restart. Stopped (by its handle) when dropped.
+pub struct DynamoLocal {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl DynamoLocal {
+    pub fn start(lib: &str, port: u16, dir: &std::path::Path) -> Self {
+        let child = Command::new("java")
+            .arg(format!("-Djava.library.path={lib}/DynamoDBLocal_lib"))
+            .arg("-jar")
+            .arg(format!("{lib}/DynamoDBLocal.jar"))
+            .args(["-sharedDb", "-dbPath"])
+            .arg(dir)
+            .args(["-port", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start DynamoDB Local");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "DynamoDB Local did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// Stops the process (SIGTERM, then waits).
+    pub fn stop(mut self) {
+        signal(self.child.id(), "TERM");
+        let _ = wait(&mut self.child, Duration::from_secs(30));
+    }
+}
+
+impl Drop for DynamoLocal {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}

@@ -50,3 +50,59 @@ fn by_code(code: Option<&str>, source: BoxError) -> SessionError {
         _ => SessionError::Internal { source },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::config::http::HttpResponse;
+    use aws_sdk_dynamodb::error::ErrorMetadata;
+    use aws_sdk_dynamodb::operation::get_item::GetItemError;
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+
+    use super::*;
+
+    fn service_error(code: &str) -> SessionError {
+        let error = GetItemError::generic(
+            ErrorMetadata::builder()
+                .code(code)
+                .message("from the service")
+                .build(),
+        );
+        let raw = HttpResponse::new(StatusCode::try_from(400).expect("status"), SdkBody::empty());
+        classify(SdkError::service_error(error, raw))
+    }
+
+    #[test]
+    fn throttling_is_retryable_not_internal() {
+        for code in THROTTLING_CODES {
+            assert!(
+                matches!(service_error(code), SessionError::Throttled { .. }),
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn service_trouble_and_a_missing_table_are_unavailable() {
+        for code in UNAVAILABLE_CODES {
+            assert!(
+                matches!(service_error(code), SessionError::Unavailable { .. }),
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn timeouts_are_unavailable_and_bad_requests_internal() {
+        let timeout: SdkError<GetItemError, HttpResponse> =
+            SdkError::timeout_error("attempt timed out");
+        assert!(matches!(
+            classify(timeout),
+            SessionError::Unavailable { .. }
+        ));
+        assert!(matches!(
+            service_error("ValidationException"),
+            SessionError::Internal { .. }
+        ));
+    }
+}
