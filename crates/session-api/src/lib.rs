@@ -41,6 +41,9 @@ pub struct ApiOptions {
     pub request_timeout: Duration,
     /// Longest time `/ready` waits for the store.
     pub ready_timeout: Duration,
+    /// Set when the process is shutting down: `/ready` answers 503 so that load balancers
+    /// stop sending traffic while in-flight requests finish.
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Protected mode (loopback clients only), no rate limit, no required If-Match, 10 s timeout.
@@ -51,6 +54,7 @@ impl Default for ApiOptions {
             require_if_match: false,
             request_timeout: Duration::from_secs(10),
             ready_timeout: READY_TIMEOUT,
+            draining: Arc::default(),
         }
     }
 }
@@ -184,6 +188,7 @@ pub fn state_from_settings(
         require_if_match: settings.require_if_match,
         request_timeout: settings.request_timeout(),
         ready_timeout: READY_TIMEOUT,
+        draining: Arc::default(),
     };
     Ok(AppState::new(
         SessionService::new(store, clock, config),

@@ -54,7 +54,17 @@ pub struct ServeArgs {
     )]
     pub bind_address: IpAddr,
 
-    /// After SIGTERM/SIGINT, how long in-flight requests may take before the server exits anyway.
+    /// After SIGTERM/SIGINT, keep serving this many seconds with /ready answering 503 and
+    /// `Connection: close` on every response, so that load balancers move traffic away first.
+    #[arg(
+        long = "shutdown-drain-seconds",
+        env = "SHUTDOWN_DRAIN_SECONDS",
+        value_name = "SHUTDOWN_DRAIN_SECONDS",
+        default_value_t = 0
+    )]
+    pub shutdown_drain_seconds: u64,
+
+    /// After the drain, how long in-flight requests may take before the server exits anyway.
     #[arg(
         long = "shutdown-grace-seconds",
         env = "SHUTDOWN_GRACE_SECONDS",

@@ -7,8 +7,12 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
 use clap::Parser;
 use session_api::{build_store, router, state_from_settings};
 use session_core::store::dynamodb::{DynamoDbConfig, connect, create_table};
@@ -80,11 +84,26 @@ async fn serve(args: ServeArgs) -> ExitCode {
     tracing::info!(address = %bound, "listening");
 
     let grace = Duration::from_secs(args.shutdown_grace_seconds);
+    let drain = Duration::from_secs(args.shutdown_drain_seconds);
+    let draining = state.options.draining.clone();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router(state)
+        .layer(axum::middleware::map_response_with_state(
+            draining.clone(),
+            close_when_draining,
+        ))
+        .into_make_service_with_connect_info::<SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown_signal().await;
-        tracing::info!("shutting down: finishing in-flight requests");
+        draining.store(true, Ordering::Relaxed);
+        if !drain.is_zero() {
+            tracing::info!(
+                drain_seconds = drain.as_secs(),
+                "shutting down: draining (/ready is 503, connections close after each response)"
+            );
+            tokio::time::sleep(drain).await;
+        }
+        tracing::info!("shutting down: no new connections; finishing in-flight requests");
         let _ = stop_tx.send(true);
     });
     let outcome = tokio::select! {
@@ -104,6 +123,20 @@ async fn serve(args: ServeArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// While draining, every response asks its client to close the connection, so that clients
+/// reconnect (through the load balancer) to an instance that is not going away.
+async fn close_when_draining(
+    State(draining): State<Arc<AtomicBool>>,
+    mut response: Response,
+) -> Response {
+    if draining.load(Ordering::Relaxed) {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 /// Completes `grace` after the shutdown began (never, if it does not).

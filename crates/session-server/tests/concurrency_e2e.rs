@@ -15,7 +15,10 @@ use support::{Server, client, run};
 /// A server on each store: the embedded one always, DynamoDB Local when it is there.
 fn servers(dir: &std::path::Path) -> Vec<(&'static str, Server)> {
     let path = dir.join("sessions.redb");
-    let mut servers = vec![("embedded", Server::spawn(&[("EMBEDDED_DB_PATH", path.to_str().expect("utf-8"))]))];
+    let mut servers = vec![(
+        "embedded",
+        Server::spawn(&[("EMBEDDED_DB_PATH", path.to_str().expect("utf-8"))]),
+    )];
     if let Some(endpoint) = local_endpoint() {
         let table = unique_table_name("concurrency");
         let env = [
@@ -49,7 +52,10 @@ async fn concurrent_patches_to_different_keys_lose_nothing() {
     for (store, server) in servers(dir.path()) {
         let http = client();
         let created = create(&http, &server, "patches").await;
-        let url = Arc::new(server.url(&format!("/sessions/{}", created["id"].as_str().expect("id"))));
+        let url = Arc::new(server.url(&format!(
+            "/sessions/{}",
+            created["id"].as_str().expect("id")
+        )));
         let writers = 32;
         let results: Vec<u16> = (0..writers)
             .map(|i| {
@@ -69,7 +75,14 @@ async fn concurrent_patches_to_different_keys_lose_nothing() {
             .collect()
             .await;
         assert!(results.iter().all(|s| *s == 200), "{store}: {results:?}");
-        let final_state: Value = http.get(url.as_str()).send().await.expect("get").json().await.expect("json");
+        let final_state: Value = http
+            .get(url.as_str())
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
         let data = final_state["data"].as_object().expect("data");
         assert_eq!(data.len(), writers + 1, "{store}: a key was lost: {data:?}");
         assert_eq!(final_state["version"], 1 + writers, "{store}");
@@ -83,7 +96,10 @@ async fn concurrent_puts_with_the_same_if_match_have_exactly_one_winner() {
         let http = client();
         for round in 0..3 {
             let created = create(&http, &server, "cas").await;
-            let url = Arc::new(server.url(&format!("/sessions/{}", created["id"].as_str().expect("id"))));
+            let url = Arc::new(server.url(&format!(
+                "/sessions/{}",
+                created["id"].as_str().expect("id")
+            )));
             let statuses: Vec<(u16, usize)> = (0..24)
                 .map(|i| {
                     let (http, url) = (http.clone(), url.clone());
@@ -101,11 +117,28 @@ async fn concurrent_puts_with_the_same_if_match_have_exactly_one_winner() {
                 .collect::<FuturesUnordered<_>>()
                 .collect()
                 .await;
-            let winners: Vec<usize> = statuses.iter().filter(|(s, _)| *s == 200).map(|(_, i)| *i).collect();
+            let winners: Vec<usize> = statuses
+                .iter()
+                .filter(|(s, _)| *s == 200)
+                .map(|(_, i)| *i)
+                .collect();
             assert_eq!(winners.len(), 1, "{store} round {round}: {statuses:?}");
-            assert!(statuses.iter().all(|(s, _)| *s == 200 || *s == 412), "{store}: {statuses:?}");
-            let stored: Value = http.get(url.as_str()).send().await.expect("get").json().await.expect("json");
-            assert_eq!(stored["data"]["winner"], winners[0], "{store}: the winner's data is what is stored");
+            assert!(
+                statuses.iter().all(|(s, _)| *s == 200 || *s == 412),
+                "{store}: {statuses:?}"
+            );
+            let stored: Value = http
+                .get(url.as_str())
+                .send()
+                .await
+                .expect("get")
+                .json()
+                .await
+                .expect("json");
+            assert_eq!(
+                stored["data"]["winner"], winners[0],
+                "{store}: the winner's data is what is stored"
+            );
             assert_eq!(stored["version"], 2);
         }
     }
@@ -130,7 +163,10 @@ async fn thousands_of_concurrent_creates_get_distinct_ids() {
                     .await
                     .expect("create");
                 assert_eq!(reply.status(), 201);
-                reply.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned()
+                reply.json::<Value>().await.expect("json")["id"]
+                    .as_str()
+                    .expect("id")
+                    .to_owned()
             });
             // 64 clients at a time.
             if in_flight.len() >= 64
@@ -155,7 +191,10 @@ async fn deletes_racing_refreshes_never_resurrect_a_session() {
         let mut urls = Vec::new();
         for _ in 0..20 {
             let created = create(&http, &server, &user).await;
-            urls.push(Arc::new(server.url(&format!("/sessions/{}", created["id"].as_str().expect("id")))));
+            urls.push(Arc::new(server.url(&format!(
+                "/sessions/{}",
+                created["id"].as_str().expect("id")
+            ))));
         }
         let mut racing = FuturesUnordered::new();
         for url in &urls {
@@ -172,7 +211,12 @@ async fn deletes_racing_refreshes_never_resurrect_a_session() {
                                 .send()
                                 .await
                         }
-                        4 => http.put(url.as_str()).json(&json!({"data": {"replaced": true}})).send().await,
+                        4 => {
+                            http.put(url.as_str())
+                                .json(&json!({"data": {"replaced": true}}))
+                                .send()
+                                .await
+                        }
                         _ => http.get(url.as_str()).send().await,
                     };
                     reply.expect("response").status().as_u16()
@@ -180,7 +224,10 @@ async fn deletes_racing_refreshes_never_resurrect_a_session() {
             }
         }
         while let Some(status) = racing.next().await {
-            assert!(matches!(status, 200 | 204 | 404), "{store}: unexpected {status}");
+            assert!(
+                matches!(status, 200 | 204 | 404),
+                "{store}: unexpected {status}"
+            );
         }
         for url in &urls {
             let reply = http.get(url.as_str()).send().await.expect("get");

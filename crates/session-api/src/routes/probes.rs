@@ -27,8 +27,16 @@ pub async fn health() -> Json<StatusBody> {
     path = "/ready",
     tag = "probes",
     responses((status = 200, description = "The store can serve", body = StatusBody, example = json!({"status": "ready"}))),
+    description = "503 `store_unavailable` when the store cannot serve (unreachable, table not ACTIVE, TTL off) or the process is shutting down.",
 )]
 pub async fn ready(State(app): State<AppState>) -> Result<Json<StatusBody>, ApiError> {
+    if app
+        .options
+        .draining
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        return Err(ApiError::unavailable("not ready: shutting down"));
+    }
     match tokio::time::timeout(app.options.ready_timeout, app.service.check_ready()).await {
         Ok(Ok(())) => Ok(Json(StatusBody { status: "ready" })),
         Ok(Err(error)) => Err(ApiError::unavailable(format!(
