@@ -33,9 +33,9 @@ variable "timeout_seconds" {
 }
 
 variable "reserved_concurrency" {
-  description = "Reserved concurrent executions: a ceiling that protects the table and the account's pool. -1: no reservation."
+  description = "Reserved concurrent executions: a ceiling on cost and on the load the function puts on the table, taken from the account's pool. -1 (default): no reservation, which also applies in new accounts whose concurrency quota is small."
   type        = number
-  default     = 100
+  default     = -1
 }
 
 variable "table_name" {
