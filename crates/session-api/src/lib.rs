@@ -149,13 +149,14 @@ pub async fn build_store(
     }
 }
 
-/// The key that seals cursors: `SESSION_CURSOR_SECRET`, or else one derived from the table
-/// name, so that every instance over the same table agrees without configuration.
-pub fn cursor_codec(settings: &Settings) -> CursorCodec {
-    match &settings.cursor_secret {
+/// The key that seals cursors: `SESSION_CURSOR_SECRET` (or its file), or else one derived
+/// from the table name, so that every instance over the same table agrees without
+/// configuration.
+pub fn cursor_codec(settings: &Settings) -> Result<CursorCodec, SettingsError> {
+    Ok(match settings.cursor_secret_value()? {
         Some(secret) => CursorCodec::from_secret(secret.as_bytes()),
         None => CursorCodec::from_secret(format!("table:{}", settings.table_name).as_bytes()),
-    }
+    })
 }
 
 /// Validates the settings and builds the state over `store`.
@@ -181,7 +182,7 @@ pub fn state_from_settings(
     let config = ServiceConfig {
         policy: settings.policy()?,
         max_data_bytes: settings.data_limit()?,
-        cursors: cursor_codec(settings),
+        cursors: cursor_codec(settings)?,
     };
     let options = ApiOptions {
         auth,

@@ -192,6 +192,10 @@ pub struct Settings {
     #[arg(long = "rate-limit-burst", env = "RATE_LIMIT_BURST", value_name = "RATE_LIMIT_BURST", value_parser = clap::value_parser!(u32).range(1..))]
     pub rate_limit_burst: Option<u32>,
 
+    /// File holding SESSION_CURSOR_SECRET (for a Kubernetes secret); trailing whitespace is ignored.
+    #[arg(long = "session-cursor-secret-file", env = "SESSION_CURSOR_SECRET_FILE", value_name = "SESSION_CURSOR_SECRET_FILE")]
+    pub cursor_secret_file: Option<PathBuf>,
+
     /// A request that takes longer than this many seconds is answered 503.
     #[arg(long = "request-timeout-seconds", env = "REQUEST_TIMEOUT_SECONDS", value_name = "REQUEST_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=900))]
     pub request_timeout_seconds: u64,
@@ -316,7 +320,32 @@ impl Settings {
         if self.cursor_secret.as_deref().is_some_and(str::is_empty) {
             return Err(settings_error("SESSION_CURSOR_SECRET", "is set but empty"));
         }
+        if self.cursor_secret.is_some() && self.cursor_secret_file.is_some() {
+            return Err(settings_error(
+                "SESSION_CURSOR_SECRET_FILE",
+                "is set together with SESSION_CURSOR_SECRET; set one of them",
+            ));
+        }
+        self.cursor_secret_value()?;
         Ok(())
+    }
+
+    /// The cursor secret, from `SESSION_CURSOR_SECRET` or the file `SESSION_CURSOR_SECRET_FILE`.
+    pub fn cursor_secret_value(&self) -> Result<Option<String>, SettingsError> {
+        if let Some(secret) = &self.cursor_secret {
+            return Ok(Some(secret.clone()));
+        }
+        let Some(path) = &self.cursor_secret_file else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            settings_error("SESSION_CURSOR_SECRET_FILE", format!("cannot read {}: {e}", path.display()))
+        })?;
+        let secret = text.trim_end().to_owned();
+        if secret.is_empty() {
+            return Err(settings_error("SESSION_CURSOR_SECRET_FILE", format!("{} is empty", path.display())));
+        }
+        Ok(Some(secret))
     }
 
     /// Where tokens come from.
@@ -428,6 +457,16 @@ mod tests {
             table.validate().map_err(|e| e.variable),
             Err("DYNAMODB_TABLE_NAME")
         );
+    }
+
+    #[test]
+    fn the_cursor_secret_can_come_from_a_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("cursor");
+        std::fs::write(&path, "s3cret\n").expect("write");
+        let settings = parse(&["--session-cursor-secret-file", path.to_str().expect("utf-8")]).expect("parse");
+        assert_eq!(settings.validate(), Ok(()));
+        assert_eq!(settings.cursor_secret_value(), Ok(Some("s3cret".to_owned())));
     }
 
     #[test]

@@ -1,0 +1,129 @@
+variable "function_name" {
+  description = "Name of the Lambda function; also names its role, log groups and HTTP API."
+  type        = string
+  default     = "session-api"
+}
+
+variable "package_path" {
+  description = "Path of the zip made by scripts/package-lambda (target/lambda/session-lambda/bootstrap.zip): an executable named bootstrap at its root."
+  type        = string
+}
+
+variable "architecture" {
+  description = "Instruction set the package was built for: x86_64 or arm64."
+  type        = string
+  default     = "x86_64"
+
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.architecture)
+    error_message = "architecture is x86_64 or arm64."
+  }
+}
+
+variable "memory_size" {
+  description = "Memory of the function in MB (CPU grows with it)."
+  type        = number
+  default     = 256
+}
+
+variable "timeout_seconds" {
+  description = "Function timeout. Keep it above the service's REQUEST_TIMEOUT_SECONDS (default 10) and below the HTTP API's 30 s."
+  type        = number
+  default     = 15
+}
+
+variable "reserved_concurrency" {
+  description = "Reserved concurrent executions: a ceiling on cost and on the load the function puts on the table, taken from the account's pool. -1 (default): no reservation, which also applies in new accounts whose concurrency quota is small."
+  type        = number
+  default     = -1
+}
+
+variable "table_name" {
+  description = "The sessions table (DYNAMODB_TABLE_NAME)."
+  type        = string
+}
+
+variable "table_arn" {
+  description = "ARN of the sessions table; the function may use it and its indexes, nothing else."
+  type        = string
+}
+
+variable "session" {
+  description = "Expiry and data settings passed to the function as SESSION_* variables; null leaves the service's default (see the README's settings table)."
+  type = object({
+    ttl_hours            = optional(number)
+    ttl_seconds          = optional(number)
+    max_ttl_seconds      = optional(number)
+    max_lifetime_seconds = optional(number)
+    sliding              = optional(bool)
+    touch_after_seconds  = optional(number)
+    max_data_bytes       = optional(number)
+    require_if_match     = optional(bool)
+  })
+  default = {}
+}
+
+variable "auth_mode" {
+  description = "\"iam\": the HTTP API route requires AWS_IAM (SigV4-signed calls) and the function runs with AUTH_DISABLED=true. \"tokens\": the route is open and the function checks bearer tokens from the secret (API_TOKENS, ADMIN_TOKENS)."
+  type        = string
+  default     = "iam"
+
+  validation {
+    condition     = contains(["iam", "tokens"], var.auth_mode)
+    error_message = "auth_mode is \"iam\" or \"tokens\"."
+  }
+}
+
+variable "secret_arn" {
+  description = "ARN of a Secrets Manager secret whose value is a JSON object with any of the keys API_TOKENS, ADMIN_TOKENS (comma-separated bearer tokens) and SESSION_CURSOR_SECRET. Required when auth_mode is \"tokens\". Terraform reads it at plan time: the values end up in the Terraform state and in the function's configuration."
+  type        = string
+  default     = null
+}
+
+variable "environment_kms_key_arn" {
+  description = "Customer-managed KMS key that encrypts the function's environment (which holds the secret's values). Null: the AWS managed key aws/lambda."
+  type        = string
+  default     = null
+}
+
+variable "log_retention_days" {
+  description = "Retention of the function's and the HTTP API's log groups."
+  type        = number
+  default     = 30
+}
+
+variable "log_kms_key_arn" {
+  description = "Customer-managed KMS key for the log groups. Null: CloudWatch Logs' own encryption."
+  type        = string
+  default     = null
+}
+
+variable "log_level" {
+  description = "RUST_LOG of the function."
+  type        = string
+  default     = "info"
+}
+
+variable "throttling_rate_limit" {
+  description = "Steady-state requests per second the HTTP API lets through."
+  type        = number
+  default     = 500
+}
+
+variable "throttling_burst_limit" {
+  description = "Burst of requests the HTTP API lets through."
+  type        = number
+  default     = 1000
+}
+
+variable "extra_environment" {
+  description = "More environment variables for the function (e.g. REQUEST_TIMEOUT_SECONDS). The module's own settings win on a clash."
+  type        = map(string)
+  default     = {}
+}
+
+variable "tags" {
+  description = "Tags for every resource of the module."
+  type        = map(string)
+  default     = {}
+}

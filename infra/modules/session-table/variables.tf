@@ -1,0 +1,28 @@
+variable "table_name" {
+  description = "Name of the sessions table (the service's DYNAMODB_TABLE_NAME)."
+  type        = string
+  default     = "user-sessions"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]{3,255}$", var.table_name))
+    error_message = "A DynamoDB table name is 3 to 255 characters of A-Z, a-z, 0-9, '_', '-' and '.'."
+  }
+}
+
+variable "kms_key_arn" {
+  description = "ARN of a customer-managed KMS key that encrypts the table. Null: the AWS managed key aws/dynamodb."
+  type        = string
+  default     = null
+}
+
+variable "deletion_protection" {
+  description = "Refuse DeleteTable while true. Turn it off (and apply) before destroying a table on purpose."
+  type        = bool
+  default     = true
+}
+
+variable "tags" {
+  description = "Tags for the table."
+  type        = map(string)
+  default     = {}
+}
