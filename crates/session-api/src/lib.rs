@@ -6,6 +6,7 @@ pub mod body;
 pub mod client;
 pub mod extract;
 pub mod layers;
+pub mod metrics;
 pub mod openapi;
 pub mod problem;
 pub mod rate_limit;
@@ -102,6 +103,7 @@ pub fn router(state: AppState) -> Router {
         .layer(map_response(layers::no_store))
         .layer(from_fn(layers::problem_for_every_error))
         .layer(CatchPanicLayer::custom(layers::panic_response))
+        .layer(from_fn(metrics::track))
         .layer(from_fn(layers::access_log::log))
         .layer(from_fn(client::from_connection))
         .layer(from_fn(layers::request_id::assign))
@@ -179,6 +181,7 @@ pub fn state_from_settings(
     if tokio::runtime::Handle::try_current().is_ok() {
         Auth::watch_files(&auth);
     }
+    let store = metrics::MeteredStore::wrap(store);
     let config = ServiceConfig {
         policy: settings.policy()?,
         max_data_bytes: settings.data_limit()?,

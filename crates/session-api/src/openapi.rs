@@ -82,6 +82,7 @@ pub struct DataPatchRequest(pub Map<String, Value>);
         probes::health,
         probes::ready,
         openapi_json,
+        crate::metrics::render,
         sessions::create,
         sessions::get,
         sessions::replace,

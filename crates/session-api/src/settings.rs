@@ -193,7 +193,11 @@ pub struct Settings {
     pub rate_limit_burst: Option<u32>,
 
     /// File holding SESSION_CURSOR_SECRET (for a Kubernetes secret); trailing whitespace is ignored.
-    #[arg(long = "session-cursor-secret-file", env = "SESSION_CURSOR_SECRET_FILE", value_name = "SESSION_CURSOR_SECRET_FILE")]
+    #[arg(
+        long = "session-cursor-secret-file",
+        env = "SESSION_CURSOR_SECRET_FILE",
+        value_name = "SESSION_CURSOR_SECRET_FILE"
+    )]
     pub cursor_secret_file: Option<PathBuf>,
 
     /// A request that takes longer than this many seconds is answered 503.
@@ -339,11 +343,17 @@ impl Settings {
             return Ok(None);
         };
         let text = std::fs::read_to_string(path).map_err(|e| {
-            settings_error("SESSION_CURSOR_SECRET_FILE", format!("cannot read {}: {e}", path.display()))
+            settings_error(
+                "SESSION_CURSOR_SECRET_FILE",
+                format!("cannot read {}: {e}", path.display()),
+            )
         })?;
         let secret = text.trim_end().to_owned();
         if secret.is_empty() {
-            return Err(settings_error("SESSION_CURSOR_SECRET_FILE", format!("{} is empty", path.display())));
+            return Err(settings_error(
+                "SESSION_CURSOR_SECRET_FILE",
+                format!("{} is empty", path.display()),
+            ));
         }
         Ok(Some(secret))
     }
@@ -464,9 +474,16 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("cursor");
         std::fs::write(&path, "s3cret\n").expect("write");
-        let settings = parse(&["--session-cursor-secret-file", path.to_str().expect("utf-8")]).expect("parse");
+        let settings = parse(&[
+            "--session-cursor-secret-file",
+            path.to_str().expect("utf-8"),
+        ])
+        .expect("parse");
         assert_eq!(settings.validate(), Ok(()));
-        assert_eq!(settings.cursor_secret_value(), Ok(Some("s3cret".to_owned())));
+        assert_eq!(
+            settings.cursor_secret_value(),
+            Ok(Some("s3cret".to_owned()))
+        );
     }
 
     #[test]

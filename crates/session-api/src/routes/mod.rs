@@ -17,6 +17,7 @@ pub fn routes() -> Router<AppState> {
         .route("/health", get(probes::health))
         .route("/ready", get(probes::ready))
         .route("/openapi.json", get(crate::openapi::openapi_json))
+        .route("/metrics", get(crate::metrics::render))
         .route("/sessions", post(sessions::create).get(listing::list_all))
         .route(
             "/sessions/{id}",

@@ -163,11 +163,10 @@ impl Builder {
             max_data_bytes: self.max_data_bytes,
             cursors: CursorCodec::from_secret(b"test"),
         };
-        let service = SessionService::new(
-            store.clone() as Arc<dyn SessionStore>,
-            clock.clone(),
-            config,
-        );
+        // Metered like the real service, so that /metrics shows the store families.
+        let metered =
+            session_api::metrics::MeteredStore::wrap(store.clone() as Arc<dyn SessionStore>);
+        let service = SessionService::new(metered, clock.clone(), config);
         TestApp {
             router: router(AppState::new(service, self.options)),
             clock,
