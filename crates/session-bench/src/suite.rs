@@ -1,0 +1,389 @@
+//! The benchmark suite for one store: the service and its HTTP ceiling under the same
+//! workloads, the store alone, and the server's peak memory, as a markdown report.
+
+use std::fmt::Write as _;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::load::{self, Target, Workload};
+use crate::stats::Stats;
+use crate::store::{self, Operation};
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The `session-server` binary.
+    pub server_bin: PathBuf,
+    /// DynamoDB Local's endpoint; `None` measures the embedded store.
+    pub dynamodb_endpoint: Option<String>,
+    /// Measured time per workload.
+    pub duration: Duration,
+    /// Unmeasured time before each workload.
+    pub warmup: Duration,
+    /// Concurrent connections (and concurrent store callers).
+    pub connections: usize,
+}
+
+type Failure = Box<dyn std::error::Error + Send + Sync>;
+
+/// A process this suite started; ended by its handle when dropped.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> Result<u16, Failure> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn wait_for_port(address: SocketAddr, child: &mut Child) -> Result<(), Failure> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(address).is_err() {
+        if let Some(status) = child.try_wait()? {
+            return Err(format!("the process exited before listening: {status}").into());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("nothing listened on {address}").into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+/// Peak resident memory of a process (VmHWM), in KiB.
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+const TOKEN: &str = "bench-admin-token-0123456789abcdef";
+const TABLE_PREFIX: &str = "bench";
+
+fn server_env(plan: &Plan, dir: &Path, port: u16, table: &str) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("PORT".to_owned(), port.to_string()),
+        ("BIND_ADDRESS".to_owned(), "127.0.0.1".to_owned()),
+        ("LOG_FORMAT".to_owned(), "json".to_owned()),
+        ("RUST_LOG".to_owned(), "info".to_owned()),
+        ("ADMIN_TOKENS".to_owned(), TOKEN.to_owned()),
+    ];
+    match &plan.dynamodb_endpoint {
+        None => env.push((
+            "EMBEDDED_DB_PATH".to_owned(),
+            dir.join("sessions.redb").display().to_string(),
+        )),
+        Some(endpoint) => env.extend([
+            ("SESSION_STORE".to_owned(), "dynamodb".to_owned()),
+            ("DYNAMODB_TABLE_NAME".to_owned(), table.to_owned()),
+            ("AWS_REGION".to_owned(), "us-east-1".to_owned()),
+            ("AWS_ENDPOINT_URL_DYNAMODB".to_owned(), endpoint.clone()),
+            ("AWS_ACCESS_KEY_ID".to_owned(), "local".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY".to_owned(), "local".to_owned()),
+        ]),
+    }
+    env
+}
+
+fn start(
+    program: &Path,
+    args: &[&str],
+    env: &[(String, String)],
+    port: u16,
+) -> Result<Process, Failure> {
+    let mut child = Command::new(program)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        // Logs are written (their cost is part of the service) and thrown away.
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    wait_for_port(SocketAddr::from(([127, 0, 0, 1], port)), &mut child)?;
+    Ok(Process(child))
+}
+
+/// One workload on the service and on the ceiling.
+pub struct Row {
+    /// The workload.
+    pub workload: Workload,
+    /// The service's figures.
+    pub service: Stats,
+    /// The HTTP ceiling's figures.
+    pub ceiling: Stats,
+}
+
+/// The whole report for one store.
+pub struct Report {
+    /// `embedded` or `dynamodb`.
+    pub store: &'static str,
+    /// One row per workload.
+    pub rows: Vec<Row>,
+    /// The store alone: create and get.
+    pub store_create: Stats,
+    /// The store alone: get.
+    pub store_get: Stats,
+    /// Peak RSS of the server, KiB.
+    pub peak_rss_kib: Option<u64>,
+    /// The plan it followed.
+    pub plan: Plan,
+}
+
+const WORKLOADS: [Workload; 4] = [
+    Workload::Create,
+    Workload::Read,
+    Workload::Mixed,
+    Workload::List,
+];
+
+fn measure_workloads(
+    runtime: &tokio::runtime::Runtime,
+    plan: &Plan,
+    target: &Target,
+) -> Vec<Stats> {
+    WORKLOADS
+        .iter()
+        .map(|workload| {
+            if !plan.warmup.is_zero() {
+                runtime.block_on(load::run(*workload, target, plan.connections, plan.warmup));
+            }
+            runtime.block_on(load::run(
+                *workload,
+                target,
+                plan.connections,
+                plan.duration,
+            ))
+        })
+        .collect()
+}
+
+/// Runs the suite.
+pub fn run(plan: &Plan) -> Result<Report, Failure> {
+    let dir = tempfile::tempdir()?;
+    // The load generator gets one thread, so that the server keeps the other core.
+    let load_runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let users: Vec<String> = (0..20).map(|u| format!("bench-list-{u}")).collect();
+    let table = format!("{TABLE_PREFIX}-{}", std::process::id());
+
+    // The service.
+    if plan.dynamodb_endpoint.is_some() {
+        let env = server_env(plan, dir.path(), 0, &table);
+        let status = Command::new(&plan.server_bin)
+            .args(["create-table", "--wait"])
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(Stdio::null())
+            .status()?;
+        if !status.success() {
+            return Err("create-table failed".into());
+        }
+    }
+    let port = free_port()?;
+    let server = start(
+        &plan.server_bin,
+        &[],
+        &server_env(plan, dir.path(), port, &table),
+        port,
+    )?;
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    let ids = load_runtime.block_on(load::seed(address, TOKEN, &users, 20))?;
+    let target = Target {
+        address,
+        token: TOKEN.to_owned(),
+        ids,
+        users: users.clone(),
+    };
+    let service = measure_workloads(&load_runtime, plan, &target);
+    let peak_rss_kib = peak_rss_kib(server.0.id());
+    drop(server);
+
+    // The HTTP ceiling, in a process of its own like the service.
+    let port = free_port()?;
+    let this = std::env::current_exe()?;
+    let ceiling_process = start(&this, &["ceiling", "--port", &port.to_string()], &[], port)?;
+    let ceiling_target = Target {
+        address: SocketAddr::from(([127, 0, 0, 1], port)),
+        ..target
+    };
+    let ceiling = measure_workloads(&load_runtime, plan, &ceiling_target);
+    drop(ceiling_process);
+
+    // The store alone, with a runtime like the server's.
+    let store_runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let (store_create, store_get) = match &plan.dynamodb_endpoint {
+        None => (
+            store_runtime.block_on(store::embedded(
+                dir.path(),
+                Operation::Create,
+                plan.connections,
+                plan.duration,
+            )),
+            store_runtime.block_on(store::embedded(
+                dir.path(),
+                Operation::Get,
+                plan.connections,
+                plan.duration,
+            )),
+        ),
+        Some(endpoint) => {
+            let client = session_core::store::dynamodb::testing::local_client(endpoint);
+            let raw_table = format!("{table}-raw");
+            store_runtime.block_on(session_core::store::dynamodb::create_table(
+                &client,
+                &raw_table,
+                Some(Duration::from_secs(30)),
+            ))?;
+            (
+                store_runtime.block_on(store::dynamodb(
+                    client.clone(),
+                    raw_table.clone(),
+                    Operation::Create,
+                    plan.connections,
+                    plan.duration,
+                )),
+                store_runtime.block_on(store::dynamodb(
+                    client,
+                    raw_table,
+                    Operation::Get,
+                    plan.connections,
+                    plan.duration,
+                )),
+            )
+        }
+    };
+
+    Ok(Report {
+        store: if plan.dynamodb_endpoint.is_some() {
+            "dynamodb"
+        } else {
+            "embedded"
+        },
+        rows: WORKLOADS
+            .into_iter()
+            .zip(service.into_iter().zip(ceiling))
+            .map(|(workload, (service, ceiling))| Row {
+                workload,
+                service,
+                ceiling,
+            })
+            .collect(),
+        store_create,
+        store_get,
+        peak_rss_kib,
+        plan: plan.clone(),
+    })
+}
+
+fn percent(part: f64, whole: f64) -> String {
+    if whole > 0.0 {
+        format!("{:.0}%", 100.0 * part / whole)
+    } else {
+        "n/a".to_owned()
+    }
+}
+
+fn times(part: f64, whole: f64) -> String {
+    if whole > 0.0 {
+        format!("{:.2}x", part / whole)
+    } else {
+        "n/a".to_owned()
+    }
+}
+
+impl Report {
+    fn row(&self, workload: Workload) -> Option<&Row> {
+        self.rows.iter().find(|row| row.workload == workload)
+    }
+
+    /// The report as markdown.
+    pub fn markdown(&self) -> String {
+        let title = match self.store {
+            "dynamodb" => "DynamoDB Local",
+            _ => "Embedded store (redb file, fsync per commit)",
+        };
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "### {title}\n\n{} connections, {} s per workload after {} s of warm-up; the load generator runs on one thread.\n",
+            self.plan.connections,
+            self.plan.duration.as_secs_f64(),
+            self.plan.warmup.as_secs_f64()
+        );
+        let _ = writeln!(
+            out,
+            "| Workload | Service req/s | p50 ms | p99 ms | p99.9 ms | Errors | HTTP ceiling req/s | Ceiling p99 ms | Throughput vs ceiling | p99 vs ceiling |\n|---|---|---|---|---|---|---|---|---|---|"
+        );
+        for row in &self.rows {
+            let (s, c) = (&row.service, &row.ceiling);
+            let _ = writeln!(
+                out,
+                "| {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {:.0} | {:.2} | {} | {} |",
+                row.workload.name(),
+                s.throughput(),
+                s.quantile_ms(0.5),
+                s.quantile_ms(0.99),
+                s.quantile_ms(0.999),
+                s.errors,
+                c.throughput(),
+                c.quantile_ms(0.99),
+                percent(s.throughput(), c.throughput()),
+                times(s.quantile_ms(0.99), c.quantile_ms(0.99)),
+            );
+        }
+        let store_name = if self.store == "dynamodb" {
+            "DynamoDB Local through the SDK (PutItem with the service's condition; consistent GetItem)"
+        } else {
+            "the embedded store called in process (durable create; read by id)"
+        };
+        let _ = writeln!(
+            out,
+            "\nThe store alone, {store_name}, {} concurrent callers:\n\n| Operation | Store ops/s | Store p99 ms | Service req/s | Service vs store |\n|---|---|---|---|---|",
+            self.plan.connections
+        );
+        for (name, store, workload) in [
+            ("create", &self.store_create, Workload::Create),
+            ("read by id", &self.store_get, Workload::Read),
+        ] {
+            let service = self
+                .row(workload)
+                .map_or(0.0, |row| row.service.throughput());
+            let _ = writeln!(
+                out,
+                "| {name} | {:.0} | {:.2} | {:.0} | {} |",
+                store.throughput(),
+                store.quantile_ms(0.99),
+                service,
+                percent(service, store.throughput())
+            );
+        }
+        if let Some(kib) = self.peak_rss_kib {
+            let _ = writeln!(
+                out,
+                "\nPeak RSS of the server over the run: {:.1} MiB.",
+                kib as f64 / 1024.0
+            );
+        }
+        out
+    }
+
+    /// Whether every request of every run succeeded (the harness itself works).
+    pub fn clean(&self) -> bool {
+        self.rows.iter().all(|row| {
+            row.service.errors == 0
+                && row.ceiling.errors == 0
+                && row.service.ok > 0
+                && row.ceiling.ok > 0
+        }) && self.store_create.ok > 0
+            && self.store_get.ok > 0
+    }
+}
