@@ -301,6 +301,19 @@ pub struct Function {
     pub spawned: Instant,
     stdout: std::sync::mpsc::Receiver<String>,
     stderr: std::sync::mpsc::Receiver<String>,
+    exited: bool,
+}
+
+/// The lines received so far; after the exit, every line until the pipe's reader ends.
+fn drain(lines: &std::sync::mpsc::Receiver<String>, exited: bool) -> Vec<String> {
+    if !exited {
+        return lines.try_iter().collect();
+    }
+    let mut out = Vec::new();
+    while let Ok(line) = lines.recv_timeout(Duration::from_secs(5)) {
+        out.push(line);
+    }
+    out
 }
 
 /// The environment the Lambda service gives every function, pointed at `runtime_api`.
@@ -354,6 +367,7 @@ impl Function {
             spawned,
             stdout,
             stderr,
+            exited: false,
         }
     }
 
@@ -372,6 +386,7 @@ impl Function {
         let deadline = Instant::now() + limit;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
+                self.exited = true;
                 return Some(status);
             }
             if Instant::now() >= deadline {
@@ -381,18 +396,19 @@ impl Function {
         }
     }
 
-    /// The stdout lines written so far.
+    /// The stdout lines written so far (all of them once the process has exited: the reader
+    /// ends when the pipe closes).
     pub fn stdout_lines(&self) -> Vec<String> {
-        self.stdout.try_iter().collect()
+        drain(&self.stdout, self.exited())
     }
 
-    /// The stderr lines written so far (after an exit: all of them, once the pipe is drained).
-    pub fn stderr_lines(&self, settle: Duration) -> Vec<String> {
-        let mut lines = Vec::new();
-        while let Ok(line) = self.stderr.recv_timeout(settle) {
-            lines.push(line);
-        }
-        lines
+    /// The stderr lines written so far (all of them once the process has exited).
+    pub fn stderr_lines(&self) -> Vec<String> {
+        drain(&self.stderr, self.exited())
+    }
+
+    fn exited(&self) -> bool {
+        self.exited
     }
 
     /// Ends the process (by its handle) and waits for it.
@@ -401,6 +417,7 @@ impl Function {
             let _ = self.child.kill();
         }
         let _ = self.child.wait();
+        self.exited = true;
     }
 }
 
