@@ -63,6 +63,14 @@ pub fn check_runtime_environment(
             ));
         }
     }
+    // The runtime client turns this into a URI with `expect`: a malformed value would panic.
+    let api = env("AWS_LAMBDA_RUNTIME_API").unwrap_or_default();
+    if api.parse::<http::uri::Authority>().is_err() {
+        return Err(problem(
+            "AWS_LAMBDA_RUNTIME_API",
+            format!("{api:?} is not a host:port address"),
+        ));
+    }
     let memory = env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").unwrap_or_default();
     if memory.trim().parse::<i32>().is_err() {
         return Err(problem(
@@ -243,6 +251,10 @@ mod tests {
             let error = check_runtime_environment(&lookup(&env)).expect_err("missing");
             assert_eq!(error.variable, missing);
         }
+        let mut bad_api = complete;
+        bad_api[0] = ("AWS_LAMBDA_RUNTIME_API", "http://[::1");
+        let error = check_runtime_environment(&lookup(&bad_api)).expect_err("not host:port");
+        assert_eq!(error.variable, "AWS_LAMBDA_RUNTIME_API");
         let mut bad_memory = complete;
         bad_memory[2] = ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "lots");
         let error = check_runtime_environment(&lookup(&bad_memory)).expect_err("not a number");
