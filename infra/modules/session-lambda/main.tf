@@ -148,8 +148,10 @@ resource "aws_lambda_function" "api" {
     variables = local.environment
   }
 
+  # JSON: the function writes JSON lines when Lambda says AWS_LAMBDA_LOG_FORMAT=JSON (which
+  # this sets); the level comes from RUST_LOG above, as no application_log_level is set.
   logging_config {
-    log_format = "Text"
+    log_format = "JSON"
     log_group  = aws_cloudwatch_log_group.function.name
   }
 

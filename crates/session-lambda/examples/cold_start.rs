@@ -1,0 +1,275 @@
+//! Cold-start benchmark of the Lambda function, run by `scripts/bench-lambda-cold-start`.
+//!
+//! Each iteration starts a fresh Runtime API emulator on loopback, spawns the function, queues
+//! one HTTP API event (`GET /health`) and measures the time from the spawn to the moment the
+//! function posts its response: process start, settings, the SDK client, the router, the
+//! runtime's first poll, and one request. The baseline (`examples/hello_lambda.rs`) is
+//! measured the same way, interleaved with the function, so that both see the same machine
+//! load; the report gives ratios to it. With `--dynamodb-endpoint`, a second figure times the
+//! first DynamoDB-backed response (`POST /sessions` right after the first event), which adds
+//! the first connection to the store.
+//!
+//! ```text
+//! cold_start --function PATH --baseline PATH [--iterations N] [--dynamodb-endpoint URL]
+//! ```
+//!
+//! Prints a markdown table. This is a measurement, not a test: it asserts nothing about time.
+
+#[path = "../tests/support/runtime_api.rs"]
+mod runtime_api;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use runtime_api::{Function, Outcome, RuntimeApi, lambda_environment};
+use serde_json::{Value, json};
+use session_core::store::dynamodb::create_table;
+use session_core::store::dynamodb::testing::{local_client, unique_table_name};
+
+struct Options {
+    function: PathBuf,
+    baseline: PathBuf,
+    iterations: usize,
+    dynamodb_endpoint: Option<String>,
+}
+
+fn usage() -> String {
+    "usage: cold_start --function PATH --baseline PATH [--iterations N] [--dynamodb-endpoint URL]"
+        .to_owned()
+}
+
+fn parse_options() -> Result<Options, String> {
+    let mut function = None;
+    let mut baseline = None;
+    let mut iterations = 20;
+    let mut dynamodb_endpoint = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| format!("{flag} needs a value\n{}", usage()))
+        };
+        match flag.as_str() {
+            "--function" => function = Some(PathBuf::from(value()?)),
+            "--baseline" => baseline = Some(PathBuf::from(value()?)),
+            "--iterations" => {
+                iterations = value()?
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(|| "--iterations must be 1 to 1000".to_owned())?;
+            }
+            "--dynamodb-endpoint" => dynamodb_endpoint = Some(value()?),
+            other => return Err(format!("unknown argument {other}\n{}", usage())),
+        }
+    }
+    Ok(Options {
+        function: function.ok_or_else(usage)?,
+        baseline: baseline.ok_or_else(usage)?,
+        iterations,
+        dynamodb_endpoint,
+    })
+}
+
+/// An HTTP API event for `method path` with an optional JSON body.
+fn http_event(method: &str, path: &str, body: Option<&Value>) -> String {
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {"host": "bench.execute-api.eu-west-1.amazonaws.com", "content-type": "application/json"},
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "bench",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "198.51.100.7", "userAgent": "bench"},
+            "requestId": "bench",
+            "routeKey": "$default",
+            "stage": "$default",
+            "timeEpoch": 1_795_428_000_000_i64
+        },
+        "isBase64Encoded": false
+    });
+    if let Some(body) = body {
+        event["body"] = Value::String(body.to_string());
+    }
+    event.to_string()
+}
+
+/// The status code of a response payload.
+fn status(outcome: &Outcome) -> Option<u64> {
+    match outcome {
+        Outcome::Response { payload, .. } => payload["statusCode"].as_u64(),
+        Outcome::Error { .. } => None,
+    }
+}
+
+/// Milliseconds from the spawn to each answer: the first event, and (optionally) the first
+/// DynamoDB-backed one.
+async fn one_cold_start(
+    binary: &Path,
+    env: &[(String, String)],
+    with_store: bool,
+) -> Result<(f64, Option<f64>), String> {
+    let runtime = RuntimeApi::start().await;
+    let mut env = env.to_vec();
+    env.extend(lambda_environment(&runtime.endpoint()));
+    let mut function = Function::spawn(binary, &env);
+    let limit = Duration::from_secs(30);
+    let first = runtime
+        .try_invoke(&http_event("GET", "/health", None), limit)
+        .await
+        .ok_or_else(|| format!("{} did not answer", binary.display()))?;
+    if status(&first) != Some(200) {
+        return Err(format!("{}: first answer was {first:?}", binary.display()));
+    }
+    let cold = first.at().duration_since(function.spawned).as_secs_f64() * 1000.0;
+    let store = if with_store {
+        let body = json!({"userId": "bench-user", "data": {"n": 1}});
+        let created = runtime
+            .try_invoke(&http_event("POST", "/sessions", Some(&body)), limit)
+            .await
+            .ok_or("no answer to POST /sessions")?;
+        if status(&created) != Some(201) {
+            return Err(format!("POST /sessions answered {created:?}"));
+        }
+        Some(created.at().duration_since(function.spawned).as_secs_f64() * 1000.0)
+    } else {
+        None
+    };
+    function.stop();
+    Ok((cold, store))
+}
+
+/// Median and 90th percentile (nearest rank).
+fn median_p90(samples: &[f64]) -> (f64, f64) {
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = |q: f64| {
+        let index = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1;
+        sorted[index]
+    };
+    let median = if sorted.len().is_multiple_of(2) {
+        (sorted[sorted.len() / 2 - 1] + sorted[sorted.len() / 2]) / 2.0
+    } else {
+        sorted[sorted.len() / 2]
+    };
+    (median, rank(0.9))
+}
+
+fn size_mib(path: &Path) -> Result<f64, String> {
+    let bytes = std::fs::metadata(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .len();
+    Ok(bytes as f64 / (1024.0 * 1024.0))
+}
+
+async fn run(options: Options) -> Result<String, String> {
+    let mut env = vec![(
+        "DYNAMODB_TABLE_NAME".to_owned(),
+        "bench-sessions".to_owned(),
+    )];
+    if let Some(endpoint) = &options.dynamodb_endpoint {
+        let table = unique_table_name("bench");
+        create_table(
+            &local_client(endpoint),
+            &table,
+            Some(Duration::from_secs(30)),
+        )
+        .await
+        .map_err(|e| format!("create the bench table in DynamoDB Local: {e:?}"))?;
+        env = vec![
+            ("DYNAMODB_TABLE_NAME".to_owned(), table),
+            ("AWS_ENDPOINT_URL_DYNAMODB".to_owned(), endpoint.clone()),
+        ];
+    } else {
+        // The first event needs no store; a closed port stands in for it.
+        env.push((
+            "AWS_ENDPOINT_URL_DYNAMODB".to_owned(),
+            "http://127.0.0.1:9".to_owned(),
+        ));
+    }
+
+    let mut function_ms = Vec::new();
+    let mut store_ms = Vec::new();
+    let mut baseline_ms = Vec::new();
+    for _ in 0..options.iterations {
+        // Interleaved, so that both see the same load on a shared machine.
+        let (baseline, _) = one_cold_start(&options.baseline, &env, false).await?;
+        baseline_ms.push(baseline);
+        let (cold, store) =
+            one_cold_start(&options.function, &env, options.dynamodb_endpoint.is_some()).await?;
+        function_ms.push(cold);
+        store_ms.extend(store);
+    }
+
+    let (f_median, f_p90) = median_p90(&function_ms);
+    let (b_median, b_p90) = median_p90(&baseline_ms);
+    let f_size = size_mib(&options.function)?;
+    let b_size = size_mib(&options.baseline)?;
+    let mut table = String::new();
+    table.push_str(&format!(
+        "Cold start, {} iterations each (interleaved), {} CPU(s).\n\n",
+        options.iterations,
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    ));
+    table.push_str("| Measure | session-lambda | baseline (hello `lambda_http`) | ratio |\n");
+    table.push_str("|---|---:|---:|---:|\n");
+    table.push_str(&format!(
+        "| spawn → first response, median | {f_median:.1} ms | {b_median:.1} ms | {:.2}× |\n",
+        f_median / b_median
+    ));
+    table.push_str(&format!(
+        "| spawn → first response, p90 | {f_p90:.1} ms | {b_p90:.1} ms | {:.2}× |\n",
+        f_p90 / b_p90
+    ));
+    if !store_ms.is_empty() {
+        let (s_median, s_p90) = median_p90(&store_ms);
+        table.push_str(&format!(
+            "| spawn → first DynamoDB-backed response (`POST /sessions`), median | {s_median:.1} ms | n/a | {:.2}× |\n",
+            s_median / b_median
+        ));
+        table.push_str(&format!(
+            "| spawn → first DynamoDB-backed response (`POST /sessions`), p90 | {s_p90:.1} ms | n/a | {:.2}× |\n",
+            s_p90 / b_p90
+        ));
+    }
+    table.push_str(&format!(
+        "| binary size | {f_size:.1} MiB | {b_size:.1} MiB | {:.2}× |\n",
+        f_size / b_size
+    ));
+    Ok(table)
+}
+
+fn main() -> ExitCode {
+    let options = match parse_options() {
+        Ok(options) => options,
+        Err(message) => {
+            let _ = writeln!(std::io::stderr(), "{message}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            let _ = writeln!(std::io::stderr(), "cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(options)) {
+        Ok(table) => {
+            let _ = write!(std::io::stdout(), "{table}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            let _ = writeln!(std::io::stderr(), "cold_start: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! Everything that happens once per cold start: settings, the store, the router.
+//!
+//! Every check here runs before the Lambda runtime starts polling for events, so that a
+//! function that cannot work fails its initialisation with a message naming the variable to
+//! fix, instead of failing (or panicking) in the middle of an invocation.
+
+use std::sync::Arc;
+
+use axum::Router;
+use session_api::{Settings, SettingsError, StoreKind, build_store, state_from_settings};
+use session_core::{Clock, SystemClock};
+
+/// Why the function cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// A setting is missing or wrong; the message names the variable.
+    #[error("{0}")]
+    Settings(#[from] SettingsError),
+    /// A variable could not be parsed; clap's message names it.
+    #[error("{0}")]
+    Unparsable(String),
+    /// The store could not be built from valid settings.
+    #[error("cannot build the session store: {0}")]
+    Store(String),
+}
+
+impl StartupError {
+    /// The `errorType` reported to the Lambda Runtime API.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::Settings(_) | Self::Unparsable(_) => "Runtime.InvalidSettings",
+            Self::Store(_) => "Runtime.StoreUnavailable",
+        }
+    }
+}
+
+/// The variables the Lambda runtime needs (and reads with `expect`, which would panic): checked
+/// first so that running the binary outside Lambda says what is missing.
+pub const RUNTIME_VARIABLES: [&str; 4] = [
+    "AWS_LAMBDA_RUNTIME_API",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+];
+
+fn problem(variable: &'static str, problem: impl Into<String>) -> SettingsError {
+    SettingsError {
+        variable,
+        problem: problem.into(),
+    }
+}
+
+/// Checks that the process runs under a Lambda Runtime API (or an emulator of it).
+pub fn check_runtime_environment(
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), SettingsError> {
+    for variable in RUNTIME_VARIABLES {
+        if env(variable).is_none_or(|value| value.trim().is_empty()) {
+            return Err(problem(
+                variable,
+                "is not set: this binary is a Lambda function (the `bootstrap` of a \
+                 provided.al2023 runtime) and runs under the Lambda Runtime API, which sets it",
+            ));
+        }
+    }
+    // The runtime client turns this into a URI with `expect`: a malformed value would panic.
+    let api = env("AWS_LAMBDA_RUNTIME_API").unwrap_or_default();
+    if api.parse::<http::uri::Authority>().is_err() {
+        return Err(problem(
+            "AWS_LAMBDA_RUNTIME_API",
+            format!("{api:?} is not a host:port address"),
+        ));
+    }
+    let memory = env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").unwrap_or_default();
+    if memory.trim().parse::<i32>().is_err() {
+        return Err(problem(
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            format!("{memory:?} is not a number of megabytes"),
+        ));
+    }
+    Ok(())
+}
+
+/// The settings of the function, from the same variables as the server's, with the Lambda
+/// rules on top: the store is always DynamoDB, and the table must be named explicitly.
+///
+/// `env` looks a variable up (the process environment in the binary; a map in tests, since
+/// setting variables of a running process is `unsafe`).
+pub fn settings(env: &dyn Fn(&str) -> Option<String>) -> Result<Settings, StartupError> {
+    let parsed = Settings::from_env()
+        .map_err(|error| StartupError::Unparsable(first_line(&error.to_string())))?;
+    lambda_settings(parsed, env)
+}
+
+/// Applies the Lambda rules to settings parsed from the environment that `env` reads.
+pub fn lambda_settings(
+    mut settings: Settings,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Settings, StartupError> {
+    let named_store = env("SESSION_STORE").filter(|value| !value.trim().is_empty());
+    if named_store.is_some_and(|store| store.trim() != "dynamodb") {
+        return Err(problem(
+            "SESSION_STORE",
+            "the Lambda function keeps sessions in DynamoDB only (a local file does not \
+             survive an invocation); unset SESSION_STORE or set it to dynamodb",
+        )
+        .into());
+    }
+    // Unset, the server's default would be the embedded store, which this build does not have.
+    settings.store = StoreKind::Dynamodb;
+
+    // The server falls back to a default table name; a function must not quietly use a
+    // table that nobody configured for it.
+    if env("DYNAMODB_TABLE_NAME").is_none_or(|value| value.trim().is_empty()) {
+        return Err(problem(
+            "DYNAMODB_TABLE_NAME",
+            "is not set (or empty): name the DynamoDB table that holds the sessions",
+        )
+        .into());
+    }
+    settings.validate()?;
+    Ok(settings)
+}
+
+/// The first line of a clap error, without its `error: ` prefix (the rest is advice about
+/// `--help`, which a Lambda function has no use for).
+fn first_line(text: &str) -> String {
+    let first = text.lines().next().unwrap_or_default();
+    first.strip_prefix("error: ").unwrap_or(first).to_owned()
+}
+
+/// Builds the store and the router, once per cold start. The SDK client inside the store is
+/// made here and shared by every invocation; it makes no request until the first one.
+pub async fn build_router(settings: &Settings) -> Result<Router, StartupError> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store = build_store(settings, clock.clone())
+        .await
+        .map_err(|error| StartupError::Store(session_api::problem::chain(&error)))?;
+    let state = state_from_settings(settings, store, clock)?;
+    session_api::startup::announce(settings, &state);
+    Ok(session_api::router(state))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    /// The documented defaults (parsed from this test process's environment, which sets none
+    /// of the service's variables).
+    fn defaults() -> Settings {
+        Settings::from_env().expect("defaults parse")
+    }
+
+    const TABLE: (&str, &str) = ("DYNAMODB_TABLE_NAME", "sessions-prod");
+
+    #[test]
+    fn the_store_is_dynamodb_even_when_session_store_is_unset() {
+        let settings = lambda_settings(defaults(), &lookup(&[TABLE])).expect("valid");
+        assert_eq!(settings.store, StoreKind::Dynamodb);
+        let named = lambda_settings(defaults(), &lookup(&[TABLE, ("SESSION_STORE", "dynamodb")]))
+            .expect("valid");
+        assert_eq!(named.store, StoreKind::Dynamodb);
+    }
+
+    #[test]
+    fn an_embedded_store_is_refused_naming_the_variable() {
+        let error = lambda_settings(defaults(), &lookup(&[TABLE, ("SESSION_STORE", "embedded")]))
+            .expect_err("embedded is refused");
+        let message = error.to_string();
+        assert!(message.starts_with("SESSION_STORE: "), "{message}");
+        assert!(message.contains("DynamoDB only"), "{message}");
+    }
+
+    #[test]
+    fn a_missing_or_empty_table_name_is_refused_naming_the_variable() {
+        for env in [
+            lookup(&[]),
+            lookup(&[("DYNAMODB_TABLE_NAME", "")]),
+            lookup(&[("DYNAMODB_TABLE_NAME", "  ")]),
+        ] {
+            let error = lambda_settings(defaults(), &env).expect_err("no table");
+            assert!(
+                matches!(&error, StartupError::Settings(e) if e.variable == "DYNAMODB_TABLE_NAME"),
+                "{error}"
+            );
+            assert!(
+                error
+                    .to_string()
+                    .starts_with("DYNAMODB_TABLE_NAME: is not set"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_server_validation_still_applies() {
+        let mut settings = defaults();
+        settings.max_data_bytes = 500_000;
+        let error = lambda_settings(settings, &lookup(&[TABLE])).expect_err("too big for DynamoDB");
+        assert!(
+            matches!(&error, StartupError::Settings(e) if e.variable == "SESSION_MAX_DATA_BYTES"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_runtime_variables_are_checked_by_name() {
+        let complete = [
+            ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "sessions"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512"),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+        ];
+        assert_eq!(check_runtime_environment(&lookup(&complete)), Ok(()));
+        for missing in RUNTIME_VARIABLES {
+            let env: Vec<_> = complete
+                .iter()
+                .copied()
+                .filter(|(k, _)| *k != missing)
+                .collect();
+            let error = check_runtime_environment(&lookup(&env)).expect_err("missing");
+            assert_eq!(error.variable, missing);
+        }
+        let mut bad_api = complete;
+        bad_api[0] = ("AWS_LAMBDA_RUNTIME_API", "http://[::1");
+        let error = check_runtime_environment(&lookup(&bad_api)).expect_err("not host:port");
+        assert_eq!(error.variable, "AWS_LAMBDA_RUNTIME_API");
+        let mut bad_memory = complete;
+        bad_memory[2] = ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "lots");
+        let error = check_runtime_environment(&lookup(&bad_memory)).expect_err("not a number");
+        assert_eq!(error.variable, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE");
+    }
+
+    #[test]
+    fn clap_advice_is_dropped() {
+        assert_eq!(
+            first_line(
+                "error: invalid value 'x' for '--session-ttl-hours <SESSION_TTL_HOURS>'\n\nFor more information, try '--help'.\n"
+            ),
+            "invalid value 'x' for '--session-ttl-hours <SESSION_TTL_HOURS>'"
+        );
+    }
+}

@@ -1,0 +1,139 @@
+//! Logs in the Lambda conventions (the "advanced logging controls" of a function).
+//!
+//! - Format: JSON lines when `AWS_LAMBDA_LOG_FORMAT=JSON` (any case), plain text otherwise.
+//! - Level: `AWS_LAMBDA_LOG_LEVEL` (`TRACE` … `ERROR`, and `FATAL`, read as `ERROR`); else
+//!   `RUST_LOG` (full `tracing` filter syntax); else `info`.
+//!
+//! `lambda_runtime::tracing::init_default_subscriber` reads the same variables, and was
+//! checked first. It is not used because (1) its JSON lines carry no `timestamp`, which Lambda
+//! needs to filter JSON logs by level on its side, (2) `RUST_LOG` is still applied on top of
+//! `AWS_LAMBDA_LOG_LEVEL`, so the function's own setting does not win, (3) `FATAL` falls back
+//! to `INFO`, and (4) the AWS SDK's info-level chatter is not quieted as the server does.
+//! Everything goes to stdout, which Lambda sends to CloudWatch Logs.
+
+use tracing_subscriber::EnvFilter;
+
+/// `info`, with the AWS SDK's own info-level chatter (credentials, endpoints) kept at `warn`
+/// as the server does.
+pub const DEFAULT_FILTER: &str =
+    "info,aws_config=warn,aws_smithy_runtime=warn,aws_sdk_dynamodb=warn";
+
+/// How the function logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// JSON lines rather than text.
+    pub json: bool,
+    /// A `tracing` filter directive.
+    pub filter: String,
+}
+
+/// The log configuration that the variables `env` looks up ask for.
+pub fn log_config(env: &dyn Fn(&str) -> Option<String>) -> LogConfig {
+    let json =
+        env("AWS_LAMBDA_LOG_FORMAT").is_some_and(|format| format.eq_ignore_ascii_case("json"));
+    let lambda_level = env("AWS_LAMBDA_LOG_LEVEL").and_then(|level| lambda_level(&level));
+    let filter = match lambda_level {
+        // At info and above, the SDK is held at warn (its info lines are not the function's).
+        Some("info") => DEFAULT_FILTER.to_owned(),
+        Some(level) => level.to_owned(),
+        None => env("RUST_LOG")
+            .filter(|directives| {
+                !directives.trim().is_empty() && EnvFilter::try_new(directives).is_ok()
+            })
+            .unwrap_or_else(|| DEFAULT_FILTER.to_owned()),
+    };
+    LogConfig { json, filter }
+}
+
+/// A Lambda log level as a `tracing` level.
+fn lambda_level(level: &str) -> Option<&'static str> {
+    match level.trim().to_ascii_uppercase().as_str() {
+        "TRACE" => Some("trace"),
+        "DEBUG" => Some("debug"),
+        "INFO" => Some("info"),
+        "WARN" | "WARNING" => Some("warn"),
+        "ERROR" | "FATAL" => Some("error"),
+        _ => None,
+    }
+}
+
+/// Installs the global subscriber for the process environment.
+pub fn init() {
+    let config = log_config(&|name| std::env::var(name).ok());
+    let filter = EnvFilter::try_new(&config.filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::io::stdout);
+    let installed = if config.json {
+        // Flattened, so that `level`, `timestamp` and `message` are top-level keys as Lambda's
+        // JSON log filtering expects; the current span carries the invocation's requestId.
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init()
+    } else {
+        // CloudWatch stamps every text line itself.
+        builder.without_time().try_init()
+    };
+    // Only fails when a subscriber is already installed, which is harmless.
+    let _ = installed;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> LogConfig {
+        let map: HashMap<&str, &str> = pairs.iter().copied().collect();
+        log_config(&|name| map.get(name).map(|v| (*v).to_owned()))
+    }
+
+    #[test]
+    fn text_at_info_by_default() {
+        assert_eq!(
+            config(&[]),
+            LogConfig {
+                json: false,
+                filter: DEFAULT_FILTER.to_owned()
+            }
+        );
+    }
+
+    #[test]
+    fn json_when_lambda_asks_for_it() {
+        assert!(config(&[("AWS_LAMBDA_LOG_FORMAT", "JSON")]).json);
+        assert!(config(&[("AWS_LAMBDA_LOG_FORMAT", "json")]).json);
+        assert!(!config(&[("AWS_LAMBDA_LOG_FORMAT", "Text")]).json);
+    }
+
+    #[test]
+    fn the_lambda_level_wins_over_rust_log() {
+        let both = config(&[("AWS_LAMBDA_LOG_LEVEL", "ERROR"), ("RUST_LOG", "debug")]);
+        assert_eq!(both.filter, "error");
+        assert_eq!(config(&[("AWS_LAMBDA_LOG_LEVEL", "FATAL")]).filter, "error");
+        assert_eq!(config(&[("AWS_LAMBDA_LOG_LEVEL", "debug")]).filter, "debug");
+        assert_eq!(
+            config(&[("AWS_LAMBDA_LOG_LEVEL", "INFO")]).filter,
+            DEFAULT_FILTER
+        );
+    }
+
+    #[test]
+    fn rust_log_applies_when_lambda_sets_no_level() {
+        assert_eq!(
+            config(&[("RUST_LOG", "warn,session_api=debug")]).filter,
+            "warn,session_api=debug"
+        );
+        // An unknown Lambda level is ignored rather than fatal.
+        assert_eq!(
+            config(&[("AWS_LAMBDA_LOG_LEVEL", "LOUD"), ("RUST_LOG", "warn")]).filter,
+            "warn"
+        );
+        assert_eq!(config(&[("RUST_LOG", "")]).filter, DEFAULT_FILTER);
+    }
+}

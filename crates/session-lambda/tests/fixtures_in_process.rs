@@ -1,0 +1,363 @@
+//! Every route of the contract, as real event payloads of each event source (the files under
+//! `tests/fixtures/`), through the Lambda path in process, over a fresh DynamoDB Local table:
+//! status, body, headers, the stored item, and the response shape each source expects.
+
+mod support;
+
+use std::collections::BTreeSet;
+
+use lambda_http::RequestExt;
+use lambda_http::request::RequestContext;
+use serde_json::{Value, json};
+use session_api::ClientAddr;
+use session_lambda::LambdaApp;
+use session_lambda::adapter::prepare;
+use support::events::Source;
+use support::{Reply, Table, fixture, fixtures_dir, invoke};
+
+/// The fixture directories and the source each one holds.
+const SOURCES: [(&str, Source); 4] = [
+    ("rest-v1", Source::Rest { stage: "prod" }),
+    ("http-v2", Source::Http { stage: "$default" }),
+    ("function-url", Source::FunctionUrl),
+    ("alb", Source::Alb),
+];
+
+/// Every fixture each source has: name, method, routed path, query.
+const ROUTES: [(&str, &str, &str, &str); 14] = [
+    ("health", "GET", "/health", ""),
+    ("ready", "GET", "/ready", ""),
+    ("create-session", "POST", "/sessions", ""),
+    ("list-sessions", "GET", "/sessions", "limit=1"),
+    (
+        "list-sessions-next",
+        "GET",
+        "/sessions",
+        "limit=1&cursor=CURSOR",
+    ),
+    ("get-session", "GET", "/sessions/ID", ""),
+    ("replace-session", "PUT", "/sessions/ID", ""),
+    ("patch-session", "PATCH", "/sessions/ID", ""),
+    ("refresh-session", "POST", "/sessions/ID/refresh", ""),
+    ("delete-session", "DELETE", "/sessions/ID", ""),
+    (
+        "list-user-sessions",
+        "GET",
+        "/sessions/user/fixture-user",
+        "limit=1",
+    ),
+    (
+        "list-user-sessions-next",
+        "GET",
+        "/sessions/user/fixture-user",
+        "limit=1&cursor=CURSOR",
+    ),
+    (
+        "revoke-user-sessions",
+        "DELETE",
+        "/sessions/user/fixture-user",
+        "",
+    ),
+    ("unknown-route", "GET", "/no/such/route", ""),
+];
+
+const PLACEHOLDERS: [(&str, &str); 2] = [("SESSION_ID", "ID"), ("CURSOR", "CURSOR")];
+
+#[test]
+fn each_source_has_a_fixture_for_every_route_and_nothing_else() {
+    let expected: BTreeSet<String> = ROUTES.iter().map(|r| format!("{}.json", r.0)).collect();
+    for (dir, _) in SOURCES {
+        let found: BTreeSet<String> = std::fs::read_dir(fixtures_dir().join(dir))
+            .expect("fixture directory")
+            .map(|entry| {
+                entry
+                    .expect("entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        assert_eq!(found, expected, "fixtures of {dir}");
+    }
+}
+
+#[test]
+fn every_fixture_parses_as_its_source_and_routes_without_the_stage() {
+    for (dir, source) in SOURCES {
+        for (name, method, path, query) in ROUTES {
+            let text = fixture(dir, name, &PLACEHOLDERS);
+            let request = lambda_http::request::from_str(&text)
+                .unwrap_or_else(|e| panic!("{dir}/{name} is not an HTTP event: {e}"));
+            let context = request.request_context_ref().expect("a request context");
+            let matches = match (source, context) {
+                (Source::Rest { .. }, RequestContext::ApiGatewayV1(c)) => {
+                    c.stage.as_deref() == Some("prod")
+                }
+                (Source::Http { .. } | Source::FunctionUrl, RequestContext::ApiGatewayV2(c)) => {
+                    c.stage.as_deref() == Some("$default")
+                }
+                (Source::Alb, RequestContext::Alb(_)) => true,
+                _ => false,
+            };
+            assert!(matches, "{dir}/{name} parsed as {context:?}");
+            if let Source::Rest { .. } = source {
+                // What lambda_http makes of a REST event on its own: the stage in the path.
+                assert_eq!(request.uri().path(), format!("/prod{path}"), "{dir}/{name}");
+            }
+
+            let (request, _) = prepare(request);
+            assert_eq!(request.method().as_str(), method, "{dir}/{name}");
+            assert_eq!(request.uri().path(), path, "{dir}/{name}: routed path");
+            // Sources that pass query parameters as a map do not keep their order.
+            let pairs = |q: &str| -> BTreeSet<String> {
+                q.split('&')
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            };
+            assert_eq!(
+                pairs(request.uri().query().unwrap_or("")),
+                pairs(query),
+                "{dir}/{name}: query"
+            );
+            assert_eq!(
+                request.extensions().get::<ClientAddr>(),
+                Some(&ClientAddr(source.client_ip().parse().expect("ip"))),
+                "{dir}/{name}: client address"
+            );
+            if let Some(content_type) = request.headers().get("content-type") {
+                // Every body, base64-encoded in the event or not, arrives as the JSON it was.
+                let body: Value = serde_json::from_slice(request.body().as_ref())
+                    .unwrap_or_else(|e| panic!("{dir}/{name}: body is not JSON: {e}"));
+                assert!(body.is_object(), "{dir}/{name}");
+                assert!(content_type.to_str().is_ok_and(|t| t.contains("json")));
+            }
+        }
+    }
+}
+
+/// Sends fixtures of one source through the Lambda path.
+struct Walk {
+    app: LambdaApp,
+    dir: &'static str,
+    source: Source,
+}
+
+impl Walk {
+    async fn send(&self, name: &str, substitutions: &[(&str, &str)]) -> Reply {
+        let event = fixture(self.dir, name, substitutions);
+        let reply = Reply::decode(self.source.shape(), invoke(&self.app, &event).await);
+        assert!(
+            reply
+                .header("x-request-id")
+                .is_some_and(|id| !id.is_empty()),
+            "every response carries X-Request-Id: {}",
+            reply.raw
+        );
+        reply
+    }
+}
+
+#[track_caller]
+fn assert_session_headers(reply: &Reply, version: u64) {
+    assert_eq!(
+        reply.header("etag"),
+        Some(format!("\"{version}\"").as_str()),
+        "{}",
+        reply.raw
+    );
+    assert_eq!(
+        reply.header("cache-control"),
+        Some("no-store"),
+        "{}",
+        reply.raw
+    );
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/json"),
+        "{}",
+        reply.raw
+    );
+    // JSON is text: no source should receive it base64-encoded.
+    assert_eq!(reply.raw["isBase64Encoded"], false, "{}", reply.raw);
+}
+
+fn number(value: &aws_sdk_dynamodb::types::AttributeValue) -> i64 {
+    value.as_n().expect("a number").parse().expect("an integer")
+}
+
+/// Pages through a listing with the `first` and `next` fixtures and returns the ids seen.
+async fn walk_pages(walk: &Walk, first: &str, next: &str) -> Vec<String> {
+    let page = walk.send(first, &[]).await;
+    assert_eq!(page.status, 200, "{}", page.raw);
+    assert_eq!(page.header("cache-control"), Some("no-store"));
+    let body = page.json();
+    assert_eq!(body["count"], 1, "{body}");
+    let cursor = body["nextCursor"].as_str().expect("a next page").to_owned();
+    let mut ids = vec![body["sessions"][0]["id"].as_str().expect("id").to_owned()];
+
+    let page = walk.send(next, &[("CURSOR", &cursor)]).await;
+    assert_eq!(page.status, 200, "{}", page.raw);
+    let body = page.json();
+    assert_eq!(body["count"], 1, "{body}");
+    ids.push(body["sessions"][0]["id"].as_str().expect("id").to_owned());
+    ids.sort();
+    ids
+}
+
+async fn walk_every_route(dir: &'static str, source: Source) {
+    let Some(table) = Table::fresh("lambda-fixtures").await else {
+        return;
+    };
+    let walk = Walk {
+        app: LambdaApp::new(table.router()),
+        dir,
+        source,
+    };
+    let prefix = source.location_prefix();
+
+    // Probes.
+    let health = walk.send("health", &[]).await;
+    assert_eq!(
+        (health.status, health.json()),
+        (200, json!({"status": "ok"}))
+    );
+    let ready = walk.send("ready", &[]).await;
+    assert_eq!(
+        (ready.status, ready.json()),
+        (200, json!({"status": "ready"})),
+        "{}",
+        ready.raw
+    );
+
+    // Create two sessions of the same user (the fixture sends the same body twice).
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let created = walk.send("create-session", &[]).await;
+        assert_eq!(created.status, 201, "{}", created.raw);
+        assert_session_headers(&created, 1);
+        let body = created.json();
+        let id = body["id"].as_str().expect("id").to_owned();
+        assert_eq!(
+            created.header("location"),
+            Some(format!("{prefix}/sessions/{id}").as_str()),
+            "Location resolves against the URL the client used"
+        );
+        assert_eq!(body["userId"], "fixture-user");
+        assert_eq!(body["data"], json!({"theme": "dark", "cart": [1, 2]}));
+        assert_eq!(body["version"], 1);
+
+        let item = table.item(&id).await.expect("stored");
+        assert_eq!(item["userId"].as_s().expect("S"), "fixture-user");
+        let data = item["data"].as_m().expect("data is a native map");
+        assert_eq!(data["theme"].as_s().expect("S"), "dark");
+        assert_eq!(number(&item["ttl"]), body["ttl"].as_i64().expect("ttl"));
+        assert_eq!(number(&item["ttlSeconds"]), 3600);
+        ids.push(id);
+    }
+    let id = ids[0].clone();
+    let with_id = [("SESSION_ID", id.as_str())];
+
+    // Read.
+    let got = walk.send("get-session", &with_id).await;
+    assert_eq!(got.status, 200, "{}", got.raw);
+    assert_session_headers(&got, 1);
+    assert_eq!(
+        got.header("x-request-id"),
+        Some("fixture-get-0001"),
+        "the caller's id is echoed"
+    );
+    assert_eq!(got.json()["id"], id.as_str());
+
+    // Replace with If-Match "1"; the same request again is stale.
+    let replaced = walk.send("replace-session", &with_id).await;
+    assert_eq!(replaced.status, 200, "{}", replaced.raw);
+    assert_session_headers(&replaced, 2);
+    assert_eq!(
+        replaced.json()["data"],
+        json!({"theme": "light", "lang": "en"})
+    );
+    let stale = walk.send("replace-session", &with_id).await;
+    stale.assert_problem(412, "version_mismatch");
+
+    // Merge-patch: null removes, named keys are set, the rest is untouched.
+    let patched = walk.send("patch-session", &with_id).await;
+    assert_eq!(patched.status, 200, "{}", patched.raw);
+    assert_session_headers(&patched, 3);
+    assert_eq!(
+        patched.json()["data"],
+        json!({"theme": "light", "plan": "pro"})
+    );
+    let item = table.item(&id).await.expect("stored");
+    assert_eq!(number(&item["version"]), 3);
+    assert!(!item["data"].as_m().expect("M").contains_key("lang"));
+
+    // Refresh with a new idle timeout: expiry moves, version does not.
+    let refreshed = walk.send("refresh-session", &with_id).await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.raw);
+    assert_session_headers(&refreshed, 3);
+    let body = refreshed.json();
+    let item = table.item(&id).await.expect("stored");
+    assert_eq!(number(&item["ttlSeconds"]), 7200);
+    assert_eq!(number(&item["ttl"]), body["ttl"].as_i64().expect("ttl"));
+    assert!(
+        body["ttl"].as_i64() > patched.json()["ttl"].as_i64(),
+        "{body}"
+    );
+
+    // Listings, one per page: every live session exactly once.
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(
+        walk_pages(&walk, "list-sessions", "list-sessions-next").await,
+        expected
+    );
+    assert_eq!(
+        walk_pages(&walk, "list-user-sessions", "list-user-sessions-next").await,
+        expected
+    );
+
+    // Delete one; it is gone. Then log the user out everywhere.
+    let deleted = walk.send("delete-session", &with_id).await;
+    assert_eq!(deleted.status, 204, "{}", deleted.raw);
+    assert!(deleted.body.is_empty(), "{}", deleted.raw);
+    assert!(table.item(&id).await.is_none(), "the item is deleted");
+    walk.send("get-session", &with_id)
+        .await
+        .assert_problem(404, "session_not_found");
+    walk.send("delete-session", &with_id)
+        .await
+        .assert_problem(404, "session_not_found");
+    let revoked = walk.send("revoke-user-sessions", &[]).await;
+    assert_eq!(
+        (revoked.status, revoked.json()),
+        (200, json!({"deleted": 1})),
+        "{}",
+        revoked.raw
+    );
+    assert!(table.item(&ids[1]).await.is_none(), "revoked");
+
+    walk.send("unknown-route", &[])
+        .await
+        .assert_problem(404, "session_not_found");
+}
+
+#[tokio::test]
+async fn rest_api_events_with_a_prod_stage_serve_every_route() {
+    walk_every_route("rest-v1", Source::Rest { stage: "prod" }).await;
+}
+
+#[tokio::test]
+async fn http_api_events_serve_every_route() {
+    walk_every_route("http-v2", Source::Http { stage: "$default" }).await;
+}
+
+#[tokio::test]
+async fn function_url_events_serve_every_route() {
+    walk_every_route("function-url", Source::FunctionUrl).await;
+}
+
+#[tokio::test]
+async fn alb_events_serve_every_route() {
+    walk_every_route("alb", Source::Alb).await;
+}
