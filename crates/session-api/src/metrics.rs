@@ -6,15 +6,18 @@
 //! first use; every router in the process reports to it.
 
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics::{
+    Recorder, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use metrics_util::layers::FanoutBuilder;
 use session_core::store::{PageRequest, SessionStore, StorePage, VersionCheck};
 use session_core::{
     DataPatch, ExpiryPolicy, Session, SessionData, SessionError, SessionId, Timestamp, UserId,
@@ -29,21 +32,55 @@ const LATENCY_BUCKETS: [f64; 15] = [
     10.0,
 ];
 
+/// How often histogram samples are folded into their buckets when nobody scrapes.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
 static RECORDER: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 /// The process's Prometheus recorder, installed on first call (`None` if another recorder
 /// was installed first, e.g. by an embedding application).
 pub fn recorder() -> Option<&'static PrometheusHandle> {
+    install(None)
+}
+
+/// Installs the Prometheus recorder, alongside `also` when given (the Lambda adapter adds its
+/// embedded-metric-format recorder): every figure goes to both. Only the first call installs;
+/// later ones return what it installed.
+pub fn install(also: Option<Box<dyn Recorder + Send + Sync>>) -> Option<&'static PrometheusHandle> {
     RECORDER
         .get_or_init(|| {
-            let handle = PrometheusBuilder::new()
+            let prometheus = PrometheusBuilder::new()
                 .set_buckets_for_metric(
                     Matcher::Suffix("duration_seconds".to_owned()),
                     &LATENCY_BUCKETS,
                 )
                 .ok()?
-                .install_recorder()
-                .ok()?;
+                .build_recorder();
+            let handle = prometheus.handle();
+            let installed = match also {
+                None => metrics::set_global_recorder(prometheus).is_ok(),
+                Some(also) => metrics::set_global_recorder(
+                    FanoutBuilder::default()
+                        .add_recorder(prometheus)
+                        .add_recorder(also)
+                        .build(),
+                )
+                .is_ok(),
+            };
+            if !installed {
+                return None;
+            }
+            // Histogram samples wait in a queue until a scrape (or upkeep) folds them into
+            // buckets; without upkeep, an instance nobody scrapes would grow without bound.
+            let upkeep = handle.clone();
+            let _ = std::thread::Builder::new()
+                .name("metrics-upkeep".to_owned())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(UPKEEP_INTERVAL);
+                        upkeep.run_upkeep();
+                    }
+                });
             describe();
             Some(handle)
         })

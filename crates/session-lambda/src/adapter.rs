@@ -28,6 +28,8 @@ use http::{HeaderMap, HeaderValue, Response};
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 use session_api::ClientAddr;
+
+use crate::emf::EmfRecorder;
 use tower::ServiceExt;
 
 /// The address recorded when an event names no usable client: "unknown, and not local".
@@ -48,12 +50,23 @@ pub struct StagePrefix(pub String);
 #[derive(Debug, Clone)]
 pub struct LambdaApp {
     router: Router,
+    metrics: Option<EmfRecorder>,
 }
 
 impl LambdaApp {
     /// Serves `router` to Lambda events.
     pub fn new(router: Router) -> Self {
-        Self { router }
+        Self {
+            router,
+            metrics: None,
+        }
+    }
+
+    /// Also writes the metrics recorded during each invocation to stdout, as EMF, once the
+    /// invocation is answered (`recorder` must be installed, see `session_api::metrics::install`).
+    pub fn with_metrics(mut self, recorder: EmfRecorder) -> Self {
+        self.metrics = Some(recorder);
+        self
     }
 }
 
@@ -74,10 +87,16 @@ impl tower::Service<Request> for LambdaApp {
     fn call(&mut self, request: Request) -> Self::Future {
         let (request, prefix) = prepare(request);
         let router = self.router.clone();
+        let metrics = self.metrics.clone();
         Box::pin(async move {
             let mut response = router.oneshot(request).await?;
             if let Some(prefix) = prefix {
                 restore_prefix(response.headers_mut(), &prefix);
+            }
+            if let Some(metrics) = metrics
+                && let Err(error) = metrics.flush(&mut std::io::stdout().lock())
+            {
+                tracing::warn!(error = %error, "could not write the invocation's metrics");
             }
             Ok(response)
         })

@@ -12,6 +12,7 @@
 //! 4. `lambda_http::run(LambdaApp::new(router))`: one invocation after another.
 
 pub mod adapter;
+pub mod emf;
 pub mod init_error;
 pub mod startup;
 pub mod telemetry;

@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use session_lambda::emf::EmfRecorder;
 use session_lambda::init_error;
 use session_lambda::startup::{self, StartupError};
 use session_lambda::{LambdaApp, telemetry};
@@ -38,13 +39,16 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // The figures of /metrics also go to the log as EMF, which CloudWatch makes metrics of.
+    let metrics = EmfRecorder::default();
+    session_api::metrics::install(Some(Box::new(metrics.clone())));
     runtime.block_on(async {
         let router = match startup::build_router(&settings).await {
             Ok(router) => router,
             Err(error) => return fail_init(&error),
         };
         // Built once, above; every invocation is served by this one value.
-        match lambda_http::run(LambdaApp::new(router)).await {
+        match lambda_http::run(LambdaApp::new(router).with_metrics(metrics)).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 tracing::error!(error = %error, "the Lambda runtime stopped");

@@ -1,0 +1,257 @@
+//! The metrics of `/metrics`, for Lambda users: CloudWatch embedded metric format (EMF).
+//!
+//! A function instance lives for minutes and nobody scrapes it, so the figures that the server
+//! exposes at `/metrics` are written to the function's log instead, after every invocation,
+//! as EMF documents that CloudWatch turns into metrics (namespace [`NAMESPACE`], one dimension
+//! per label: `route`/`method`/`status`, `backend`/`operation`/`kind`, …). `/metrics` still
+//! answers on Lambda, with the figures of the one instance that happens to serve it.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use metrics::{
+    Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
+    SharedString, Unit,
+};
+use serde_json::{Map, Value, json};
+
+/// The CloudWatch namespace of the function's metrics.
+pub const NAMESPACE: &str = "SessionApi";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+type Buffer = Arc<Mutex<Vec<(Key, Kind, f64)>>>;
+
+/// A metric's name → its kind and values.
+type Figures = BTreeMap<String, (Kind, Vec<f64>)>;
+/// A set of labels, as (name, value) pairs.
+type Labels = Vec<(String, String)>;
+
+/// A `metrics` recorder that keeps what one invocation records, for [`EmfRecorder::flush`].
+#[derive(Debug, Clone, Default)]
+pub struct EmfRecorder {
+    buffer: Buffer,
+}
+
+struct Handle {
+    key: Key,
+    buffer: Buffer,
+}
+
+impl Handle {
+    fn push(&self, kind: Kind, value: f64) {
+        if let Ok(mut buffer) = self.buffer.lock() {
+            buffer.push((self.key.clone(), kind, value));
+        }
+    }
+}
+
+impl CounterFn for Handle {
+    fn increment(&self, value: u64) {
+        self.push(Kind::Counter, value as f64);
+    }
+
+    fn absolute(&self, _value: u64) {}
+}
+
+impl GaugeFn for Handle {
+    fn increment(&self, _value: f64) {}
+
+    fn decrement(&self, _value: f64) {}
+
+    fn set(&self, value: f64) {
+        self.push(Kind::Gauge, value);
+    }
+}
+
+impl HistogramFn for Handle {
+    fn record(&self, value: f64) {
+        self.push(Kind::Histogram, value);
+    }
+}
+
+impl Recorder for EmfRecorder {
+    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+
+    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+
+    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+
+    fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+        Counter::from_arc(Arc::new(self.handle(key)))
+    }
+
+    fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+        Gauge::from_arc(Arc::new(self.handle(key)))
+    }
+
+    fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+        Histogram::from_arc(Arc::new(self.handle(key)))
+    }
+}
+
+fn unit(name: &str, kind: Kind) -> &'static str {
+    match kind {
+        Kind::Histogram if name.ends_with("_seconds") => "Seconds",
+        Kind::Counter => "Count",
+        _ => "None",
+    }
+}
+
+impl EmfRecorder {
+    fn handle(&self, key: &Key) -> Handle {
+        Handle {
+            key: key.clone(),
+            buffer: self.buffer.clone(),
+        }
+    }
+
+    /// Writes what was recorded since the last flush, one EMF document (one line) per set of
+    /// labels, and forgets it: counters summed, latencies as the list of their values.
+    pub fn flush(&self, out: &mut impl Write) -> io::Result<()> {
+        let recorded = match self.buffer.lock() {
+            Ok(mut buffer) => std::mem::take(&mut *buffer),
+            Err(_) => return Ok(()),
+        };
+        if recorded.is_empty() {
+            return Ok(());
+        }
+        let mut groups: BTreeMap<Labels, Figures> = BTreeMap::new();
+        for (key, kind, value) in recorded {
+            let labels = key
+                .labels()
+                .map(|label| (label.key().to_owned(), label.value().to_owned()))
+                .collect();
+            let entry = groups
+                .entry(labels)
+                .or_default()
+                .entry(key.name().to_owned())
+                .or_insert((kind, Vec::new()));
+            match kind {
+                Kind::Counter => {
+                    let sum = entry.1.pop().unwrap_or(0.0) + value;
+                    entry.1.push(sum);
+                }
+                Kind::Gauge => entry.1 = vec![value],
+                Kind::Histogram => entry.1.push(value),
+            }
+        }
+        let timestamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        for (labels, metrics) in groups {
+            let dimensions: Vec<&str> = labels.iter().map(|(key, _)| key.as_str()).collect();
+            let definitions: Vec<Value> = metrics
+                .iter()
+                .map(|(name, (kind, _))| json!({"Name": name, "Unit": unit(name, *kind)}))
+                .collect();
+            let mut document = Map::new();
+            document.insert(
+                "_aws".to_owned(),
+                json!({
+                    "Timestamp": timestamp,
+                    "CloudWatchMetrics": [{
+                        "Namespace": NAMESPACE,
+                        "Dimensions": [dimensions],
+                        "Metrics": definitions,
+                    }]
+                }),
+            );
+            for (key, value) in &labels {
+                document.insert(key.clone(), Value::from(value.as_str()));
+            }
+            for (name, (_, values)) in metrics {
+                let value = match values.as_slice() {
+                    [one] => json!(one),
+                    many => json!(many),
+                };
+                document.insert(name, value);
+            }
+            writeln!(out, "{}", Value::Object(document))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use metrics::{Level, Recorder};
+
+    use super::*;
+
+    #[test]
+    fn one_document_per_label_set_with_counters_summed_and_latencies_listed() {
+        let recorder = EmfRecorder::default();
+        let metadata = Metadata::new("test", Level::INFO, None);
+        let labels = [
+            ("route", "/sessions"),
+            ("method", "POST"),
+            ("status", "201"),
+        ];
+        let key = |name: &'static str| {
+            Key::from_parts(
+                name,
+                labels
+                    .iter()
+                    .map(|(k, v)| metrics::Label::new(*k, *v))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let requests = recorder.register_counter(&key("http_requests_total"), &metadata);
+        let latency = recorder.register_histogram(&key("http_request_duration_seconds"), &metadata);
+        let created =
+            recorder.register_counter(&Key::from_name("sessions_created_total"), &metadata);
+        requests.increment(1);
+        requests.increment(1);
+        latency.record(0.003);
+        latency.record(0.005);
+        created.increment(2);
+
+        let mut out = Vec::new();
+        recorder.flush(&mut out).expect("flush");
+        let lines: Vec<Value> = String::from_utf8(out)
+            .expect("utf-8")
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("json"))
+            .collect();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        let http = lines
+            .iter()
+            .find(|doc| doc.get("route").is_some())
+            .expect("http document");
+        assert_eq!(http["http_requests_total"], 2.0);
+        assert_eq!(http["http_request_duration_seconds"], json!([0.003, 0.005]));
+        assert_eq!(http["_aws"]["CloudWatchMetrics"][0]["Namespace"], NAMESPACE);
+        assert_eq!(
+            http["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["route", "method", "status"]])
+        );
+        let units: Vec<&str> = http["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .expect("metrics")
+            .iter()
+            .map(|m| m["Unit"].as_str().expect("unit"))
+            .collect();
+        assert_eq!(units, ["Seconds", "Count"]);
+        let lifecycle = lines
+            .iter()
+            .find(|doc| doc.get("sessions_created_total").is_some())
+            .expect("counter");
+        assert_eq!(lifecycle["sessions_created_total"], 2.0);
+        assert_eq!(
+            lifecycle["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([[]])
+        );
+
+        let mut again = Vec::new();
+        recorder.flush(&mut again).expect("flush");
+        assert!(again.is_empty(), "a flush forgets what it wrote");
+    }
+}
