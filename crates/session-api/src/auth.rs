@@ -14,9 +14,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
@@ -434,34 +433,18 @@ fn unauthorized(detail: &str, invalid_token: bool) -> ApiError {
     )
 }
 
-/// Middleware: identifies the caller, applies the rate limit, then refuses what the caller
-/// may not do (401 without a valid token, 403 for a client token on an admin route).
-pub async fn enforce(State(auth): State<Arc<Auth>>, request: Request, next: Next) -> Response {
-    let template = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned());
-    let access = required_access(request.method(), template.as_deref());
-    let identity = auth.identify(&request);
-    let mut response = decide(&auth, access, identity, request, next).await;
-    // For the request log, which runs outside this layer.
-    response.extensions_mut().insert(identity.caller);
-    response
-}
-
-async fn decide(
-    auth: &Auth,
-    access: Access,
-    identity: Identity,
-    request: Request,
-    next: Next,
-) -> Response {
+/// Identifies the caller of `request` (a request to the route `template`, `None` when none
+/// matched), applies the rate limit, and says what to answer instead of serving it: 429 past
+/// the limit, 401 without a valid token, 403 for a client token on an admin route.
+pub fn check(auth: &Auth, request: &Request, template: Option<&str>) -> (Caller, Option<Response>) {
+    let access = required_access(request.method(), template);
+    let identity = auth.identify(request);
     if access != Access::Open
         && let (Some(limiter), Some(key)) = (&auth.limiter, identity.rate_key())
         && let Err(retry_after) = limiter.check(key)
     {
         let seconds = retry_after.as_secs().max(1);
-        return ApiError::new(
+        let limited = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             ProblemCode::RateLimited,
             format!("too many requests; retry in {seconds} s"),
@@ -469,10 +452,9 @@ async fn decide(
         .with_header(
             header::RETRY_AFTER,
             HeaderValue::from_str(&seconds.to_string()).unwrap_or(HeaderValue::from_static("1")),
-        )
-        .into_response();
+        );
+        return (identity.caller, Some(limited.into_response()));
     }
-
     let refusal = match (access, identity.caller, identity.credential) {
         (Access::Open, _, _) | (_, Caller::Admin, _) | (Access::Client, Caller::Client, _) => None,
         (Access::Admin, Caller::Client, _) => Some(ApiError::new(
@@ -492,10 +474,7 @@ async fn decide(
             false,
         )),
     };
-    match refusal {
-        Some(error) => error.into_response(),
-        None => next.run(request).await,
-    }
+    (identity.caller, refusal.map(IntoResponse::into_response))
 }
 
 #[cfg(test)]

@@ -3,8 +3,6 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, Request};
-use axum::middleware::Next;
-use axum::response::Response;
 
 /// The address of the client of a request, in the request's extensions: the TCP peer for the
 /// server, API Gateway's `sourceIp` (or the load balancer's view) for the Lambda adapter. An
@@ -25,18 +23,18 @@ impl ClientAddr {
     }
 }
 
-/// Middleware: fills in [`ClientAddr`] from the connection when no adapter set it.
-pub async fn from_connection(mut request: Request, next: Next) -> Response {
-    if request.extensions().get::<ClientAddr>().is_none() {
-        let peer = request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(peer)| ClientAddr(peer.ip()));
-        if let Some(peer) = peer {
-            request.extensions_mut().insert(peer);
-        }
+/// The client of `request`: the one an adapter recorded, else the connection's peer (which
+/// is then recorded too).
+pub fn resolve(request: &mut Request) -> Option<ClientAddr> {
+    if let Some(client) = request.extensions().get::<ClientAddr>() {
+        return Some(*client);
     }
-    next.run(request).await
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| ClientAddr(peer.ip()))?;
+    request.extensions_mut().insert(peer);
+    Some(peer)
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::middleware::{from_fn, from_fn_with_state, map_response};
+use axum::middleware::from_fn_with_state;
 use session_core::{Clock, CursorCodec, ServiceConfig, SessionError, SessionService, SessionStore};
 
 use crate::auth::Auth;
@@ -91,22 +91,15 @@ impl axum::extract::FromRef<AppState> for openapi::OpenApiJson {
 
 /// The whole contract as one router, layers included.
 pub fn router(state: AppState) -> Router {
-    let request_timeout = state.options.request_timeout;
-    let auth = state.options.auth.clone();
+    let envelope = Arc::new(layers::Envelope {
+        auth: state.options.auth.clone(),
+        request_timeout: state.options.request_timeout,
+    });
     routes::routes()
-        // Innermost first: the timeout covers only the handler, so that its 503 still goes
-        // through the layers below like any other response.
-        .layer(from_fn_with_state(request_timeout, layers::timeout))
         .layer(DefaultBodyLimit::max(settings::MAX_BODY_BYTES))
-        // Before any body is read: a stranger's request costs no parsing.
-        .layer(from_fn_with_state(auth, auth::enforce))
-        .layer(map_response(layers::no_store))
-        .layer(from_fn(layers::problem_for_every_error))
+        // Inside the envelope, so that a panic becomes a 500 that is counted and logged.
         .layer(CatchPanicLayer::custom(layers::panic_response))
-        .layer(from_fn(metrics::track))
-        .layer(from_fn(layers::access_log::log))
-        .layer(from_fn(client::from_connection))
-        .layer(from_fn(layers::request_id::assign))
+        .layer(from_fn_with_state(envelope, layers::envelope))
         .with_state(state)
 }
 

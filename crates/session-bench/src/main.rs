@@ -29,6 +29,24 @@ enum Command {
         #[arg(long)]
         port: u16,
     },
+    /// Drive one workload at a running service (for profiling); print its figures.
+    Load {
+        /// The service's address, e.g. 127.0.0.1:8080.
+        #[arg(long)]
+        address: std::net::SocketAddr,
+        /// Bearer token to send.
+        #[arg(long, default_value = "")]
+        token: String,
+        /// The workload.
+        #[arg(long, value_enum)]
+        workload: load::Workload,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+        /// Concurrent connections.
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+    },
     /// Measure one store: the service, its HTTP ceiling and the store alone; print markdown.
     Suite {
         /// The session-server binary to measure.
@@ -71,6 +89,58 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             } else {
                 ExitCode::SUCCESS
+            }
+        }
+        Command::Load {
+            address,
+            token,
+            workload,
+            duration,
+            connections,
+        } => {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return ExitCode::FAILURE;
+            };
+            let users: Vec<String> = (0..20).map(|u| format!("bench-list-{u}")).collect();
+            let outcome = runtime.block_on(async {
+                let ids = load::seed(address, &token, &users, 20).await?;
+                let target = load::Target {
+                    address,
+                    token,
+                    ids,
+                    users,
+                };
+                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(
+                    load::run(
+                        workload,
+                        &target,
+                        connections,
+                        Duration::from_secs_f64(duration),
+                    )
+                    .await,
+                )
+            });
+            match outcome {
+                Ok(stats) => {
+                    let _ = writeln!(
+                        std::io::stdout(),
+                        "{}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, {} errors",
+                        workload.name(),
+                        stats.throughput(),
+                        stats.quantile_ms(0.5),
+                        stats.quantile_ms(0.99),
+                        stats.quantile_ms(0.999),
+                        stats.errors
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    let _ = writeln!(std::io::stderr(), "session-bench: {error}");
+                    ExitCode::FAILURE
+                }
             }
         }
         Command::Suite {

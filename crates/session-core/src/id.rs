@@ -34,6 +34,12 @@ impl SessionId {
             .then_some(Self(canonical))
     }
 
+    /// An id as a store kept it (not checked: the strict form is enforced where ids come in
+    /// from clients, and a store must read what an older version wrote).
+    pub fn from_stored(id: String) -> Self {
+        Self(id)
+    }
+
     /// The id itself. Treat it as a secret.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -48,8 +54,14 @@ impl SessionId {
 
 /// The log-safe tag of any secret string: the first 8 bytes of its SHA-256, in hex.
 pub fn fingerprint(secret: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(secret.as_bytes());
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    let mut text = String::with_capacity(16);
+    for byte in &digest[..8] {
+        text.push(char::from(HEX[usize::from(byte >> 4)]));
+        text.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    text
 }
 
 impl fmt::Debug for SessionId {
@@ -102,6 +114,12 @@ mod tests {
         ] {
             assert_eq!(SessionId::parse(bad), None, "{bad:?} must be rejected");
         }
+    }
+
+    #[test]
+    fn fingerprints_are_the_hex_of_the_hash_prefix() {
+        // SHA-256("abc") starts ba7816bf8f01cfea.
+        assert_eq!(fingerprint("abc"), "ba7816bf8f01cfea");
     }
 
     #[test]

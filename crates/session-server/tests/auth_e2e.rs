@@ -76,7 +76,14 @@ async fn tokens_from_env_and_file_guard_the_routes_and_never_reach_the_logs() {
         200
     );
 
-    let logs = server.drain_logs().join("\n");
+    let requests = |lines: &[String]| {
+        lines
+            .iter()
+            .filter(|l| l.contains("\"message\":\"request\""))
+            .count()
+            >= 5
+    };
+    let logs = server.wait_for_logs(requests).join("\n");
     for secret in [CLIENT, ADMIN, id.as_str()] {
         assert!(
             !logs.contains(secret),
@@ -111,7 +118,9 @@ async fn without_tokens_the_server_says_it_serves_loopback_only() {
         200,
         "a loopback client is served in protected mode"
     );
-    let logs = server.drain_logs().join("\n");
+    let logs = server
+        .wait_for_logs(|lines| lines.iter().any(|l| l.contains("protected mode")))
+        .join("\n");
     assert!(logs.contains("protected mode"), "{logs}");
 }
 

@@ -84,7 +84,13 @@ async fn the_default_command_serves_the_contract_and_logs_requests() {
         200
     );
 
-    let logs = server.drain_logs().join("\n");
+    let logs = server
+        .wait_for_logs(|lines| {
+            lines
+                .iter()
+                .any(|l| l.contains("\"route\":\"/sessions/{id}\""))
+        })
+        .join("\n");
     assert!(
         !logs.contains(&id),
         "a session id must never be logged in clear"

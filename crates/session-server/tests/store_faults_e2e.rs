@@ -117,6 +117,8 @@ async fn the_server_rides_out_a_store_outage() {
     let reply = http.get(&session_url).send().await.expect("get");
     assert_eq!(reply.status(), 200, "service resumed without a restart");
     assert_eq!(reply.json::<Value>().await.expect("json"), created);
-    let logs = server.drain_logs().join("\n");
+    let logs = server
+        .wait_for_logs(|lines| lines.iter().any(|l| l.contains("\"status\":503")))
+        .join("\n");
     assert!(logs.contains("\"status\":503"), "the 503s were logged");
 }

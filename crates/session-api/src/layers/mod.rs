@@ -1,25 +1,24 @@
-//! Cross-cutting layers: request ids, request logs, problem+json for every error, panics,
-//! caching headers, timeouts.
+//! Cross-cutting concerns: request ids, request logs, problem+json for every error, panics,
+//! caching headers, timeouts. They run as one middleware, [`envelope`], rather than one layer
+//! each: every layer boxes a future per request, and this is the hot path of every call.
 
 pub mod access_log;
+mod envelope;
 pub mod request_id;
 
+pub use envelope::{Envelope, envelope};
+
 use std::any::Any;
-use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Response, header};
-use axum::middleware::Next;
 use axum::response::IntoResponse;
 
 use crate::problem::{ApiError, PROBLEM_JSON, ProblemCode};
 
-/// Middleware: rewrites any error response that is not yet problem+json (axum's own 404,
-/// 405, body-limit and extractor rejections) into one, keeping its status and headers
-/// (`Allow` on a 405).
-pub async fn problem_for_every_error(request: Request, next: Next) -> Response<Body> {
-    let response = next.run(request).await;
+/// Rewrites an error response that is not yet problem+json (axum's own 404, 405, body-limit
+/// and extractor rejections) into one, keeping its status and headers (`Allow` on a 405).
+pub fn problem_for_every_error(response: Response<Body>) -> Response<Body> {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
@@ -58,27 +57,11 @@ pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
     ApiError::internal(format!("handler panicked: {message}")).into_response()
 }
 
-/// Response mapper: session data must not be cached by browsers or proxies. Every response
-/// gets `Cache-Control: no-store` unless a handler chose otherwise.
-pub async fn no_store(mut response: Response<Body>) -> Response<Body> {
+/// Session data must not be cached by browsers or proxies: every response gets
+/// `Cache-Control: no-store` unless a handler chose otherwise.
+pub fn no_store(response: &mut Response<Body>) {
     response
         .headers_mut()
         .entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
-    response
-}
-
-/// Middleware: a request that takes longer than the limit is answered 503 (and its work is
-/// dropped; a store write already sent may still land, as with any timeout).
-pub async fn timeout(
-    State(limit): State<Duration>,
-    request: Request,
-    next: Next,
-) -> Response<Body> {
-    match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => {
-            ApiError::unavailable(format!("request timed out after {limit:?}")).into_response()
-        }
-    }
 }

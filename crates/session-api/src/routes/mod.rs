@@ -11,6 +11,31 @@ use axum::routing::{get, post};
 use crate::AppState;
 use crate::problem::ApiError;
 
+/// The route templates, for metric labels and route classes (`&'static` so that a label
+/// costs nothing per request).
+pub const TEMPLATES: [&str; 9] = [
+    "/health",
+    "/ready",
+    "/openapi.json",
+    "/metrics",
+    "/sessions",
+    "/sessions/{id}",
+    "/sessions/{id}/refresh",
+    "/sessions/user/{userId}",
+    UNMATCHED,
+];
+
+/// The label of a request that matched no route.
+pub const UNMATCHED: &str = "unmatched";
+
+/// The static template of a matched path (`UNMATCHED` for none).
+pub fn template(matched: Option<&str>) -> &'static str {
+    matched
+        .and_then(|path| TEMPLATES.iter().find(|template| **template == path))
+        .copied()
+        .unwrap_or(UNMATCHED)
+}
+
 /// Every route, without the cross-cutting layers (see `crate::router`).
 pub fn routes() -> Router<AppState> {
     Router::new()

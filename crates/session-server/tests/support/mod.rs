@@ -88,9 +88,19 @@ impl Server {
         wait(&mut self.child, Duration::from_secs(30))
     }
 
-    /// The log lines written so far and not drained yet (start-up lines included).
-    pub fn drain_logs(&self) -> Vec<String> {
+    /// The log lines written so far, waiting (up to 10 s) until `done` holds for them: the
+    /// server writes its log from a background thread, a moment after answering.
+    pub fn wait_for_logs(&self, done: impl Fn(&[String]) -> bool) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
         let mut lines = std::mem::take(&mut *self.startup.borrow_mut());
+        while !done(&lines) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.logs.recv_timeout(left.min(Duration::from_millis(100))) {
+                Ok(line) => lines.push(line),
+                Err(_) if Instant::now() >= deadline => break,
+                Err(_) => {}
+            }
+        }
         lines.extend(self.logs.try_iter());
         lines
     }

@@ -6,6 +6,7 @@
 //! on the caller's thread against a consistent snapshot.
 
 mod ops;
+mod record;
 mod sweeper;
 mod writer;
 

@@ -5,6 +5,7 @@ use std::ops::Bound;
 
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
+use super::record::{decode, encode};
 use super::{BY_EXPIRY, BY_USER, SESSIONS, map_redb};
 use crate::cursor::Position;
 use crate::store::{PageRequest, StorePage, VersionCheck};
@@ -43,15 +44,6 @@ pub(super) fn check_version(session: &Session, check: &VersionCheck) -> Result<(
             current: session.version,
         })
     }
-}
-
-fn decode(bytes: &[u8]) -> Result<Session, SessionError> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| SessionError::internal(format!("undecodable session record: {e}")))
-}
-
-fn encode(session: &Session) -> Result<Vec<u8>, SessionError> {
-    serde_json::to_vec(session).map_err(SessionError::internal)
 }
 
 pub(super) fn create(txn: &WriteTransaction, session: &Session) -> TxnResult<()> {

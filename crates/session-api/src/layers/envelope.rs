@@ -1,0 +1,81 @@
+//! The one middleware around every route: request id, client address, authentication and
+//! rate limit, request timeout, problem+json for every error, `Cache-Control`, metrics and
+//! the request log, in that order.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::access_log::{self, Entry};
+use super::request_id::{self, X_REQUEST_ID};
+use crate::auth::{self, Auth};
+use crate::problem::ApiError;
+use crate::routes::{UNMATCHED, template};
+use crate::{client, metrics};
+
+/// What the envelope needs.
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    /// Authentication and rate limiting.
+    pub auth: Arc<Auth>,
+    /// Longest time a request may take before it is answered 503.
+    pub request_timeout: Duration,
+}
+
+/// Middleware: everything every request goes through.
+pub async fn envelope(
+    State(envelope): State<Arc<Envelope>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let request_id = request_id::assign(&mut request);
+    let client = client::resolve(&mut request);
+    let method = request.method().clone();
+    let route = template(
+        request
+            .extensions()
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str),
+    );
+    let matched = (route != UNMATCHED).then_some(route);
+
+    // Before any body is read: a stranger's request costs no parsing.
+    let (caller, refusal) = auth::check(&envelope.auth, &request, matched);
+    let response = match refusal {
+        Some(refusal) => refusal,
+        None => match tokio::time::timeout(envelope.request_timeout, next.run(request)).await {
+            Ok(response) => response,
+            // The handler's work is dropped; a store write already sent may still land, as
+            // with any timeout.
+            Err(_) => ApiError::unavailable(format!(
+                "request timed out after {:?}",
+                envelope.request_timeout
+            ))
+            .into_response(),
+        },
+    };
+    let mut response = super::problem_for_every_error(response);
+    super::no_store(&mut response);
+    response
+        .headers_mut()
+        .insert(X_REQUEST_ID.clone(), request_id.clone());
+
+    let elapsed = started.elapsed();
+    metrics::record_request(route, &method, response.status(), elapsed);
+    access_log::write(
+        &Entry {
+            request_id: &request_id,
+            method: &method,
+            route,
+            client,
+            caller,
+            elapsed,
+        },
+        &response,
+    );
+    response
+}

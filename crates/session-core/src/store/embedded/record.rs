@@ -1,0 +1,163 @@
+//! The embedded store's record of a session.
+//!
+//! A tag byte, the six numbers in fixed little-endian slots, the two ids with their lengths,
+//! then the data as JSON:
+//!
+//! ```text
+//! [0xB1][createdAt i64][updatedAt i64][touchedAt i64][ttl i64][ttlSeconds u64][version u64]
+//! [id length u16][id][userId length u16][userId][data JSON…]
+//! ```
+//!
+//! Reading a session is the hot path of the service; this layout decodes without matching
+//! field names or parsing timestamps. Records written as JSON by earlier versions (they start
+//! with `{`) are still read.
+
+use crate::{Session, SessionError, SessionId, Timestamp, UserId};
+
+/// First byte of a record in this layout.
+const TAG: u8 = 0xB1;
+const NUMBERS: usize = 6 * 8;
+
+/// The record of `session`.
+pub(super) fn encode(session: &Session) -> Result<Vec<u8>, SessionError> {
+    let id = session.id.as_str().as_bytes();
+    let user = session.user_id.as_str().as_bytes();
+    let id_len = u16::try_from(id.len())
+        .map_err(|_| SessionError::internal("session id too long for a record"))?;
+    let user_len = u16::try_from(user.len())
+        .map_err(|_| SessionError::internal("user id too long for a record"))?;
+    let mut record = Vec::with_capacity(1 + NUMBERS + 4 + id.len() + user.len() + 128);
+    record.push(TAG);
+    for number in [
+        session.created_at.millis(),
+        session.updated_at.millis(),
+        session.touched_at.millis(),
+        session.ttl,
+    ] {
+        record.extend_from_slice(&number.to_le_bytes());
+    }
+    record.extend_from_slice(&session.ttl_seconds.to_le_bytes());
+    record.extend_from_slice(&session.version.to_le_bytes());
+    record.extend_from_slice(&id_len.to_le_bytes());
+    record.extend_from_slice(id);
+    record.extend_from_slice(&user_len.to_le_bytes());
+    record.extend_from_slice(user);
+    serde_json::to_writer(&mut record, &session.data).map_err(SessionError::internal)?;
+    Ok(record)
+}
+
+fn corrupt(what: &str) -> SessionError {
+    SessionError::internal(format!("undecodable session record: {what}"))
+}
+
+/// Reads the bytes at `at..at + len`, advancing `at`.
+fn take<'a>(bytes: &'a [u8], at: &mut usize, len: usize) -> Result<&'a [u8], SessionError> {
+    let end = at
+        .checked_add(len)
+        .filter(|end| *end <= bytes.len())
+        .ok_or_else(|| corrupt("truncated"))?;
+    let slice = &bytes[*at..end];
+    *at = end;
+    Ok(slice)
+}
+
+fn eight(bytes: &[u8], at: &mut usize) -> Result<[u8; 8], SessionError> {
+    take(bytes, at, 8)?
+        .try_into()
+        .map_err(|_| corrupt("truncated"))
+}
+
+fn text(bytes: &[u8], at: &mut usize) -> Result<String, SessionError> {
+    let len: [u8; 2] = take(bytes, at, 2)?
+        .try_into()
+        .map_err(|_| corrupt("truncated"))?;
+    let raw = take(bytes, at, usize::from(u16::from_le_bytes(len)))?;
+    String::from_utf8(raw.to_vec()).map_err(|_| corrupt("an id is not UTF-8"))
+}
+
+/// The session a record holds.
+pub(super) fn decode(bytes: &[u8]) -> Result<Session, SessionError> {
+    match bytes.first() {
+        Some(&TAG) => {}
+        Some(b'{') => {
+            return serde_json::from_slice(bytes).map_err(|e| corrupt(&e.to_string()));
+        }
+        _ => return Err(corrupt("unknown layout")),
+    }
+    let mut at = 1;
+    let created_at = i64::from_le_bytes(eight(bytes, &mut at)?);
+    let updated_at = i64::from_le_bytes(eight(bytes, &mut at)?);
+    let touched_at = i64::from_le_bytes(eight(bytes, &mut at)?);
+    let ttl = i64::from_le_bytes(eight(bytes, &mut at)?);
+    let ttl_seconds = u64::from_le_bytes(eight(bytes, &mut at)?);
+    let version = u64::from_le_bytes(eight(bytes, &mut at)?);
+    let id = text(bytes, &mut at)?;
+    let user = text(bytes, &mut at)?;
+    let data = serde_json::from_slice(&bytes[at..]).map_err(|e| corrupt(&e.to_string()))?;
+    Ok(Session {
+        id: SessionId::from_stored(id),
+        user_id: UserId::from_stored(user),
+        data,
+        created_at: Timestamp::from_millis(created_at),
+        updated_at: Timestamp::from_millis(updated_at),
+        touched_at: Timestamp::from_millis(touched_at),
+        ttl,
+        ttl_seconds,
+        version,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn session() -> Session {
+        Session {
+            id: SessionId::generate(),
+            user_id: UserId::parse("ユーザー").expect("valid"),
+            data: json!({"a": [1, 2.5, null], "b": {"c": "d"}})
+                .as_object()
+                .cloned()
+                .expect("object"),
+            created_at: Timestamp::from_millis(1_795_428_000_123),
+            updated_at: Timestamp::from_millis(1_795_428_001_000),
+            touched_at: Timestamp::from_millis(1_795_428_002_000),
+            ttl: 1_795_514_400,
+            ttl_seconds: 86_400,
+            version: 7,
+        }
+    }
+
+    #[test]
+    fn a_record_reads_back_as_the_session_it_was_made_from() {
+        let original = session();
+        assert_eq!(
+            decode(&encode(&original).expect("encode")).expect("decode"),
+            original
+        );
+    }
+
+    #[test]
+    fn json_records_of_earlier_versions_still_read() {
+        let original = session();
+        let legacy = serde_json::to_vec(&original).expect("json");
+        assert_eq!(decode(&legacy).expect("decode"), original);
+    }
+
+    #[test]
+    fn damaged_records_are_errors_not_panics() {
+        let record = encode(&session()).expect("encode");
+        for cut in [0, 1, 20, 49, 52, record.len() - 1] {
+            assert!(decode(&record[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut wrong = record.clone();
+        wrong[0] = 0x00;
+        assert!(decode(&wrong).is_err());
+        let mut long_id = record;
+        long_id[49] = 0xff;
+        long_id[50] = 0xff;
+        assert!(decode(&long_id).is_err(), "a length past the end");
+    }
+}
