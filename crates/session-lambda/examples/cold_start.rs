@@ -167,10 +167,16 @@ fn size_mib(path: &Path) -> Result<f64, String> {
 }
 
 async fn run(options: Options) -> Result<String, String> {
-    let mut env = vec![(
-        "DYNAMODB_TABLE_NAME".to_owned(),
-        "bench-sessions".to_owned(),
-    )];
+    // As behind an API Gateway route that requires IAM: the measured request carries no
+    // token, and a Lambda caller is never on loopback (so protected mode would refuse it).
+    let auth_off = ("AUTH_DISABLED".to_owned(), "true".to_owned());
+    let mut env = vec![
+        (
+            "DYNAMODB_TABLE_NAME".to_owned(),
+            "bench-sessions".to_owned(),
+        ),
+        auth_off.clone(),
+    ];
     if let Some(endpoint) = &options.dynamodb_endpoint {
         let table = unique_table_name("bench");
         create_table(
@@ -183,6 +189,7 @@ async fn run(options: Options) -> Result<String, String> {
         env = vec![
             ("DYNAMODB_TABLE_NAME".to_owned(), table),
             ("AWS_ENDPOINT_URL_DYNAMODB".to_owned(), endpoint.clone()),
+            auth_off,
         ];
     } else {
         // The first event needs no store; a closed port stands in for it.
