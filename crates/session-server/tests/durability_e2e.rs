@@ -1,9 +1,9 @@
 //! Durability of the embedded store: SIGKILL in the middle of a write load loses no write that
-//! was acknowledged with 2xx.
+//! was acknowledged with 2xx, and brings back no session whose deletion was acknowledged.
 
 mod support;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -33,10 +33,26 @@ async fn sigkill_mid_load_loses_no_acknowledged_write() {
         writers.push(tokio::spawn(async move {
             let http = client();
             let mut acked: HashMap<String, Acked> = HashMap::new();
+            let mut deleted: HashSet<String> = HashSet::new();
             let mut mine: Vec<String> = Vec::new();
             let mut step = 0u64;
             while !stop.load(Ordering::Relaxed) && step < 5_000 {
                 step += 1;
+                if step.is_multiple_of(7) && mine.len() > 1 {
+                    let id = mine.swap_remove(0);
+                    let Ok(reply) = http.delete(format!("{base}/sessions/{id}")).send().await
+                    else {
+                        break;
+                    };
+                    if reply.status() == 204 {
+                        acked.remove(&id);
+                        deleted.insert(id);
+                    } else {
+                        // Not acknowledged: the session may or may not survive; stop checking it.
+                        acked.remove(&id);
+                    }
+                    continue;
+                }
                 let data = json!({"writer": writer, "step": step, "pad": "x".repeat(64)});
                 // Alternate creates and replaces of this writer's own sessions.
                 let reply = if step % 2 == 1 || mine.is_empty() {
@@ -71,7 +87,7 @@ async fn sigkill_mid_load_loses_no_acknowledged_write() {
                     },
                 );
             }
-            acked
+            (acked, deleted)
         }));
     }
 
@@ -79,14 +95,22 @@ async fn sigkill_mid_load_loses_no_acknowledged_write() {
     signal(server.pid(), "KILL");
     stop.store(true, Ordering::Relaxed);
     let mut acked = HashMap::new();
+    let mut deleted = HashSet::new();
     for writer in writers {
-        acked.extend(writer.await.expect("join"));
+        let (writer_acked, writer_deleted) = writer.await.expect("join");
+        acked.extend(writer_acked);
+        deleted.extend(writer_deleted);
     }
     drop(server);
     assert!(
         acked.len() > 50,
         "the load acknowledged too little to prove anything: {}",
         acked.len()
+    );
+    assert!(
+        deleted.len() > 5,
+        "the load acknowledged too few deletes to prove anything: {}",
+        deleted.len()
     );
 
     let restarted = Server::spawn(&env);
@@ -111,5 +135,13 @@ async fn sigkill_mid_load_loses_no_acknowledged_write() {
                 "{id}: acknowledged data differs"
             );
         }
+    }
+    for id in &deleted {
+        let reply = http
+            .get(restarted.url(&format!("/sessions/{id}")))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(reply.status(), 404, "deleted session {id} came back");
     }
 }

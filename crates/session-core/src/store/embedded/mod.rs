@@ -5,6 +5,7 @@
 //! All writes go through one writer thread that commits in batches (see `writer`); reads run
 //! on the caller's thread against a consistent snapshot.
 
+mod journal;
 mod ops;
 mod record;
 mod sweeper;
@@ -18,7 +19,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use redb::backends::InMemoryBackend;
-use redb::{Database, ReadableDatabase, TableDefinition, WriteTransaction};
+use redb::{Database, ReadableDatabase, TableDefinition};
 
 use crate::store::{PageRequest, SessionStore, StorePage, VersionCheck};
 use crate::{
@@ -26,7 +27,8 @@ use crate::{
     Timestamp, UserId,
 };
 
-use writer::{ClosureOp, WriteOp};
+use journal::Journal;
+use writer::{ClosureOp, Tx, WriteOp};
 
 pub(crate) const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
 pub(crate) const BY_USER: TableDefinition<(&str, &str, &str), ()> =
@@ -92,7 +94,19 @@ impl EmbeddedStore {
                 path.display()
             ))
         })?;
-        Self::start(db, options, path.display().to_string())
+        let journal_path = journal::path_for(path);
+        let (journal, replay) = Journal::open(&journal_path).map_err(|e| {
+            SessionError::internal(format!(
+                "cannot open the embedded store journal {}: {e}",
+                journal_path.display()
+            ))
+        })?;
+        Self::start(
+            db,
+            Some((journal, replay)),
+            options,
+            path.display().to_string(),
+        )
     }
 
     /// A store that lives in memory and vanishes when dropped.
@@ -100,11 +114,13 @@ impl EmbeddedStore {
         let db = Database::builder()
             .create_with_backend(InMemoryBackend::new())
             .map_err(|e| SessionError::internal(format!("cannot create in-memory store: {e}")))?;
-        Self::start(db, options, "memory".to_owned())
+        // Nothing in memory survives the process, so a journal would buy nothing.
+        Self::start(db, None, options, "memory".to_owned())
     }
 
     fn start(
         db: Database,
+        journal: Option<(Journal, Vec<journal::Change>)>,
         options: EmbeddedOptions,
         location: String,
     ) -> Result<Self, SessionError> {
@@ -115,6 +131,15 @@ impl EmbeddedStore {
         txn.open_table(BY_USER).map_err(map_redb)?;
         txn.open_table(BY_EXPIRY).map_err(map_redb)?;
         txn.commit().map_err(map_redb)?;
+        let journal = match journal {
+            Some((mut journal, replay)) => {
+                if !replay.is_empty() {
+                    replay_journal(&db, &mut journal, replay, &location)?;
+                }
+                Some(journal)
+            }
+            None => None,
+        };
 
         let (queue, receiver) = mpsc::channel();
         let chores = Box::new(sweeper::Sweeper::new(
@@ -125,7 +150,7 @@ impl EmbeddedStore {
         let writer_db = db.clone();
         let writer = std::thread::Builder::new()
             .name("embedded-store-writer".into())
-            .spawn(move || writer::run(writer_db, receiver, chores))
+            .spawn(move || writer::run(writer_db, journal, receiver, chores))
             .map_err(|e| SessionError::internal(format!("cannot start the writer thread: {e}")))?;
         Ok(Self {
             db,
@@ -140,7 +165,7 @@ impl EmbeddedStore {
     /// clock; returns how many were purged. The sweeper calls the same code periodically.
     pub async fn purge_expired(&self) -> Result<u64, SessionError> {
         let cutoff = sweeper::cutoff(self.options.clock.now(), self.options.purge_after_seconds);
-        self.write(move |txn| Ok(Ok(sweeper::purge_until(txn, cutoff, usize::MAX)?)))
+        self.write(move |tx| Ok(Ok(sweeper::purge_until(tx, cutoff, usize::MAX)?)))
             .await
     }
 
@@ -161,9 +186,7 @@ impl EmbeddedStore {
     async fn write<T, F>(&self, run: F) -> Result<T, SessionError>
     where
         T: Send + 'static,
-        F: FnOnce(&WriteTransaction) -> Result<Result<T, SessionError>, redb::Error>
-            + Send
-            + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<Result<T, SessionError>, redb::Error> + Send + 'static,
     {
         let (op, reply) = ClosureOp::new(run);
         {
@@ -208,7 +231,7 @@ impl SessionStore for EmbeddedStore {
 
     async fn create(&self, session: &Session) -> Result<(), SessionError> {
         let session = session.clone();
-        self.write(move |txn| ops::create(txn, &session)).await
+        self.write(move |tx| ops::create(tx, &session)).await
     }
 
     async fn get(&self, id: &SessionId, now: Timestamp) -> Result<Session, SessionError> {
@@ -226,8 +249,8 @@ impl SessionStore for EmbeddedStore {
         now: Timestamp,
     ) -> Result<Session, SessionError> {
         let (id, data, check) = (id.clone(), data.clone(), check.clone());
-        self.write(move |txn| {
-            ops::update(txn, &id, now, |session| {
+        self.write(move |tx| {
+            ops::update(tx, &id, now, |session| {
                 ops::check_version(session, &check)?;
                 session.data = data;
                 session.updated_at = now;
@@ -247,8 +270,8 @@ impl SessionStore for EmbeddedStore {
         now: Timestamp,
     ) -> Result<Session, SessionError> {
         let (id, patch, check) = (id.clone(), patch.clone(), check.clone());
-        self.write(move |txn| {
-            ops::update(txn, &id, now, |session| {
+        self.write(move |tx| {
+            ops::update(tx, &id, now, |session| {
                 ops::check_version(session, &check)?;
                 let mut data = session.data.clone();
                 patch.apply_to(&mut data);
@@ -276,8 +299,8 @@ impl SessionStore for EmbeddedStore {
         now: Timestamp,
     ) -> Result<Session, SessionError> {
         let (id, policy) = (id.clone(), *policy);
-        self.write(move |txn| {
-            ops::update(txn, &id, now, |session| {
+        self.write(move |tx| {
+            ops::update(tx, &id, now, |session| {
                 let idle = ttl_seconds.unwrap_or(session.ttl_seconds);
                 session.ttl_seconds = idle;
                 session.ttl = policy.ttl_at(session.created_at, idle, now);
@@ -296,8 +319,8 @@ impl SessionStore for EmbeddedStore {
         now: Timestamp,
     ) -> Result<Option<Session>, SessionError> {
         let id = id.clone();
-        self.write(move |txn| {
-            let outcome = ops::update(txn, &id, now, |session| {
+        self.write(move |tx| {
+            let outcome = ops::update(tx, &id, now, |session| {
                 if session.touched_at != last_touched {
                     return Err(SessionError::VersionMismatch {
                         current: session.version,
@@ -315,7 +338,7 @@ impl SessionStore for EmbeddedStore {
 
     async fn delete(&self, id: &SessionId) -> Result<(), SessionError> {
         let id = id.clone();
-        self.write(move |txn| ops::remove(txn, id.as_str()).map(|removed| removed.map(|_| ())))
+        self.write(move |tx| ops::remove(tx, id.as_str()).map(|removed| removed.map(|_| ())))
             .await
     }
 
@@ -338,7 +361,7 @@ impl SessionStore for EmbeddedStore {
 
     async fn delete_user(&self, user_id: &UserId, now: Timestamp) -> Result<u64, SessionError> {
         let user_id = user_id.clone();
-        self.write(move |txn| ops::delete_user(txn, &user_id, now))
+        self.write(move |tx| ops::delete_user(tx, &user_id, now))
             .await
     }
 
@@ -358,6 +381,42 @@ impl SessionStore for EmbeddedStore {
     }
 }
 
+/// Brings redb up to date with the journal after a crash: applies its changes in order in one
+/// durable transaction, then empties it.
+fn replay_journal(
+    db: &Database,
+    journal: &mut Journal,
+    changes: Vec<journal::Change>,
+    location: &str,
+) -> Result<(), SessionError> {
+    let count = changes.len();
+    let txn = db.begin_write().map_err(map_redb)?;
+    {
+        let tx = Tx::new(&txn);
+        for change in changes {
+            ops::replay(&tx, change).map_err(map_redb)?.map_err(|e| {
+                SessionError::internal(format!(
+                    "cannot replay the journal {}: {e}",
+                    journal.path().display()
+                ))
+            })?;
+        }
+    }
+    txn.commit().map_err(map_redb)?;
+    journal.reset().map_err(|e| {
+        SessionError::internal(format!(
+            "cannot empty the journal {}: {e}",
+            journal.path().display()
+        ))
+    })?;
+    tracing::info!(
+        store = location,
+        changes = count,
+        "replayed the embedded store journal"
+    );
+    Ok(())
+}
+
 /// Storage faults: I/O trouble may pass (503); anything else is a bug or corruption (500).
 pub(crate) fn map_redb(error: impl Into<redb::Error>) -> SessionError {
     let error: redb::Error = error.into();
@@ -366,5 +425,117 @@ pub(crate) fn map_redb(error: impl Into<redb::Error>) -> SessionError {
             SessionError::unavailable(error)
         }
         other => SessionError::internal(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::journal::{Change, Journal, path_for};
+    use super::*;
+    use crate::store::SessionStore;
+
+    fn session(user: &str, version: u64) -> Session {
+        let at = SystemClock.now();
+        Session {
+            id: SessionId::generate(),
+            user_id: UserId::parse(user).expect("valid"),
+            data: serde_json::json!({"v": version})
+                .as_object()
+                .cloned()
+                .expect("object"),
+            created_at: at,
+            updated_at: at,
+            touched_at: at,
+            ttl: at.epoch_seconds() + 3600,
+            ttl_seconds: 3600,
+            version,
+        }
+    }
+
+    /// What a crash leaves behind: changes in the journal that redb never made durable.
+    #[tokio::test]
+    async fn opening_replays_the_journal_onto_the_database() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.redb");
+        let (kept, replaced, deleted) = (session("u1", 1), session("u1", 1), session("u2", 1));
+        {
+            let store = EmbeddedStore::open(&path, EmbeddedOptions::default()).expect("open");
+            for s in [&kept, &replaced, &deleted] {
+                store.create(s).await.expect("create");
+            }
+        }
+        assert_eq!(
+            std::fs::metadata(path_for(&path)).expect("journal").len(),
+            0,
+            "a clean close leaves an empty journal"
+        );
+
+        let created = session("u3", 1);
+        let mut newer = replaced.clone();
+        newer.version = 2;
+        newer.data = serde_json::json!({"v": 2})
+            .as_object()
+            .cloned()
+            .expect("object");
+        newer.ttl += 60;
+        {
+            let (mut journal, _) = Journal::open(&path_for(&path)).expect("journal");
+            let put = |s: &Session| Change::Put {
+                id: s.id.as_str().to_owned(),
+                record: record::encode(s).expect("encode"),
+            };
+            journal
+                .append(&[put(&created), put(&newer)])
+                .expect("append");
+            journal
+                .append(&[Change::Remove {
+                    id: deleted.id.as_str().to_owned(),
+                }])
+                .expect("append");
+            // Replaying twice is what a crash between a checkpoint and emptying the journal does.
+            journal.append(&[put(&created)]).expect("append");
+        }
+
+        let clock = Arc::new(crate::ManualClock::new(SystemClock.now()));
+        let options = EmbeddedOptions {
+            purge_after_seconds: 0,
+            clock: clock.clone(),
+            ..EmbeddedOptions::default()
+        };
+        let store = EmbeddedStore::open(&path, options).expect("reopen");
+        assert_eq!(
+            std::fs::metadata(path_for(&path)).expect("journal").len(),
+            0,
+            "replay empties the journal"
+        );
+        let now = SystemClock.now();
+        assert_eq!(store.get(&kept.id, now).await.expect("kept"), kept);
+        assert_eq!(store.get(&created.id, now).await.expect("created"), created);
+        assert_eq!(store.get(&replaced.id, now).await.expect("replaced"), newer);
+        assert!(matches!(
+            store.get(&deleted.id, now).await,
+            Err(SessionError::NotFound)
+        ));
+        // The indexes follow the records: u1 lists both of its sessions once, u2 none.
+        let page = PageRequest {
+            limit: 10,
+            after: None,
+        };
+        let u1 = store
+            .list_user(&UserId::parse("u1").expect("valid"), &page, now)
+            .await
+            .expect("list");
+        assert_eq!(u1.sessions.len(), 2);
+        let u2 = store
+            .list_user(&UserId::parse("u2").expect("valid"), &page, now)
+            .await
+            .expect("list");
+        assert!(u2.sessions.is_empty());
+        // The expiry index follows too: the replaced session's old ttl purges nothing.
+        clock.advance_seconds(3601);
+        assert_eq!(store.purge_expired().await.expect("purge"), 2);
+        assert_eq!(store.get(&replaced.id, now).await.expect("replaced"), newer);
+        clock.advance_seconds(60);
+        assert_eq!(store.purge_expired().await.expect("purge"), 1);
     }
 }

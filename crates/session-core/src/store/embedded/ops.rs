@@ -3,9 +3,11 @@
 
 use std::ops::Bound;
 
-use redb::{ReadTransaction, ReadableTable, WriteTransaction};
+use redb::{ReadTransaction, ReadableTable};
 
+use super::journal::Change;
 use super::record::{decode, encode};
+use super::writer::Tx;
 use super::{BY_EXPIRY, BY_USER, SESSIONS, map_redb};
 use crate::cursor::Position;
 use crate::store::{PageRequest, StorePage, VersionCheck};
@@ -46,7 +48,8 @@ pub(super) fn check_version(session: &Session, check: &VersionCheck) -> Result<(
     }
 }
 
-pub(super) fn create(txn: &WriteTransaction, session: &Session) -> TxnResult<()> {
+pub(super) fn create(tx: &Tx<'_>, session: &Session) -> TxnResult<()> {
+    let txn = tx.txn();
     let mut sessions = txn.open_table(SESSIONS)?;
     let id = session.id.as_str();
     if sessions.get(id)?.is_some() {
@@ -61,16 +64,51 @@ pub(super) fn create(txn: &WriteTransaction, session: &Session) -> TxnResult<()>
     txn.open_table(BY_USER)?
         .insert((session.user_id.as_str(), created.as_str(), id), ())?;
     txn.open_table(BY_EXPIRY)?.insert((session.ttl, id), ())?;
+    tx.put(id, record);
+    Ok(Ok(()))
+}
+
+/// Applies one journalled change on replay: the session ends up exactly as the change says,
+/// whatever state it was in, so replaying a change twice is harmless.
+pub(super) fn replay(tx: &Tx<'_>, change: Change) -> Result<Result<(), SessionError>, redb::Error> {
+    match change {
+        Change::Remove { id } => {
+            remove(tx, &id)?.ok();
+        }
+        Change::Put { id, record } => {
+            let session = match decode(&record) {
+                Ok(session) if session.id.as_str() == id => session,
+                Ok(_) => {
+                    return Ok(Err(SessionError::internal(format!(
+                        "journalled record for {id} names another session"
+                    ))));
+                }
+                Err(error) => return Ok(Err(error)),
+            };
+            remove(tx, &id)?.ok();
+            let txn = tx.txn();
+            txn.open_table(SESSIONS)?
+                .insert(id.as_str(), record.as_slice())?;
+            let created = session.created_at.to_string();
+            txn.open_table(BY_USER)?.insert(
+                (session.user_id.as_str(), created.as_str(), id.as_str()),
+                (),
+            )?;
+            txn.open_table(BY_EXPIRY)?
+                .insert((session.ttl, id.as_str()), ())?;
+        }
+    }
     Ok(Ok(()))
 }
 
 /// Loads the live session `id`, lets `change` edit a copy (or refuse), and stores the copy.
 pub(super) fn update(
-    txn: &WriteTransaction,
+    tx: &Tx<'_>,
     id: &SessionId,
     now: Timestamp,
     change: impl FnOnce(&mut Session) -> Result<(), SessionError>,
 ) -> TxnResult<Session> {
+    let txn = tx.txn();
     let mut sessions = txn.open_table(SESSIONS)?;
     let current = match load(&sessions, id.as_str()).and_then(|found| live(found, now)) {
         Ok(current) => current,
@@ -90,11 +128,13 @@ pub(super) fn update(
         expiry.remove((current.ttl, id.as_str()))?;
         expiry.insert((next.ttl, id.as_str()), ())?;
     }
+    tx.put(id.as_str(), record);
     Ok(Ok(next))
 }
 
 /// Removes a session and its index entries; `NotFound` when there is none.
-pub(super) fn remove(txn: &WriteTransaction, id: &str) -> TxnResult<Session> {
+pub(super) fn remove(tx: &Tx<'_>, id: &str) -> TxnResult<Session> {
+    let txn = tx.txn();
     let mut sessions = txn.open_table(SESSIONS)?;
     let session = match load(&sessions, id) {
         Ok(session) => session,
@@ -105,16 +145,13 @@ pub(super) fn remove(txn: &WriteTransaction, id: &str) -> TxnResult<Session> {
     txn.open_table(BY_USER)?
         .remove((session.user_id.as_str(), created.as_str(), id))?;
     txn.open_table(BY_EXPIRY)?.remove((session.ttl, id))?;
+    tx.removed(id);
     Ok(Ok(session))
 }
 
-pub(super) fn delete_user(
-    txn: &WriteTransaction,
-    user_id: &UserId,
-    now: Timestamp,
-) -> TxnResult<u64> {
+pub(super) fn delete_user(tx: &Tx<'_>, user_id: &UserId, now: Timestamp) -> TxnResult<u64> {
     let ids: Vec<String> = {
-        let index = txn.open_table(BY_USER)?;
+        let index = tx.txn().open_table(BY_USER)?;
         let user = user_id.as_str();
         index
             .range((user, "", "")..(user, AFTER_ANY_TIMESTAMP, ""))?
@@ -123,7 +160,7 @@ pub(super) fn delete_user(
     };
     let mut live = 0;
     for id in ids {
-        if let Ok(session) = remove(txn, &id)?
+        if let Ok(session) = remove(tx, &id)?
             && !session.is_expired(now)
         {
             live += 1;

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use redb::{Database, ReadableTable, WriteTransaction};
+use redb::{Database, ReadableTable};
 
-use super::writer::Housekeeping;
+use super::writer::{Housekeeping, Tx};
 use super::{BY_EXPIRY, SESSIONS, ops};
 use crate::{Clock, Timestamp};
 
@@ -20,11 +20,8 @@ pub(super) fn cutoff(now: Timestamp, purge_after_seconds: u64) -> i64 {
 }
 
 /// Purges up to `max` sessions with `ttl <= cutoff`; returns how many.
-pub(super) fn purge_until(
-    txn: &WriteTransaction,
-    cutoff: i64,
-    max: usize,
-) -> Result<u64, redb::Error> {
+pub(super) fn purge_until(tx: &Tx<'_>, cutoff: i64, max: usize) -> Result<u64, redb::Error> {
+    let txn = tx.txn();
     let due: Vec<(i64, String)> = {
         let expiry = txn.open_table(BY_EXPIRY)?;
         expiry
@@ -43,7 +40,7 @@ pub(super) fn purge_until(
         let current = ops::load(&txn.open_table(SESSIONS)?, &id);
         match current {
             Ok(session) if session.ttl <= cutoff => {
-                if ops::remove(txn, &id)?.is_ok() {
+                if ops::remove(tx, &id)?.is_ok() {
                     purged += 1;
                 }
             }
@@ -71,9 +68,10 @@ impl Sweeper {
         }
     }
 
+    /// One durable transaction (its changes need no journal).
     fn sweep_once(&self, db: &Database, cutoff: i64) -> Result<u64, redb::Error> {
         let txn = db.begin_write()?;
-        let purged = purge_until(&txn, cutoff, PURGE_BATCH)?;
+        let purged = purge_until(&Tx::new(&txn), cutoff, PURGE_BATCH)?;
         txn.commit()?;
         Ok(purged)
     }
@@ -84,12 +82,14 @@ impl Housekeeping for Sweeper {
         self.interval
     }
 
-    fn run(&mut self, db: &Database) {
+    fn run(&mut self, db: &Database) -> bool {
         let cutoff = cutoff(self.clock.now(), self.purge_after_seconds);
         let mut total = 0;
+        let mut committed = false;
         loop {
             match self.sweep_once(db, cutoff) {
                 Ok(purged) => {
+                    committed = true;
                     total += purged;
                     if purged < PURGE_BATCH as u64 {
                         break;
@@ -104,5 +104,6 @@ impl Housekeeping for Sweeper {
         if total > 0 {
             tracing::debug!(purged = total, "purged expired sessions");
         }
+        committed
     }
 }

@@ -1,19 +1,63 @@
 //! The single writer thread of the embedded store, with group commit.
 //!
-//! redb allows one write transaction at a time and makes each commit durable with an fsync.
-//! One commit per request would cap writes at the disk's fsync rate, so the writer drains
-//! every write queued while the previous commit ran and applies them all in one transaction:
-//! one fsync acknowledges many writes, and no write is acknowledged before it is on disk.
+//! redb allows one write transaction at a time. One commit per request would cap writes at
+//! the disk's sync rate, so the writer drains every write queued while the previous commit
+//! ran and applies them all in one transaction: one sync acknowledges many writes, and no
+//! write is acknowledged before it is on disk. On a file, that sync is the journal's (see
+//! `journal`): the batch's changes are appended to it and synced, then redb commits without
+//! syncing, and a periodic checkpoint makes redb durable and empties the journal.
 
+use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use redb::{Database, WriteTransaction};
+use redb::{Database, Durability, WriteTransaction};
 use tokio::sync::oneshot;
 
+use super::journal::{Change, Journal};
 use crate::SessionError;
+
+/// A write transaction and the log of what it changed, which the journal records.
+pub(super) struct Tx<'a> {
+    txn: &'a WriteTransaction,
+    changes: RefCell<Vec<Change>>,
+}
+
+impl<'a> Tx<'a> {
+    /// Wraps `txn` with an empty log.
+    pub(super) fn new(txn: &'a WriteTransaction) -> Self {
+        Self {
+            txn,
+            changes: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The transaction.
+    pub(super) fn txn(&self) -> &'a WriteTransaction {
+        self.txn
+    }
+
+    /// Logs that session `id` now has `record`.
+    pub(super) fn put(&self, id: &str, record: Vec<u8>) {
+        self.changes.borrow_mut().push(Change::Put {
+            id: id.to_owned(),
+            record,
+        });
+    }
+
+    /// Logs that session `id` is gone.
+    pub(super) fn removed(&self, id: &str) {
+        self.changes
+            .borrow_mut()
+            .push(Change::Remove { id: id.to_owned() });
+    }
+
+    fn into_changes(self) -> Vec<Change> {
+        self.changes.into_inner()
+    }
+}
 
 /// Most writes applied in one transaction; bounds how long a batch holds the writer.
 const MAX_BATCH: usize = 256;
@@ -23,7 +67,7 @@ pub(super) trait WriteOp: Send {
     /// Runs the write inside `txn`. An `Err` means the transaction may hold a partial write
     /// and must be aborted; refusals that change nothing (not found, version mismatch…) are
     /// part of the op's own outcome, not an `Err`.
-    fn apply(&mut self, txn: &WriteTransaction) -> Result<(), redb::Error>;
+    fn apply(&mut self, tx: &Tx<'_>) -> Result<(), redb::Error>;
 
     /// Reports the op's outcome once the batch is committed, or `failure` when it was not.
     fn finish(self: Box<Self>, failure: Option<&str>);
@@ -39,7 +83,7 @@ pub(super) struct ClosureOp<T, F> {
 impl<T, F> ClosureOp<T, F>
 where
     T: Send + 'static,
-    F: FnOnce(&WriteTransaction) -> Result<Result<T, SessionError>, redb::Error> + Send + 'static,
+    F: FnOnce(&Tx<'_>) -> Result<Result<T, SessionError>, redb::Error> + Send + 'static,
 {
     /// Wraps `run`; the result arrives on the returned receiver after commit.
     pub(super) fn new(run: F) -> (Self, oneshot::Receiver<Result<T, SessionError>>) {
@@ -56,11 +100,11 @@ where
 impl<T, F> WriteOp for ClosureOp<T, F>
 where
     T: Send + 'static,
-    F: FnOnce(&WriteTransaction) -> Result<Result<T, SessionError>, redb::Error> + Send + 'static,
+    F: FnOnce(&Tx<'_>) -> Result<Result<T, SessionError>, redb::Error> + Send + 'static,
 {
-    fn apply(&mut self, txn: &WriteTransaction) -> Result<(), redb::Error> {
+    fn apply(&mut self, tx: &Tx<'_>) -> Result<(), redb::Error> {
         if let Some(run) = self.run.take() {
-            self.outcome = Some(run(txn)?);
+            self.outcome = Some(run(tx)?);
         }
         Ok(())
     }
@@ -84,27 +128,54 @@ where
 pub(super) trait Housekeeping: Send {
     /// How often to run.
     fn interval(&self) -> Duration;
-    /// Runs once, in its own transaction.
-    fn run(&mut self, db: &Database);
+    /// Runs once, in durable transactions of its own; says whether one of them committed
+    /// (which made every earlier commit durable too).
+    fn run(&mut self, db: &Database) -> bool;
 }
 
-/// Runs the writer loop until every sender is dropped, then returns (after the last commit).
+/// The writer's state.
+struct Writer {
+    db: Arc<Database>,
+    /// The journal, for a database in a file.
+    journal: Option<Journal>,
+    /// False after the journal failed to undo a partial append or to empty itself: until it
+    /// can be emptied, commits are made durable by redb itself, and the journal is not used.
+    journal_usable: bool,
+}
+
+/// Runs the writer loop until every sender is dropped, then returns (after a last checkpoint).
 pub(super) fn run(
     db: Arc<Database>,
+    journal: Option<Journal>,
     queue: Receiver<Box<dyn WriteOp>>,
     mut chores: Box<dyn Housekeeping>,
 ) {
+    let mut writer = Writer {
+        db,
+        journal,
+        journal_usable: true,
+    };
     let mut next_chore = Instant::now() + chores.interval();
     loop {
-        let wait = next_chore.saturating_duration_since(Instant::now());
-        let first = match queue.recv_timeout(wait) {
+        let deadline = writer
+            .checkpoint_due()
+            .map_or(next_chore, |due| due.min(next_chore));
+        let first = match queue.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
             Ok(op) => Some(op),
             Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => break,
         };
         if Instant::now() >= next_chore {
-            chores.run(&db);
+            if chores.run(&writer.db) {
+                writer.durable_commit_made();
+            }
             next_chore = Instant::now() + chores.interval();
+        }
+        if writer
+            .checkpoint_due()
+            .is_some_and(|due| Instant::now() >= due)
+        {
+            writer.checkpoint();
         }
         let Some(first) = first else { continue };
         let mut batch = Vec::with_capacity(8);
@@ -115,32 +186,127 @@ pub(super) fn run(
                 Err(_) => break,
             }
         }
-        commit_batch(&db, batch);
+        writer.commit_batch(batch);
+    }
+    if writer.checkpoint_due().is_some() {
+        writer.checkpoint();
     }
 }
 
-fn commit_batch(db: &Database, mut batch: Vec<Box<dyn WriteOp>>) {
-    let txn = match db.begin_write() {
-        Ok(txn) => txn,
-        Err(error) => return fail_all(batch, &error.to_string()),
-    };
-    for op in &mut batch {
-        // A panic in one op must not take the writer thread (and every later write) with it.
-        let applied = catch_unwind(AssertUnwindSafe(|| op.apply(&txn)));
-        let failure = match applied {
-            Ok(Ok(())) => continue,
-            Ok(Err(error)) => error.to_string(),
-            Err(_) => "a write panicked".to_owned(),
-        };
-        tracing::error!(error = %failure, batch = batch.len(), "embedded store batch aborted");
-        let _ = txn.abort();
-        return fail_all(batch, &failure);
+impl Writer {
+    fn checkpoint_due(&self) -> Option<Instant> {
+        self.journal.as_ref().and_then(Journal::checkpoint_due)
     }
-    match txn.commit() {
-        Ok(()) => batch.into_iter().for_each(|op| op.finish(None)),
-        Err(error) => {
-            tracing::error!(error = %error, "embedded store commit failed");
-            fail_all(batch, &error.to_string());
+
+    /// Makes redb's state durable, then empties the journal.
+    fn checkpoint(&mut self) {
+        let committed = self
+            .db
+            .begin_write()
+            .map_err(redb::Error::from)
+            .and_then(|txn| txn.commit().map_err(redb::Error::from));
+        match committed {
+            Ok(()) => self.durable_commit_made(),
+            // The journal still holds every change; the next checkpoint tries again.
+            Err(error) => tracing::error!(error = %error, "embedded store checkpoint failed"),
+        }
+    }
+
+    /// A durable commit succeeded: nothing in the journal is needed any more.
+    fn durable_commit_made(&mut self) {
+        let Some(journal) = self.journal.as_mut() else {
+            return;
+        };
+        match journal.reset() {
+            Ok(()) => self.journal_usable = true,
+            Err(error) => {
+                tracing::error!(error = %error, journal = %journal.path().display(), "cannot empty the embedded store journal; committing durably until it can be");
+                self.journal_usable = false;
+            }
+        }
+    }
+
+    fn commit_batch(&mut self, mut batch: Vec<Box<dyn WriteOp>>) {
+        let mut txn = match self.db.begin_write() {
+            Ok(txn) => txn,
+            Err(error) => return fail_all(batch, &error.to_string()),
+        };
+        let tx = Tx::new(&txn);
+        for op in &mut batch {
+            // A panic in one op must not take the writer thread (and every later write) with it.
+            let applied = catch_unwind(AssertUnwindSafe(|| op.apply(&tx)));
+            let failure = match applied {
+                Ok(Ok(())) => continue,
+                Ok(Err(error)) => error.to_string(),
+                Err(_) => "a write panicked".to_owned(),
+            };
+            tracing::error!(error = %failure, batch = batch.len(), "embedded store batch aborted");
+            drop(tx);
+            let _ = txn.abort();
+            return fail_all(batch, &failure);
+        }
+        let changes = tx.into_changes();
+        let journalled = if changes.is_empty() {
+            // Every op was refused: nothing to make durable.
+            None
+        } else {
+            self.journal(&changes)
+        };
+        // Durable already (journalled), or nothing to make durable; else redb must sync.
+        let redb_syncs = journalled.is_none() && !changes.is_empty();
+        let durability = if redb_syncs {
+            Durability::Immediate
+        } else {
+            Durability::None
+        };
+        if let Err(error) = txn.set_durability(durability) {
+            tracing::error!(error = %error, "embedded store cannot set commit durability");
+            let _ = txn.abort();
+            self.undo_journal(journalled);
+            return fail_all(batch, &error.to_string());
+        }
+        match txn.commit() {
+            Ok(()) => {
+                if redb_syncs {
+                    self.durable_commit_made();
+                }
+                batch.into_iter().for_each(|op| op.finish(None));
+            }
+            Err(error) => {
+                tracing::error!(error = %error, "embedded store commit failed");
+                // The journal must not replay a batch that was reported as failed.
+                self.undo_journal(journalled);
+                fail_all(batch, &error.to_string());
+            }
+        }
+    }
+
+    /// Appends `changes` to the journal and syncs it; returns the journal's length before the
+    /// append, or `None` when the batch must instead be committed durably by redb.
+    fn journal(&mut self, changes: &[Change]) -> Option<u64> {
+        if !self.journal_usable {
+            return None;
+        }
+        let journal = self.journal.as_mut()?;
+        let before = journal.len();
+        match journal.append(changes) {
+            Ok(()) => Some(before),
+            Err(error) => {
+                tracing::warn!(error = %error, journal = %journal.path().display(), "cannot append to the embedded store journal; committing this batch durably instead");
+                self.undo_journal(Some(before));
+                None
+            }
+        }
+    }
+
+    /// Cuts the journal back to `before` (its length before a batch that did not commit).
+    fn undo_journal(&mut self, before: Option<u64>) {
+        let (Some(before), Some(journal)) = (before, self.journal.as_mut()) else {
+            return;
+        };
+        if let Err(error) = journal.truncate_to(before) {
+            tracing::error!(error = %error, journal = %journal.path().display(), "cannot undo a journal append; committing durably until the journal can be emptied");
+            self.journal_usable = false;
         }
     }
 }
