@@ -2,6 +2,7 @@
 
 mod cli;
 mod json_lines;
+mod log_writer;
 mod telemetry;
 
 use std::io::Write;

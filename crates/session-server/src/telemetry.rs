@@ -6,25 +6,33 @@ use tracing_subscriber::EnvFilter;
 
 use crate::cli::LogFormat;
 use crate::json_lines::JsonLines;
-
-/// Keeps the log writer running; dropping it flushes what is still queued.
-pub type LogGuard = tracing_appender::non_blocking::WorkerGuard;
+use crate::log_writer::{self, LogGuard};
 
 /// Installs the global subscriber. `RUST_LOG` picks the level (default `info`; the AWS SDK's
 /// own chatter is kept at `warn` unless asked for).
 ///
-/// Lines are written by a background thread through a buffer that it flushes whenever its
-/// queue is empty: a request does not wait for a system call to log, and a busy server
-/// writes many lines per call. The queue never drops a line (a full queue makes the writer
-/// wait instead). Keep the returned guard until exit: dropping it flushes the rest.
-pub fn init(format: LogFormat) -> LogGuard {
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("log-writer")
-        .finish(std::io::BufWriter::with_capacity(
-            64 * 1024,
-            std::io::stdout(),
-        ));
+/// Lines are written in batches by a background thread (see `log_writer`): a request does
+/// not wait for a system call to log, and a busy server writes many lines per call. No line
+/// is dropped. Keep the returned guard until exit: dropping it writes the rest. Should the
+/// thread not start, lines go straight to stdout.
+pub fn init(format: LogFormat) -> Option<LogGuard> {
+    match log_writer::spawn(std::io::stdout(), log_writer::Limits::default()) {
+        Ok((writer, guard)) => {
+            install(format, writer);
+            Some(guard)
+        }
+        Err(error) => {
+            install(format, std::io::stdout);
+            tracing::warn!(error = %error, "cannot start the log writer thread; logging directly");
+            None
+        }
+    }
+}
+
+fn install<W>(format: LogFormat, writer: W)
+where
+    W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
+{
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         EnvFilter::new("info,aws_config=warn,aws_smithy_runtime=warn,aws_sdk_dynamodb=warn")
     });
@@ -43,5 +51,4 @@ pub fn init(format: LogFormat) -> LogGuard {
     };
     // Only fails when a subscriber is already installed, which is harmless.
     let _ = installed;
-    guard
 }
