@@ -20,19 +20,27 @@ pub struct JsonLines;
 /// Appends `text` as a JSON string (quotes included).
 fn push_json_string(line: &mut String, text: &str) {
     line.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => line.push_str("\\\""),
-            '\\' => line.push_str("\\\\"),
-            '\n' => line.push_str("\\n"),
-            '\r' => line.push_str("\\r"),
-            '\t' => line.push_str("\\t"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(line, "\\u{:04x}", u32::from(c));
-            }
-            c => line.push(c),
+    // Runs of characters that need no escape (nearly every field) are copied whole.
+    let mut clean_from = 0;
+    for (at, byte) in text.bytes().enumerate() {
+        let escape = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..0x20 => "",
+            _ => continue,
+        };
+        line.push_str(&text[clean_from..at]);
+        if escape.is_empty() {
+            let _ = write!(line, "\\u{:04x}", byte);
+        } else {
+            line.push_str(escape);
         }
+        clean_from = at + 1;
     }
+    line.push_str(&text[clean_from..]);
     line.push('"');
 }
 
@@ -122,8 +130,8 @@ mod tests {
     #[test]
     fn strings_are_escaped_as_json() {
         let mut line = String::new();
-        push_json_string(&mut line, "a \"quote\", a \\ and\na\ttab \u{1}");
+        push_json_string(&mut line, "a \"quote\", a \\ and\na\ttab \u{1}, é😀\r");
         let parsed: String = serde_json::from_str(&line).expect("valid JSON string");
-        assert_eq!(parsed, "a \"quote\", a \\ and\na\ttab \u{1}");
+        assert_eq!(parsed, "a \"quote\", a \\ and\na\ttab \u{1}, é😀\r");
     }
 }
