@@ -117,6 +117,9 @@ pub async fn build_store(
                 purge_after_seconds: settings.purge_after_seconds,
                 sweep_interval: Duration::from_secs(settings.sweep_interval_seconds),
                 clock,
+                // At most 64 GiB (the setting's range), which fits a 64-bit usize.
+                cache_bytes: usize::try_from(settings.embedded_cache_mb << 20)
+                    .unwrap_or(usize::MAX),
             };
             Ok(Arc::new(EmbeddedStore::open(
                 &settings.embedded_db_path,

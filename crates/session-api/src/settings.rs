@@ -111,6 +111,10 @@ pub struct Settings {
     )]
     pub touch_after_seconds: u64,
 
+    /// Embedded store: memory for its page cache, in MiB.
+    #[arg(long = "embedded-cache-mb", env = "EMBEDDED_CACHE_MB", value_name = "EMBEDDED_CACHE_MB", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=65536))]
+    pub embedded_cache_mb: u64,
+
     /// Embedded store: purge a session no sooner than this many seconds after it expired.
     #[arg(
         long = "session-purge-after-seconds",
@@ -412,6 +416,7 @@ mod tests {
             PathBuf::from("./data/sessions.redb")
         );
         assert_eq!(settings.table_name, "user-sessions");
+        assert_eq!(settings.embedded_cache_mb, 32);
         let policy = settings.policy().expect("valid");
         assert_eq!(policy.default_ttl_seconds, 24 * 3600);
         assert_eq!(policy.max_ttl_seconds, 30 * 24 * 3600);
@@ -437,6 +442,12 @@ mod tests {
         assert!(error.to_string().contains("SESSION_TTL_HOURS"), "{error}");
         let error = parse(&["--session-store", "postgres"]).expect_err("unknown store");
         assert!(error.to_string().contains("SESSION_STORE"), "{error}");
+        for bad in ["0", "65537", "lots"] {
+            let error = parse(&["--embedded-cache-mb", bad]).expect_err("out of range");
+            assert!(error.to_string().contains("EMBEDDED_CACHE_MB"), "{bad}: {error}");
+        }
+        let cache = parse(&["--embedded-cache-mb", "256"]).expect("parse");
+        assert_eq!(cache.embedded_cache_mb, 256);
     }
 
     #[test]

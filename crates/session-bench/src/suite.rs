@@ -350,7 +350,7 @@ impl Report {
     pub fn markdown(&self) -> String {
         let title = match self.store {
             "dynamodb" => "DynamoDB Local",
-            _ => "Embedded store (redb file, fsync per commit)",
+            _ => "Embedded store (redb file and its journal, one sync per batch of writes)",
         };
         let mut out = String::new();
         let _ = writeln!(

@@ -35,6 +35,7 @@ fn options(clock: Arc<ManualClock>, purge_after_seconds: u64) -> EmbeddedOptions
         purge_after_seconds,
         sweep_interval: Duration::from_secs(3600),
         clock,
+        ..EmbeddedOptions::default()
     }
 }
 
@@ -110,6 +111,7 @@ async fn the_sweeper_purges_on_its_own() {
         purge_after_seconds: 0,
         sweep_interval: Duration::from_millis(20),
         clock: clock.clone(),
+        ..EmbeddedOptions::default()
     })
     .expect("store");
     let s = session("sweeper", t0, 1);
