@@ -444,7 +444,10 @@ mod tests {
         assert!(error.to_string().contains("SESSION_STORE"), "{error}");
         for bad in ["0", "65537", "lots"] {
             let error = parse(&["--embedded-cache-mb", bad]).expect_err("out of range");
-            assert!(error.to_string().contains("EMBEDDED_CACHE_MB"), "{bad}: {error}");
+            assert!(
+                error.to_string().contains("EMBEDDED_CACHE_MB"),
+                "{bad}: {error}"
+            );
         }
         let cache = parse(&["--embedded-cache-mb", "256"]).expect("parse");
         assert_eq!(cache.embedded_cache_mb, 256);
