@@ -119,8 +119,10 @@ impl Journal {
 
     /// Cuts the file back to `len` bytes, undoing a frame whose batch was not committed.
     pub(super) fn truncate_to(&mut self, len: u64) -> io::Result<()> {
-        self.file.set_len(len)?;
-        self.file.sync_all()?;
+        if let Err(error) = self.file.set_len(len).and_then(|()| self.file.sync_all()) {
+            self.postpone_checkpoint();
+            return Err(error);
+        }
         self.len = len;
         if len == 0 {
             self.oldest_unchecked = None;
@@ -131,6 +133,14 @@ impl Journal {
     /// Empties the journal: everything in it is durable in the database.
     pub(super) fn reset(&mut self) -> io::Result<()> {
         self.truncate_to(0)
+    }
+
+    /// Puts the next checkpoint a full interval away, after one failed: retrying at once
+    /// would spin the writer on a failing disk.
+    pub(super) fn postpone_checkpoint(&mut self) {
+        if self.len > 0 {
+            self.oldest_unchecked = Some(Instant::now());
+        }
     }
 
     /// Current length in bytes.
@@ -318,6 +328,20 @@ mod tests {
         std::fs::write(&path, &bytes).expect("write");
         let (_, replay) = Journal::open(&path).expect("reopen");
         assert_eq!(replay, sample());
+    }
+
+    #[test]
+    fn a_postponed_checkpoint_is_a_full_interval_away() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut journal, _) = Journal::open(&dir.path().join("j")).expect("open");
+        journal.postpone_checkpoint();
+        assert_eq!(journal.checkpoint_due(), None, "nothing to checkpoint");
+        journal.append(&sample()).expect("append");
+        journal.oldest_unchecked = Some(Instant::now() - 2 * CHECKPOINT_INTERVAL);
+        assert!(journal.checkpoint_due().expect("due") <= Instant::now());
+        journal.postpone_checkpoint();
+        let due = journal.checkpoint_due().expect("due");
+        assert!(due > Instant::now() + CHECKPOINT_INTERVAL / 2, "{due:?}");
     }
 
     #[test]

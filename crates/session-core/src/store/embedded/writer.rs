@@ -207,8 +207,13 @@ impl Writer {
             .and_then(|txn| txn.commit().map_err(redb::Error::from));
         match committed {
             Ok(()) => self.durable_commit_made(),
-            // The journal still holds every change; the next checkpoint tries again.
-            Err(error) => tracing::error!(error = %error, "embedded store checkpoint failed"),
+            // The journal still holds every change; a later checkpoint tries again.
+            Err(error) => {
+                tracing::error!(error = %error, "embedded store checkpoint failed");
+                if let Some(journal) = self.journal.as_mut() {
+                    journal.postpone_checkpoint();
+                }
+            }
         }
     }
 
