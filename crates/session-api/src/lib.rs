@@ -60,13 +60,18 @@ impl Default for ApiOptions {
     }
 }
 
-/// What every handler shares.
+/// What every handler shares. One reference-counted value: axum clones the state for every
+/// request it routes, and one atomic increment is cheaper than one per field.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// The contents of [`AppState`], reached through it by `Deref`.
+#[derive(Debug)]
+pub struct Shared {
     /// The session service.
-    pub service: Arc<SessionService>,
+    pub service: SessionService,
     /// HTTP-level options.
-    pub options: Arc<ApiOptions>,
+    pub options: ApiOptions,
     /// The OpenAPI document for the limits in force, rendered once.
     pub openapi: openapi::OpenApiJson,
 }
@@ -75,11 +80,19 @@ impl AppState {
     /// State over `service` with `options`.
     pub fn new(service: SessionService, options: ApiOptions) -> Self {
         let openapi = openapi::OpenApiJson::new(service.policy().max_ttl_seconds);
-        Self {
-            service: Arc::new(service),
-            options: Arc::new(options),
+        Self(Arc::new(Shared {
+            service,
+            options,
             openapi,
-        }
+        }))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
     }
 }
 
