@@ -28,7 +28,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// Longest time a change stays only in the journal before a checkpoint.
+/// Longest time a change stays only in the journal before a checkpoint, by default.
 pub(super) const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(5);
 /// Journal size that triggers a checkpoint sooner, which bounds replay time after a crash.
 pub(super) const CHECKPOINT_BYTES: u64 = 64 * 1024 * 1024;
@@ -61,6 +61,7 @@ pub(super) struct Journal {
     path: PathBuf,
     len: u64,
     oldest_unchecked: Option<Instant>,
+    interval: Duration,
 }
 
 /// The journal of the database at `db_path`: the same path with `.journal` appended.
@@ -99,6 +100,7 @@ impl Journal {
             path: path.to_owned(),
             len: bytes.len() as u64,
             oldest_unchecked: (intact > 0).then(Instant::now),
+            interval: CHECKPOINT_INTERVAL,
         };
         // Appends must follow the last intact frame, or replay would stop at the torn one.
         if intact < bytes.len() {
@@ -135,6 +137,11 @@ impl Journal {
         self.truncate_to(0)
     }
 
+    /// Sets the longest time a change stays only in the journal.
+    pub(super) fn set_checkpoint_interval(&mut self, interval: Duration) {
+        self.interval = interval;
+    }
+
     /// Puts the next checkpoint a full interval away, after one failed: retrying at once
     /// would spin the writer on a failing disk.
     pub(super) fn postpone_checkpoint(&mut self) {
@@ -154,7 +161,7 @@ impl Journal {
         if self.len >= CHECKPOINT_BYTES {
             Some(Instant::now())
         } else {
-            Some(oldest + CHECKPOINT_INTERVAL)
+            Some(oldest + self.interval)
         }
     }
 

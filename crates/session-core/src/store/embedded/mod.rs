@@ -60,6 +60,10 @@ pub struct EmbeddedOptions {
     pub clock: Arc<dyn Clock>,
     /// Bytes of memory for redb's page cache (a database file only).
     pub cache_bytes: usize,
+    /// Longest time a write is durable only in the journal before redb's file is made
+    /// durable and the journal emptied (a database file only). Longer means fewer
+    /// checkpoints and a longer replay after a crash.
+    pub checkpoint_interval: Duration,
 }
 
 impl Default for EmbeddedOptions {
@@ -69,6 +73,7 @@ impl Default for EmbeddedOptions {
             sweep_interval: Duration::from_secs(60),
             clock: Arc::new(SystemClock),
             cache_bytes: DEFAULT_CACHE_MB << 20,
+            checkpoint_interval: Duration::from_secs(5),
         }
     }
 }
@@ -110,12 +115,13 @@ impl EmbeddedStore {
                 ))
             })?;
         let journal_path = journal::path_for(path);
-        let (journal, replay) = Journal::open(&journal_path).map_err(|e| {
+        let (mut journal, replay) = Journal::open(&journal_path).map_err(|e| {
             SessionError::internal(format!(
                 "cannot open the embedded store journal {}: {e}",
                 journal_path.display()
             ))
         })?;
+        journal.set_checkpoint_interval(options.checkpoint_interval);
         Self::start(
             db,
             Some((journal, replay)),
@@ -465,6 +471,50 @@ mod tests {
             ttl_seconds: 3600,
             version,
         }
+    }
+
+    /// Writes sit in the journal until the checkpoint, which empties it while the store runs.
+    #[tokio::test]
+    async fn the_checkpoint_empties_the_journal_while_the_store_runs() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.redb");
+        let journal_len = || std::fs::metadata(path_for(&path)).expect("journal").len();
+        let first = session("u1", 1);
+        {
+            let options = EmbeddedOptions {
+                checkpoint_interval: Duration::from_secs(3600),
+                ..EmbeddedOptions::default()
+            };
+            let store = EmbeddedStore::open(&path, options).expect("open");
+            store.create(&first).await.expect("create");
+            assert!(journal_len() > 0, "an acknowledged write is in the journal");
+        }
+        assert_eq!(journal_len(), 0, "closing checkpoints");
+
+        let options = EmbeddedOptions {
+            checkpoint_interval: Duration::from_millis(50),
+            ..EmbeddedOptions::default()
+        };
+        let store = EmbeddedStore::open(&path, options).expect("reopen");
+        let second = session("u1", 1);
+        store.create(&second).await.expect("create");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while journal_len() > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no checkpoint emptied the journal"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let now = SystemClock.now();
+        assert_eq!(store.get(&first.id, now).await.expect("first"), first);
+        assert_eq!(store.get(&second.id, now).await.expect("second"), second);
+        // Writes after a checkpoint go to the emptied journal.
+        store.delete(&first.id).await.expect("delete");
+        assert!(matches!(
+            store.get(&first.id, now).await,
+            Err(SessionError::NotFound)
+        ));
     }
 
     /// What a crash leaves behind: changes in the journal that redb never made durable.
