@@ -252,9 +252,14 @@ mod tests {
         )
     }
 
-    fn write_from_threads(writer: &BatchedWriter, threads: usize, lines: usize) {
+    /// Writes `lines` lines from each of `threads` threads through a writer with `limits`,
+    /// closes it, and checks that every line arrived whole, once, in its thread's order.
+    fn every_line_arrives(limits: Limits, threads: usize, lines: usize) {
+        let sink = Sink::default();
+        let (writer, guard) = spawn(sink.clone(), limits).expect("spawn");
         std::thread::scope(|scope| {
             for thread in 0..threads {
+                let writer = &writer;
                 scope.spawn(move || {
                     for n in 0..lines {
                         let mut handle = writer.make_writer();
@@ -263,9 +268,8 @@ mod tests {
                 });
             }
         });
-    }
+        drop(guard);
 
-    fn assert_every_line_once_in_order(sink: &Sink, threads: usize, lines: usize) {
         let bytes = sink.0.lock().expect("sink").clone();
         let text = String::from_utf8(bytes).expect("utf-8");
         let mut next = vec![0; threads];
@@ -284,25 +288,17 @@ mod tests {
 
     #[test]
     fn every_line_from_every_thread_arrives_whole_and_in_order() {
-        let sink = Sink::default();
-        let (writer, guard) = spawn(sink.clone(), Limits::default()).expect("spawn");
-        write_from_threads(&writer, 4, 5_000);
-        drop(guard);
-        assert_every_line_once_in_order(&sink, 4, 5_000);
+        every_line_arrives(Limits::default(), 4, 5_000);
     }
 
     #[test]
     fn a_full_buffer_makes_writers_wait_rather_than_drop_lines() {
-        let sink = Sink::default();
         let limits = Limits {
             gather: Duration::from_millis(50),
             high_water: 512,
             max_pending: 1024,
         };
-        let (writer, guard) = spawn(sink.clone(), limits).expect("spawn");
-        write_from_threads(&writer, 3, 2_000);
-        drop(guard);
-        assert_every_line_once_in_order(&sink, 3, 2_000);
+        every_line_arrives(limits, 3, 2_000);
     }
 
     #[test]

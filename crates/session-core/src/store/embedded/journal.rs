@@ -28,8 +28,9 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// Longest time a change stays only in the journal before a checkpoint, by default.
-pub(super) const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(5);
+/// Longest time a change stays only in the journal before a checkpoint, by default
+/// (`EmbeddedOptions::checkpoint_interval`).
+pub(super) const DEFAULT_CHECKPOINT_INTERVAL: Duration = Duration::from_secs(5);
 /// Journal size that triggers a checkpoint sooner, which bounds replay time after a crash.
 pub(super) const CHECKPOINT_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -72,9 +73,10 @@ pub(super) fn path_for(db_path: &Path) -> PathBuf {
 }
 
 impl Journal {
-    /// Opens (or creates) the journal at `path` and returns it with the changes of every
-    /// intact frame, oldest first, for replay. A torn tail is reported and ignored.
-    pub(super) fn open(path: &Path) -> io::Result<(Self, Vec<Change>)> {
+    /// Opens (or creates) the journal at `path`, to be checkpointed at most `interval` after
+    /// its oldest change, and returns it with the changes of every intact frame, oldest first,
+    /// for replay. A torn tail is reported and cut off.
+    pub(super) fn open(path: &Path, interval: Duration) -> io::Result<(Self, Vec<Change>)> {
         let mut file = OpenOptions::new()
             .read(true)
             .append(true)
@@ -100,7 +102,7 @@ impl Journal {
             path: path.to_owned(),
             len: bytes.len() as u64,
             oldest_unchecked: (intact > 0).then(Instant::now),
-            interval: CHECKPOINT_INTERVAL,
+            interval,
         };
         // Appends must follow the last intact frame, or replay would stop at the torn one.
         if intact < bytes.len() {
@@ -135,11 +137,6 @@ impl Journal {
     /// Empties the journal: everything in it is durable in the database.
     pub(super) fn reset(&mut self) -> io::Result<()> {
         self.truncate_to(0)
-    }
-
-    /// Sets the longest time a change stays only in the journal.
-    pub(super) fn set_checkpoint_interval(&mut self, interval: Duration) {
-        self.interval = interval;
     }
 
     /// Puts the next checkpoint a full interval away, after one failed: retrying at once
@@ -227,9 +224,8 @@ fn parse(bytes: &[u8]) -> Result<(Vec<Change>, usize), String> {
 fn parse_payload(mut payload: &[u8], changes: &mut Vec<Change>) -> Result<(), String> {
     while let Some((&kind, rest)) = payload.split_first() {
         payload = rest;
-        let id_len = usize::from(u16::from_le_bytes(
-            take(&mut payload, 2)?.try_into().map_err(|_| "id length")?,
-        ));
+        let id_len = take(&mut payload, 2)?;
+        let id_len = usize::from(u16::from_le_bytes([id_len[0], id_len[1]]));
         let id = String::from_utf8(take(&mut payload, id_len)?.to_vec())
             .map_err(|_| "a session id is not UTF-8".to_owned())?;
         match kind {
@@ -264,6 +260,19 @@ fn u32_at(bytes: &[u8], at: usize) -> u32 {
 mod tests {
     use super::*;
 
+    fn open(path: &Path) -> (Journal, Vec<Change>) {
+        Journal::open(path, DEFAULT_CHECKPOINT_INTERVAL).expect("open")
+    }
+
+    /// A new, empty journal in its own directory (kept alive by the returned guard).
+    fn fresh() -> (tempfile::TempDir, PathBuf, Journal) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("j");
+        let (journal, replay) = open(&path);
+        assert!(replay.is_empty());
+        (dir, path, journal)
+    }
+
     fn sample() -> Vec<Change> {
         vec![
             Change::Put {
@@ -283,7 +292,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = path_for(&dir.path().join("s.redb"));
         assert!(path.ends_with("s.redb.journal"));
-        let (mut journal, replay) = Journal::open(&path).expect("open");
+        let (mut journal, replay) = open(&path);
         assert!(replay.is_empty());
         assert_eq!(journal.checkpoint_due(), None);
         journal.append(&sample()).expect("append");
@@ -291,7 +300,7 @@ mod tests {
         assert!(journal.checkpoint_due().is_some());
         drop(journal);
 
-        let (journal, replay) = Journal::open(&path).expect("reopen");
+        let (journal, replay) = open(&path);
         let mut expected = sample();
         expected.extend_from_slice(&sample()[1..]);
         assert_eq!(replay, expected);
@@ -300,9 +309,7 @@ mod tests {
 
     #[test]
     fn a_torn_last_frame_is_ignored_and_later_appends_replace_it() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("j");
-        let (mut journal, _) = Journal::open(&path).expect("open");
+        let (_dir, path, mut journal) = fresh();
         journal.append(&sample()).expect("append");
         let whole = journal.len();
         journal.append(&sample()).expect("append");
@@ -310,12 +317,12 @@ mod tests {
         journal.truncate_to(whole + 11).expect("tear");
         drop(journal);
 
-        let (mut journal, replay) = Journal::open(&path).expect("reopen");
+        let (mut journal, replay) = open(&path);
         assert_eq!(replay, sample());
         assert_eq!(journal.len(), whole, "the torn bytes are cut off");
         journal.append(&sample()[..1]).expect("append");
         drop(journal);
-        let (_, replay) = Journal::open(&path).expect("reopen");
+        let (_, replay) = open(&path);
         let mut expected = sample();
         expected.push(sample()[0].clone());
         assert_eq!(replay, expected);
@@ -323,9 +330,7 @@ mod tests {
 
     #[test]
     fn a_frame_failing_its_checksum_ends_the_replay() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("j");
-        let (mut journal, _) = Journal::open(&path).expect("open");
+        let (_dir, path, mut journal) = fresh();
         journal.append(&sample()).expect("append");
         let whole = usize::try_from(journal.len()).expect("small");
         journal.append(&sample()).expect("append");
@@ -333,29 +338,29 @@ mod tests {
         let mut bytes = std::fs::read(&path).expect("read");
         bytes[whole + FRAME_HEADER + 3] ^= 0xFF;
         std::fs::write(&path, &bytes).expect("write");
-        let (_, replay) = Journal::open(&path).expect("reopen");
+        let (_, replay) = open(&path);
         assert_eq!(replay, sample());
     }
 
     #[test]
     fn a_postponed_checkpoint_is_a_full_interval_away() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (mut journal, _) = Journal::open(&dir.path().join("j")).expect("open");
+        let (_dir, _, mut journal) = fresh();
         journal.postpone_checkpoint();
         assert_eq!(journal.checkpoint_due(), None, "nothing to checkpoint");
         journal.append(&sample()).expect("append");
-        journal.oldest_unchecked = Some(Instant::now() - 2 * CHECKPOINT_INTERVAL);
+        journal.oldest_unchecked = Some(Instant::now() - 2 * DEFAULT_CHECKPOINT_INTERVAL);
         assert!(journal.checkpoint_due().expect("due") <= Instant::now());
         journal.postpone_checkpoint();
         let due = journal.checkpoint_due().expect("due");
-        assert!(due > Instant::now() + CHECKPOINT_INTERVAL / 2, "{due:?}");
+        assert!(
+            due > Instant::now() + DEFAULT_CHECKPOINT_INTERVAL / 2,
+            "{due:?}"
+        );
     }
 
     #[test]
     fn reset_empties_the_file() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("j");
-        let (mut journal, _) = Journal::open(&path).expect("open");
+        let (_dir, path, mut journal) = fresh();
         journal.append(&sample()).expect("append");
         journal.reset().expect("reset");
         assert_eq!(journal.len(), 0);
@@ -363,7 +368,7 @@ mod tests {
         assert_eq!(std::fs::metadata(&path).expect("meta").len(), 0);
         journal.append(&sample()[..1]).expect("append");
         drop(journal);
-        let (_, replay) = Journal::open(&path).expect("reopen");
+        let (_, replay) = open(&path);
         assert_eq!(replay, sample()[..1].to_vec());
     }
 
@@ -376,7 +381,8 @@ mod tests {
         bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
         bytes.extend_from_slice(&payload);
         std::fs::write(&path, &bytes).expect("write");
-        let error = Journal::open(&path).expect_err("unknown change kind");
+        let error =
+            Journal::open(&path, DEFAULT_CHECKPOINT_INTERVAL).expect_err("unknown change kind");
         assert_eq!(error.kind(), io::ErrorKind::InvalidData);
         assert!(
             error.to_string().contains("unknown change kind 9"),

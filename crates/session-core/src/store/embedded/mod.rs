@@ -73,7 +73,7 @@ impl Default for EmbeddedOptions {
             sweep_interval: Duration::from_secs(60),
             clock: Arc::new(SystemClock),
             cache_bytes: DEFAULT_CACHE_MB << 20,
-            checkpoint_interval: Duration::from_secs(5),
+            checkpoint_interval: journal::DEFAULT_CHECKPOINT_INTERVAL,
         }
     }
 }
@@ -114,20 +114,19 @@ impl EmbeddedStore {
                     path.display()
                 ))
             })?;
+        let location = path.display().to_string();
         let journal_path = journal::path_for(path);
-        let (mut journal, replay) = Journal::open(&journal_path).map_err(|e| {
-            SessionError::internal(format!(
-                "cannot open the embedded store journal {}: {e}",
-                journal_path.display()
-            ))
-        })?;
-        journal.set_checkpoint_interval(options.checkpoint_interval);
-        Self::start(
-            db,
-            Some((journal, replay)),
-            options,
-            path.display().to_string(),
-        )
+        let (mut journal, replay) = Journal::open(&journal_path, options.checkpoint_interval)
+            .map_err(|e| {
+                SessionError::internal(format!(
+                    "cannot open the embedded store journal {}: {e}",
+                    journal_path.display()
+                ))
+            })?;
+        if !replay.is_empty() {
+            replay_journal(&db, &mut journal, replay, &location)?;
+        }
+        Self::start(db, Some(journal), options, location)
     }
 
     /// A store that lives in memory and vanishes when dropped.
@@ -141,7 +140,7 @@ impl EmbeddedStore {
 
     fn start(
         db: Database,
-        journal: Option<(Journal, Vec<journal::Change>)>,
+        journal: Option<Journal>,
         options: EmbeddedOptions,
         location: String,
     ) -> Result<Self, SessionError> {
@@ -152,15 +151,6 @@ impl EmbeddedStore {
         txn.open_table(BY_USER).map_err(map_redb)?;
         txn.open_table(BY_EXPIRY).map_err(map_redb)?;
         txn.commit().map_err(map_redb)?;
-        let journal = match journal {
-            Some((mut journal, replay)) => {
-                if !replay.is_empty() {
-                    replay_journal(&db, &mut journal, replay, &location)?;
-                }
-                Some(journal)
-            }
-            None => None,
-        };
 
         let (queue, receiver) = mpsc::channel();
         let chores = Box::new(sweeper::Sweeper::new(
@@ -544,7 +534,9 @@ mod tests {
             .expect("object");
         newer.ttl += 60;
         {
-            let (mut journal, _) = Journal::open(&path_for(&path)).expect("journal");
+            let (mut journal, _) =
+                Journal::open(&path_for(&path), journal::DEFAULT_CHECKPOINT_INTERVAL)
+                    .expect("journal");
             let put = |s: &Session| Change::Put {
                 id: s.id.as_str().to_owned(),
                 record: record::encode(s).expect("encode"),

@@ -3,7 +3,7 @@
 
 use std::ops::Bound;
 
-use redb::{ReadTransaction, ReadableTable};
+use redb::{ReadTransaction, ReadableTable, Table};
 
 use super::journal::Change;
 use super::record::{decode, encode};
@@ -49,9 +49,8 @@ pub(super) fn check_version(session: &Session, check: &VersionCheck) -> Result<(
 }
 
 pub(super) fn create(tx: &Tx<'_>, session: &Session) -> TxnResult<()> {
-    let txn = tx.txn();
-    let mut sessions = txn.open_table(SESSIONS)?;
     let id = session.id.as_str();
+    let mut sessions = tx.txn().open_table(SESSIONS)?;
     if sessions.get(id)?.is_some() {
         return Ok(Err(SessionError::internal("session id collision")));
     }
@@ -59,18 +58,31 @@ pub(super) fn create(tx: &Tx<'_>, session: &Session) -> TxnResult<()> {
         Ok(record) => record,
         Err(error) => return Ok(Err(error)),
     };
-    sessions.insert(id, record.as_slice())?;
-    let created = session.created_at.to_string();
-    txn.open_table(BY_USER)?
-        .insert((session.user_id.as_str(), created.as_str(), id), ())?;
-    txn.open_table(BY_EXPIRY)?.insert((session.ttl, id), ())?;
+    insert(tx, &mut sessions, session, &record)?;
     tx.put(id, record);
     Ok(Ok(()))
 }
 
+/// Writes `session`'s record into `sessions` and its index entries, for an id that has none.
+fn insert(
+    tx: &Tx<'_>,
+    sessions: &mut Table<&'static str, &'static [u8]>,
+    session: &Session,
+    record: &[u8],
+) -> Result<(), redb::Error> {
+    let txn = tx.txn();
+    let id = session.id.as_str();
+    sessions.insert(id, record)?;
+    let created = session.created_at.to_string();
+    txn.open_table(BY_USER)?
+        .insert((session.user_id.as_str(), created.as_str(), id), ())?;
+    txn.open_table(BY_EXPIRY)?.insert((session.ttl, id), ())?;
+    Ok(())
+}
+
 /// Applies one journalled change on replay: the session ends up exactly as the change says,
 /// whatever state it was in, so replaying a change twice is harmless.
-pub(super) fn replay(tx: &Tx<'_>, change: Change) -> Result<Result<(), SessionError>, redb::Error> {
+pub(super) fn replay(tx: &Tx<'_>, change: Change) -> TxnResult<()> {
     match change {
         Change::Remove { id } => {
             remove(tx, &id)?.ok();
@@ -86,16 +98,7 @@ pub(super) fn replay(tx: &Tx<'_>, change: Change) -> Result<Result<(), SessionEr
                 Err(error) => return Ok(Err(error)),
             };
             remove(tx, &id)?.ok();
-            let txn = tx.txn();
-            txn.open_table(SESSIONS)?
-                .insert(id.as_str(), record.as_slice())?;
-            let created = session.created_at.to_string();
-            txn.open_table(BY_USER)?.insert(
-                (session.user_id.as_str(), created.as_str(), id.as_str()),
-                (),
-            )?;
-            txn.open_table(BY_EXPIRY)?
-                .insert((session.ttl, id.as_str()), ())?;
+            insert(tx, &mut tx.txn().open_table(SESSIONS)?, &session, &record)?;
         }
     }
     Ok(Ok(()))
