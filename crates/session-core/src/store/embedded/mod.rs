@@ -403,7 +403,7 @@ fn replay_journal(
     let count = changes.len();
     let txn = db.begin_write().map_err(map_redb)?;
     {
-        let tx = Tx::new(&txn);
+        let tx = Tx::new(&txn).map_err(map_redb)?;
         for change in changes {
             ops::replay(&tx, change).map_err(map_redb)?.map_err(|e| {
                 SessionError::internal(format!(

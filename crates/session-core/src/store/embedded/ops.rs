@@ -3,12 +3,12 @@
 
 use std::ops::Bound;
 
-use redb::{ReadTransaction, ReadableTable, Table};
+use redb::{ReadTransaction, ReadableTable};
 
 use super::journal::Change;
 use super::record::{decode, encode};
 use super::writer::Tx;
-use super::{BY_EXPIRY, BY_USER, SESSIONS, map_redb};
+use super::{BY_USER, SESSIONS, map_redb};
 use crate::cursor::Position;
 use crate::store::{PageRequest, StorePage, VersionCheck};
 use crate::{Session, SessionError, SessionId, Timestamp, UserId};
@@ -50,33 +50,35 @@ pub(super) fn check_version(session: &Session, check: &VersionCheck) -> Result<(
 
 pub(super) fn create(tx: &Tx<'_>, session: &Session) -> TxnResult<()> {
     let id = session.id.as_str();
-    let mut sessions = tx.txn().open_table(SESSIONS)?;
-    if sessions.get(id)?.is_some() {
-        return Ok(Err(SessionError::internal("session id collision")));
-    }
     let record = match encode(session) {
         Ok(record) => record,
         Err(error) => return Ok(Err(error)),
     };
-    insert(tx, &mut sessions, session, &record)?;
+    {
+        // Insert first and look at what it replaced, rather than look up then insert: one
+        // B-tree descent instead of two, on the path of every create.
+        let mut sessions = tx.sessions();
+        let replaced = sessions
+            .insert(id, record.as_slice())?
+            .map(|old| old.value().to_vec());
+        if let Some(old) = replaced {
+            // 122 random bits collided: put the other session back and refuse.
+            sessions.insert(id, old.as_slice())?;
+            return Ok(Err(SessionError::internal("session id collision")));
+        }
+    }
+    index(tx, session)?;
     tx.put(id, record);
     Ok(Ok(()))
 }
 
-/// Writes `session`'s record into `sessions` and its index entries, for an id that has none.
-fn insert(
-    tx: &Tx<'_>,
-    sessions: &mut Table<&'static str, &'static [u8]>,
-    session: &Session,
-    record: &[u8],
-) -> Result<(), redb::Error> {
-    let txn = tx.txn();
+/// Adds `session`'s index entries.
+fn index(tx: &Tx<'_>, session: &Session) -> Result<(), redb::Error> {
     let id = session.id.as_str();
-    sessions.insert(id, record)?;
     let created = session.created_at.to_string();
-    txn.open_table(BY_USER)?
+    tx.by_user()
         .insert((session.user_id.as_str(), created.as_str(), id), ())?;
-    txn.open_table(BY_EXPIRY)?.insert((session.ttl, id), ())?;
+    tx.by_expiry().insert((session.ttl, id), ())?;
     Ok(())
 }
 
@@ -98,7 +100,8 @@ pub(super) fn replay(tx: &Tx<'_>, change: Change) -> TxnResult<()> {
                 Err(error) => return Ok(Err(error)),
             };
             remove(tx, &id)?.ok();
-            insert(tx, &mut tx.txn().open_table(SESSIONS)?, &session, &record)?;
+            tx.sessions().insert(id.as_str(), record.as_slice())?;
+            index(tx, &session)?;
         }
     }
     Ok(Ok(()))
@@ -111,9 +114,7 @@ pub(super) fn update(
     now: Timestamp,
     change: impl FnOnce(&mut Session) -> Result<(), SessionError>,
 ) -> TxnResult<Session> {
-    let txn = tx.txn();
-    let mut sessions = txn.open_table(SESSIONS)?;
-    let current = match load(&sessions, id.as_str()).and_then(|found| live(found, now)) {
+    let current = match load(&*tx.sessions(), id.as_str()).and_then(|found| live(found, now)) {
         Ok(current) => current,
         Err(refusal) => return Ok(Err(refusal)),
     };
@@ -125,9 +126,9 @@ pub(super) fn update(
         Ok(record) => record,
         Err(error) => return Ok(Err(error)),
     };
-    sessions.insert(id.as_str(), record.as_slice())?;
+    tx.sessions().insert(id.as_str(), record.as_slice())?;
     if next.ttl != current.ttl {
-        let mut expiry = txn.open_table(BY_EXPIRY)?;
+        let mut expiry = tx.by_expiry();
         expiry.remove((current.ttl, id.as_str()))?;
         expiry.insert((next.ttl, id.as_str()), ())?;
     }
@@ -137,24 +138,26 @@ pub(super) fn update(
 
 /// Removes a session and its index entries; `NotFound` when there is none.
 pub(super) fn remove(tx: &Tx<'_>, id: &str) -> TxnResult<Session> {
-    let txn = tx.txn();
-    let mut sessions = txn.open_table(SESSIONS)?;
-    let session = match load(&sessions, id) {
-        Ok(session) => session,
-        Err(refusal) => return Ok(Err(refusal)),
+    let session = {
+        let mut sessions = tx.sessions();
+        let session = match load(&*sessions, id) {
+            Ok(session) => session,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        sessions.remove(id)?;
+        session
     };
-    sessions.remove(id)?;
     let created = session.created_at.to_string();
-    txn.open_table(BY_USER)?
+    tx.by_user()
         .remove((session.user_id.as_str(), created.as_str(), id))?;
-    txn.open_table(BY_EXPIRY)?.remove((session.ttl, id))?;
+    tx.by_expiry().remove((session.ttl, id))?;
     tx.removed(id);
     Ok(Ok(session))
 }
 
 pub(super) fn delete_user(tx: &Tx<'_>, user_id: &UserId, now: Timestamp) -> TxnResult<u64> {
     let ids: Vec<String> = {
-        let index = tx.txn().open_table(BY_USER)?;
+        let index = tx.by_user();
         let user = user_id.as_str();
         index
             .range((user, "", "")..(user, AFTER_ANY_TIMESTAMP, ""))?

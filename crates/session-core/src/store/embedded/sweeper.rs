@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use redb::{Database, ReadableTable};
 
+use super::ops;
 use super::writer::{Housekeeping, Tx};
-use super::{BY_EXPIRY, SESSIONS, ops};
 use crate::{Clock, Timestamp};
 
 /// Sessions purged per transaction, so one sweep never holds the writer for long.
@@ -21,9 +21,8 @@ pub(super) fn cutoff(now: Timestamp, purge_after_seconds: u64) -> i64 {
 
 /// Purges up to `max` sessions with `ttl <= cutoff`; returns how many.
 pub(super) fn purge_until(tx: &Tx<'_>, cutoff: i64, max: usize) -> Result<u64, redb::Error> {
-    let txn = tx.txn();
     let due: Vec<(i64, String)> = {
-        let expiry = txn.open_table(BY_EXPIRY)?;
+        let expiry = tx.by_expiry();
         expiry
             .range((i64::MIN, "")..(cutoff.saturating_add(1), ""))?
             .take(max)
@@ -37,7 +36,7 @@ pub(super) fn purge_until(tx: &Tx<'_>, cutoff: i64, max: usize) -> Result<u64, r
     };
     let mut purged = 0;
     for (ttl, id) in due {
-        let current = ops::load(&txn.open_table(SESSIONS)?, &id);
+        let current = ops::load(&*tx.sessions(), &id);
         match current {
             Ok(session) if session.ttl <= cutoff => {
                 if ops::remove(tx, &id)?.is_ok() {
@@ -46,7 +45,7 @@ pub(super) fn purge_until(tx: &Tx<'_>, cutoff: i64, max: usize) -> Result<u64, r
             }
             // A stale index entry (the session moved on or is gone): drop just the entry.
             _ => {
-                txn.open_table(BY_EXPIRY)?.remove((ttl, id.as_str()))?;
+                tx.by_expiry().remove((ttl, id.as_str()))?;
             }
         }
     }
@@ -71,7 +70,7 @@ impl Sweeper {
     /// One durable transaction (its changes need no journal).
     fn sweep_once(&self, db: &Database, cutoff: i64) -> Result<u64, redb::Error> {
         let txn = db.begin_write()?;
-        let purged = purge_until(&Tx::new(&txn), cutoff, PURGE_BATCH)?;
+        let purged = purge_until(&Tx::new(&txn)?, cutoff, PURGE_BATCH)?;
         txn.commit()?;
         Ok(purged)
     }

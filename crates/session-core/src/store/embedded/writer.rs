@@ -7,36 +7,59 @@
 //! `journal`): the batch's changes are appended to it and synced, then redb commits without
 //! syncing, and a periodic checkpoint makes redb durable and empties the journal.
 
-use std::cell::RefCell;
+use std::cell::{RefCell, RefMut};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use redb::{Database, Durability, WriteTransaction};
+use redb::{Database, Durability, Table, WriteTransaction};
 use tokio::sync::oneshot;
 
 use super::journal::{Change, Journal};
+use super::{BY_EXPIRY, BY_USER, SESSIONS};
 use crate::SessionError;
 
-/// A write transaction and the log of what it changed, which the journal records.
+/// A write transaction's three tables, open for the whole batch, and the log of what it
+/// changed, which the journal records.
+///
+/// The tables are opened once per batch rather than once per write: each opening looks the
+/// table up and each closing writes its root back, which cost more than the inserts of a
+/// create.
 pub(super) struct Tx<'a> {
-    txn: &'a WriteTransaction,
+    sessions: RefCell<Table<'a, &'static str, &'static [u8]>>,
+    by_user: RefCell<Table<'a, (&'static str, &'static str, &'static str), ()>>,
+    by_expiry: RefCell<Table<'a, (i64, &'static str), ()>>,
     changes: RefCell<Vec<Change>>,
 }
 
 impl<'a> Tx<'a> {
-    /// Wraps `txn` with an empty log.
-    pub(super) fn new(txn: &'a WriteTransaction) -> Self {
-        Self {
-            txn,
+    /// Opens the tables of `txn`, with an empty log.
+    pub(super) fn new(txn: &'a WriteTransaction) -> Result<Self, redb::Error> {
+        Ok(Self {
+            sessions: RefCell::new(txn.open_table(SESSIONS)?),
+            by_user: RefCell::new(txn.open_table(BY_USER)?),
+            by_expiry: RefCell::new(txn.open_table(BY_EXPIRY)?),
             changes: RefCell::new(Vec::new()),
-        }
+        })
     }
 
-    /// The transaction.
-    pub(super) fn txn(&self) -> &'a WriteTransaction {
-        self.txn
+    /// The `sessions` table. Like the other two, borrowed for one step at a time: a second
+    /// borrow while one is held panics (and fails the batch, see `commit_batch`).
+    pub(super) fn sessions(&self) -> RefMut<'_, Table<'a, &'static str, &'static [u8]>> {
+        self.sessions.borrow_mut()
+    }
+
+    /// The `sessions_by_user` index.
+    pub(super) fn by_user(
+        &self,
+    ) -> RefMut<'_, Table<'a, (&'static str, &'static str, &'static str), ()>> {
+        self.by_user.borrow_mut()
+    }
+
+    /// The `sessions_by_expiry` index.
+    pub(super) fn by_expiry(&self) -> RefMut<'_, Table<'a, (i64, &'static str), ()>> {
+        self.by_expiry.borrow_mut()
     }
 
     /// Logs that session `id` now has `record`.
@@ -236,7 +259,11 @@ impl Writer {
             Ok(txn) => txn,
             Err(error) => return fail_all(batch, &error.to_string()),
         };
-        let tx = Tx::new(&txn);
+        let tx = match Tx::new(&txn) {
+            Ok(tx) => tx,
+            // Dropping the transaction aborts it.
+            Err(error) => return fail_all(batch, &error.to_string()),
+        };
         for op in &mut batch {
             // A panic in one op must not take the writer thread (and every later write) with it.
             let applied = catch_unwind(AssertUnwindSafe(|| op.apply(&tx)));
