@@ -4,7 +4,7 @@
 //! the disk's sync rate, so the writer drains every write queued while the previous commit
 //! ran and applies them all in one transaction: one sync acknowledges many writes, and no
 //! write is acknowledged before it is on disk. On a file, that sync is the journal's (see
-//! `journal`): the batch's changes are appended to it and synced, then redb commits without
+//! `journal`): the batch's changes are written to it and synced, then redb commits without
 //! syncing, and a periodic checkpoint makes redb durable and empties the journal.
 
 use std::cell::{RefCell, RefMut};
