@@ -135,18 +135,15 @@ impl Journal {
             oldest_unchecked: (!changes.is_empty()).then(Instant::now),
             interval,
         };
-        match epoch {
-            // A new (or empty) file, or one in the earlier layout: give it a header. An
-            // earlier layout's frames stay readable until replay has applied them and
-            // `reset` moves to a new epoch.
-            0 if changes.is_empty() => {
-                journal.reset()?;
-                journal.fill_to(GROWTH)?;
-                if created {
-                    sync_parent(path)?;
-                }
+        // A new (or empty) file, or one in the earlier layout with nothing to replay: give it
+        // a header. An earlier layout's frames stay readable until replay has applied them
+        // and `reset` moves to a new epoch.
+        if epoch == 0 && changes.is_empty() {
+            journal.reset()?;
+            journal.fill_to(GROWTH)?;
+            if created {
+                sync_parent(path)?;
             }
-            _ => {}
         }
         Ok((journal, changes))
     }
@@ -162,8 +159,7 @@ impl Journal {
         }
         let frame = frame(self.epoch, changes)?;
         let end = self.end + frame.len() as u64;
-        let grows = end > self.filled;
-        if grows {
+        if end > self.filled {
             // Rare: fill well past the frame, so that the syncs after it stay overwrites.
             self.fill_to(end + GROWTH)?;
         }
