@@ -37,6 +37,15 @@ impl Stats {
         let _ = self.latency.add(&other.latency);
     }
 
+    /// Adds the figures of a later run of the same workload, as if the two were one run.
+    pub fn extend(&mut self, later: &Stats) {
+        self.ok += later.ok;
+        self.errors += later.errors;
+        self.elapsed += later.elapsed;
+        // Both histograms have the same bounds; adding cannot fail for in-range values.
+        let _ = self.latency.add(&later.latency);
+    }
+
     /// Records one successful operation.
     pub fn record(&mut self, latency: Duration) {
         self.ok += 1;

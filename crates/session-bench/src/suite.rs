@@ -126,9 +126,10 @@ pub struct Report {
     pub store: &'static str,
     /// One row per workload.
     pub rows: Vec<Row>,
-    /// The store alone: create (for DynamoDB Local, measured before and after the service).
+    /// The store alone: create, measured in two halves, just before and just after the
+    /// service's creates.
     pub store_create: Vec<Stats>,
-    /// The store alone: read by id (likewise).
+    /// The store alone: read by id, likewise around the service's reads.
     pub store_get: Vec<Stats>,
     /// Peak RSS of the server, KiB.
     pub peak_rss_kib: Option<u64>,
@@ -143,25 +144,80 @@ const WORKLOADS: [Workload; 4] = [
     Workload::List,
 ];
 
-fn measure_workloads(
-    runtime: &tokio::runtime::Runtime,
+/// Where each workload is measured.
+struct Sides<'a> {
+    service: &'a Target,
+    ceiling: &'a Target,
+    store: &'a StoreCeiling,
+    dir: &'a Path,
+}
+
+/// What the interleaved runs produced.
+struct Measured {
+    /// Per workload: (service, HTTP ceiling).
+    pairs: Vec<(Stats, Stats)>,
+    /// The store alone's creates: the half before and the half after the service's creates.
+    store_create: Vec<Stats>,
+    /// The store alone's reads, likewise around the service's reads.
+    store_get: Vec<Stats>,
+}
+
+/// The store operation that a workload is compared with, if any.
+fn store_operation(workload: Workload) -> Option<Operation> {
+    match workload {
+        Workload::Create => Some(Operation::Create),
+        Workload::Read => Some(Operation::Get),
+        Workload::Mixed | Workload::List => None,
+    }
+}
+
+/// Measures every workload on the service, on the HTTP ceiling and, for create and read, on
+/// the store alone, interleaved so that each comparison is made side by side: half the time
+/// on the store alone, half on the service, all of it on the ceiling, the other half on the
+/// service, the other half on the store alone (A B C C B A). Shared machines drift by tens of
+/// percent over minutes (and DynamoDB Local, a JVM, keeps getting faster while it compiles);
+/// measured this way a steady drift falls on every side alike instead of on one.
+fn measure_interleaved(
+    load_runtime: &tokio::runtime::Runtime,
     plan: &Plan,
-    target: &Target,
-) -> Vec<Stats> {
-    WORKLOADS
-        .iter()
-        .map(|workload| {
-            if !plan.warmup.is_zero() {
-                runtime.block_on(load::run(*workload, target, plan.connections, plan.warmup));
-            }
-            runtime.block_on(load::run(
-                *workload,
-                target,
-                plan.connections,
-                plan.duration,
-            ))
+    sides: &Sides<'_>,
+) -> Measured {
+    let half = plan.duration / 2;
+    let run = |workload: Workload, target: &Target, warm: bool| {
+        if warm && !plan.warmup.is_zero() {
+            load_runtime.block_on(load::run(workload, target, plan.connections, plan.warmup));
+        }
+        load_runtime.block_on(load::run(workload, target, plan.connections, half))
+    };
+    let alone = |operation: Option<Operation>| {
+        operation.map(|operation| {
+            sides
+                .store
+                .measure(operation, plan.connections, half, sides.dir)
         })
-        .collect()
+    };
+    let mut measured = Measured {
+        pairs: Vec::new(),
+        store_create: Vec::new(),
+        store_get: Vec::new(),
+    };
+    for workload in WORKLOADS {
+        let operation = store_operation(workload);
+        let before = alone(operation);
+        let mut on_service = run(workload, sides.service, true);
+        let mut on_ceiling = run(workload, sides.ceiling, true);
+        on_ceiling.extend(&run(workload, sides.ceiling, false));
+        on_service.extend(&run(workload, sides.service, false));
+        let after = alone(operation);
+        measured.pairs.push((on_service, on_ceiling));
+        let runs = match operation {
+            Some(Operation::Create) => &mut measured.store_create,
+            Some(Operation::Get) => &mut measured.store_get,
+            None => continue,
+        };
+        runs.extend(before.into_iter().chain(after));
+    }
+    measured
 }
 
 /// The store alone: durable creates and reads by id, in process.
@@ -172,31 +228,18 @@ struct StoreCeiling {
 }
 
 impl StoreCeiling {
-    fn measure(&self, plan: &Plan, dir: &Path) -> (Stats, Stats) {
-        let (tasks, duration) = (plan.connections, plan.duration);
+    fn measure(&self, operation: Operation, tasks: usize, duration: Duration, dir: &Path) -> Stats {
         match &self.dynamodb {
-            None => (
-                self.runtime
-                    .block_on(store::embedded(dir, Operation::Create, tasks, duration)),
-                self.runtime
-                    .block_on(store::embedded(dir, Operation::Get, tasks, duration)),
-            ),
-            Some((client, table)) => (
-                self.runtime.block_on(store::dynamodb(
-                    client.clone(),
-                    table.clone(),
-                    Operation::Create,
-                    tasks,
-                    duration,
-                )),
-                self.runtime.block_on(store::dynamodb(
-                    client.clone(),
-                    table.clone(),
-                    Operation::Get,
-                    tasks,
-                    duration,
-                )),
-            ),
+            None => self
+                .runtime
+                .block_on(store::embedded(dir, operation, tasks, duration)),
+            Some((client, table)) => self.runtime.block_on(store::dynamodb(
+                client.clone(),
+                table.clone(),
+                operation,
+                tasks,
+                duration,
+            )),
         }
     }
 }
@@ -223,12 +266,9 @@ pub fn run(plan: &Plan) -> Result<Report, Failure> {
             )
         }),
     };
-    let mut store_create = Vec::new();
-    let mut store_get = Vec::new();
     if let Some((client, raw_table)) = &ceiling_store.dynamodb {
         // DynamoDB Local is a JVM whose speed grows for many seconds while its code compiles:
-        // warm it up, and measure the raw calls both before and after the service, so that
-        // neither side gets only the cold or only the warm JVM.
+        // warm it up before anything is measured.
         ceiling_store
             .runtime
             .block_on(session_core::store::dynamodb::create_table(
@@ -251,9 +291,6 @@ pub fn run(plan: &Plan) -> Result<Report, Failure> {
             plan.connections,
             warm_up,
         ));
-        let (create, get) = ceiling_store.measure(plan, dir.path());
-        store_create.push(create);
-        store_get.push(get);
     }
 
     // The service.
@@ -283,25 +320,32 @@ pub fn run(plan: &Plan) -> Result<Report, Failure> {
         ids,
         users: users.clone(),
     };
-    let service = measure_workloads(&load_runtime, plan, &target);
+    // The HTTP ceiling, in a process of its own like the service, measured alongside it.
+    let ceiling_port = free_port()?;
+    let this = std::env::current_exe()?;
+    let ceiling_process = start(
+        &this,
+        &["ceiling", "--port", &ceiling_port.to_string()],
+        &[],
+        ceiling_port,
+    )?;
+    let ceiling_target = Target {
+        address: SocketAddr::from(([127, 0, 0, 1], ceiling_port)),
+        ..target.clone()
+    };
+    let measured = measure_interleaved(
+        &load_runtime,
+        plan,
+        &Sides {
+            service: &target,
+            ceiling: &ceiling_target,
+            store: &ceiling_store,
+            dir: dir.path(),
+        },
+    );
+    drop(ceiling_process);
     let peak_rss_kib = peak_rss_kib(server.0.id());
     drop(server);
-
-    // The store alone (after the service, for DynamoDB Local a second time).
-    let (create, get) = ceiling_store.measure(plan, dir.path());
-    store_create.push(create);
-    store_get.push(get);
-
-    // The HTTP ceiling, in a process of its own like the service.
-    let port = free_port()?;
-    let this = std::env::current_exe()?;
-    let ceiling_process = start(&this, &["ceiling", "--port", &port.to_string()], &[], port)?;
-    let ceiling_target = Target {
-        address: SocketAddr::from(([127, 0, 0, 1], port)),
-        ..target
-    };
-    let ceiling = measure_workloads(&load_runtime, plan, &ceiling_target);
-    drop(ceiling_process);
 
     Ok(Report {
         store: if plan.dynamodb_endpoint.is_some() {
@@ -311,15 +355,15 @@ pub fn run(plan: &Plan) -> Result<Report, Failure> {
         },
         rows: WORKLOADS
             .into_iter()
-            .zip(service.into_iter().zip(ceiling))
+            .zip(measured.pairs)
             .map(|(workload, (service, ceiling))| Row {
                 workload,
                 service,
                 ceiling,
             })
             .collect(),
-        store_create,
-        store_get,
+        store_create: measured.store_create,
+        store_get: measured.store_get,
         peak_rss_kib,
         plan: plan.clone(),
     })
@@ -355,8 +399,9 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "### {title}\n\n{} connections, {} s per workload after {} s of warm-up; the load generator runs on one thread.\n",
+            "### {title}\n\n{} connections; each workload runs {} s on the service and {} s on the HTTP ceiling, in alternation (half on the service, all on the ceiling, the other half on the service), each after {} s of warm-up; the load generator runs on one thread.\n",
             self.plan.connections,
+            self.plan.duration.as_secs_f64(),
             self.plan.duration.as_secs_f64(),
             self.plan.warmup.as_secs_f64()
         );
@@ -386,11 +431,15 @@ impl Report {
         } else {
             "the embedded store called in process (durable create; read by id)"
         };
-        let order = if self.store == "dynamodb" {
-            "; after a JVM warm-up, measured once before and once after the service (the service is compared with their mean)"
+        let warm = if self.store == "dynamodb" {
+            " after a JVM warm-up,"
         } else {
             ""
         };
+        let order = format!(
+            ",{warm} measured in two halves of {} s, just before and just after the service's run of the same workload (the service is compared with their mean)",
+            (self.plan.duration / 2).as_secs_f64()
+        );
         let _ = writeln!(
             out,
             "\nThe store alone, {store_name}, {} concurrent callers{order}:\n\n| Operation | Store ops/s | Store p99 ms | Service req/s | Service vs store |\n|---|---|---|---|---|",
