@@ -88,7 +88,8 @@ pub struct PageBody<'a> {
     sessions: Vec<SessionBody<'a>>,
     /// How many sessions this page holds.
     count: usize,
-    /// Pass as `cursor` to get the next page; `null` on the last page.
+    /// Pass as `cursor` to get the next page; `null` on the last page. Always present.
+    #[schema(required = true)]
     next_cursor: Option<&'a str>,
 }
 

@@ -7,9 +7,10 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use session_core::VersionCheck;
+use session_core::{SessionId, VersionCheck};
 
-use crate::problem::ApiError;
+use crate::problem::{ApiError, ProblemCode};
+use crate::strict_json;
 
 /// Media type of POST and PUT bodies.
 pub const JSON: &str = "application/json";
@@ -35,28 +36,67 @@ fn require_media_type(headers: &HeaderMap, expected: &'static str) -> Result<(),
     }
 }
 
-/// Reads the body under the router's size limit (413 beyond it).
+/// When the request body must have arrived: the request's own deadline, put in the request's
+/// extensions by the envelope (see `layers::envelope`).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyDeadline(pub tokio::time::Instant);
+
+fn too_large() -> ApiError {
+    ApiError::too_large(format!(
+        "the request body is larger than {} bytes",
+        crate::settings::MAX_BODY_BYTES
+    ))
+}
+
+/// Reads the body under the router's size limit (413 beyond it) and before the request's
+/// deadline (408 after it).
 async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
-    Bytes::from_request(request, state)
-        .await
-        .map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::too_large(format!(
-                    "the request body is larger than {} bytes",
-                    crate::settings::MAX_BODY_BYTES
-                ))
-            } else {
-                ApiError::invalid(format!(
-                    "the request body could not be read: {}",
-                    rejection.body_text()
-                ))
-            }
-        })
+    // A declared length over the limit is refused before anything is read: the client learns
+    // at once, and one that sent `Expect: 100-continue` is not invited to send it.
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|text| text.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > crate::settings::MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
+    let deadline = request.extensions().get::<BodyDeadline>().copied();
+    let read = Bytes::from_request(request, state);
+    let read = match deadline {
+        Some(BodyDeadline(deadline)) => match tokio::time::timeout_at(deadline, read).await {
+            Ok(read) => read,
+            Err(_) => return Err(body_timed_out()),
+        },
+        None => read.await,
+    };
+    read.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            too_large()
+        } else {
+            ApiError::invalid(format!(
+                "the request body could not be read: {}",
+                rejection.body_text()
+            ))
+        }
+    })
+}
+
+/// The client did not send its whole body in time. That is the client's fault (408), not the
+/// store's: answering 503 `store_unavailable` would page the wrong people. The connection is
+/// closed, since the rest of the body may still be on its way.
+fn body_timed_out() -> ApiError {
+    ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        ProblemCode::InvalidRequest,
+        "the request body did not arrive in time",
+    )
+    .with_header(header::CONNECTION, HeaderValue::from_static("close"))
 }
 
 /// Parses `bytes` as a JSON object.
 fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    match serde_json::from_slice::<Value>(bytes) {
+    match strict_json::from_slice(bytes) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(ApiError::invalid("the request body must be a JSON object")),
         Err(error) => Err(ApiError::invalid(format!(
@@ -94,7 +134,7 @@ impl<S: Send + Sync> FromRequest<S> for MergePatch {
             )
         })?;
         let bytes = read_body(request, state).await?;
-        match serde_json::from_slice::<Value>(&bytes) {
+        match strict_json::from_slice(&bytes) {
             Ok(Value::Object(map)) => Ok(Self(map)),
             Ok(_) => Err(ApiError::invalid(
                 "a merge patch of session data must be a JSON object",
@@ -122,7 +162,7 @@ impl<S: Send + Sync> FromRequest<S> for OptionalJsonObject {
         }
         require_media_type(&headers, JSON)?;
         // A JSON `null` says "no body" as plainly as an empty one.
-        if serde_json::from_slice::<Value>(&bytes).is_ok_and(|v| v.is_null()) {
+        if strict_json::from_slice(&bytes).is_ok_and(|v| v.is_null()) {
             return Ok(Self(None));
         }
         Ok(Self(Some(Fields(parse_object(&bytes)?))))
@@ -213,10 +253,14 @@ impl<S: Send + Sync> FromRequestParts<S> for SessionIdParam {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // Checked here, before the body or any precondition: an id that no session can have
+        // is a 404 whatever else is wrong with the request.
         Path::<String>::from_request_parts(parts, state)
             .await
+            .ok()
+            .filter(|Path(id)| SessionId::parse(id).is_some())
             .map(|Path(id)| Self(id))
-            .map_err(|_| ApiError::not_found("no session with this id"))
+            .ok_or_else(|| ApiError::not_found("no session with this id"))
     }
 }
 
@@ -328,12 +372,22 @@ pub fn parse_if_match(headers: &HeaderMap) -> Result<Option<VersionCheck>, ApiEr
             if opaque.contains('"') {
                 return Err(malformed());
             }
-            if let (false, Ok(version)) = (weak, opaque.parse::<u64>()) {
+            if let (false, Some(version)) = (weak, canonical_version(opaque)) {
                 versions.push(version);
             }
         }
     }
     Ok(Some(VersionCheck::OneOf(versions)))
+}
+
+/// The version an entity tag's opaque part names, if it is written exactly as this service
+/// writes versions: decimal digits without a sign or leading zeros. Entity tags compare as
+/// text, so `"01"` or `"+1"` is another tag than `"1"` and matches nothing.
+fn canonical_version(opaque: &str) -> Option<u64> {
+    let canonical = !opaque.is_empty()
+        && opaque.bytes().all(|b| b.is_ascii_digit())
+        && (opaque == "0" || !opaque.starts_with('0'));
+    canonical.then(|| opaque.parse().ok()).flatten()
 }
 
 #[cfg(test)]
@@ -372,6 +426,19 @@ mod tests {
             Some(Some(VersionCheck::OneOf(vec![]))),
             "foreign never matches"
         );
+        for other in [
+            "\"01\"",
+            "\"+1\"",
+            "\" 1\"",
+            "01",
+            "\"99999999999999999999\"",
+        ] {
+            assert_eq!(
+                if_match(other).ok(),
+                Some(Some(VersionCheck::OneOf(vec![]))),
+                "{other} is another tag than any version"
+            );
+        }
         for bad in ["\"3", "abc", "\"a\"b\"", ""] {
             assert!(if_match(bad).is_err(), "{bad:?} is malformed");
         }

@@ -13,6 +13,7 @@ pub mod rate_limit;
 pub mod routes;
 pub mod settings;
 pub mod startup;
+pub mod strict_json;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -240,6 +240,13 @@ impl Modify for SharedResponses {
                         "413",
                         problem("Request body over 1 MiB, or data over the configured limit"),
                     );
+                    add(
+                        operation,
+                        "408",
+                        problem(
+                            "The request body did not arrive in time; the connection is closed",
+                        ),
+                    );
                     add(operation, "415", problem("Missing or wrong Content-Type"));
                 }
                 add(

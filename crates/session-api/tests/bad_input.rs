@@ -437,3 +437,121 @@ async fn bad_user_ids_in_the_path_are_400() {
             .assert_problem(400, "invalid_request");
     }
 }
+
+#[tokio::test]
+async fn a_key_named_twice_is_400_at_any_depth_and_writes_nothing() {
+    let app = TestApp::new();
+    app.call(
+        Method::POST,
+        "/sessions",
+        Some("application/json"),
+        r#"{"userId": "a", "userId": "b"}"#,
+    )
+    .await
+    .assert_problem(400, "invalid_request");
+    let created = app.create(json!({"userId": "u", "data": {"k": 1}})).await;
+    let uri = format!("/sessions/{}", created["id"].as_str().expect("id"));
+    let problem = app
+        .call(
+            Method::PUT,
+            &uri,
+            Some("application/json"),
+            r#"{"data": {"list": [{"x": 1, "x": 2}]}}"#,
+        )
+        .await
+        .assert_problem(400, "invalid_request");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|detail| detail.contains("duplicate key \"x\"")),
+        "{problem}"
+    );
+    app.call(
+        Method::PATCH,
+        &uri,
+        Some("application/merge-patch+json"),
+        r#"{"k": 2, "k": null}"#,
+    )
+    .await
+    .assert_problem(400, "invalid_request");
+    let unchanged = app.get(&uri).await.json();
+    assert_eq!(unchanged["version"], 1);
+    assert_eq!(unchanged["data"], json!({"k": 1}));
+}
+
+#[tokio::test]
+async fn an_entity_tag_matches_only_as_written() {
+    let app = TestApp::new();
+    let created = app.create(json!({"userId": "u"})).await;
+    let uri = format!("/sessions/{}", created["id"].as_str().expect("id"));
+    for other in ["\"01\"", "\"+1\"", "\"1.0\"", "01"] {
+        app.call_with(
+            Method::PATCH,
+            &uri,
+            &[
+                ("content-type", "application/merge-patch+json"),
+                ("if-match", other),
+            ],
+            "{\"a\":1}",
+        )
+        .await
+        .assert_problem(412, "version_mismatch");
+    }
+    assert_eq!(app.get(&uri).await.json()["version"], 1);
+    let matching = app
+        .call_with(
+            Method::PATCH,
+            &uri,
+            &[
+                ("content-type", "application/merge-patch+json"),
+                ("if-match", "\"1\""),
+            ],
+            "{\"a\":1}",
+        )
+        .await;
+    assert_eq!(matching.status, 200);
+    assert_eq!(matching.header("etag"), Some("\"2\""));
+}
+
+#[tokio::test]
+async fn a_malformed_id_is_404_before_the_body_or_preconditions_are_looked_at() {
+    let app = TestApp::builder()
+        .options(session_api::ApiOptions {
+            require_if_match: true,
+            ..session_api::ApiOptions::default()
+        })
+        .build();
+    for (method, content_type, body) in [
+        (Method::PUT, Some("text/plain"), "x"),
+        (Method::PUT, Some("application/json"), "{\"data\": {}}"),
+        (Method::PUT, Some("application/json"), "{\"data\": [1]}"),
+        (Method::PATCH, None, "{"),
+        (Method::POST, Some("text/plain"), "x"),
+    ] {
+        let uri = if method == Method::POST {
+            "/sessions/abc/refresh"
+        } else {
+            "/sessions/abc"
+        };
+        app.call(method.clone(), uri, content_type, body)
+            .await
+            .assert_problem(404, "session_not_found");
+    }
+}
+
+#[tokio::test]
+async fn a_declared_length_over_1_mib_is_413_before_the_body_is_read() {
+    let app = TestApp::new();
+    let reply = app
+        .call_with(
+            Method::POST,
+            "/sessions",
+            &[
+                ("content-type", "application/json"),
+                ("content-length", "5000000"),
+            ],
+            "{}",
+        )
+        .await;
+    reply.assert_problem(413, "payload_too_large");
+}

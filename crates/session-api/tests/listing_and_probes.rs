@@ -6,8 +6,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::http::Method;
+use axum::http::{Method, Request};
 use common::TestApp;
+use futures_util::StreamExt as _;
 use serde_json::{Value, json};
 use session_api::{ApiOptions, AppState, router};
 use session_core::store::dynamodb::DynamoDbStore;
@@ -265,6 +266,42 @@ async fn a_request_that_outlives_the_timeout_is_503() {
     reply.assert_problem(503, "store_unavailable");
     assert!(started.elapsed() < Duration::from_secs(2));
     assert!(reply.header("x-request-id").is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_does_not_arrive_in_time_is_408_not_a_store_outage() {
+    let app = TestApp::builder()
+        .options(ApiOptions {
+            request_timeout: Duration::from_millis(300),
+            ..ApiOptions::default()
+        })
+        .build();
+    // Half a JSON object, then nothing: the client stalls.
+    let stalled = futures_util::stream::once(async {
+        Ok::<_, std::io::Error>(axum::body::Bytes::from_static(b"{\"userId\":"))
+    })
+    .chain(futures_util::stream::pending());
+    let started = Instant::now();
+    let reply = app
+        .send(
+            Request::builder()
+                .method(Method::POST)
+                .uri("/sessions")
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from_stream(stalled))
+                .expect("request"),
+        )
+        .await;
+    let problem = reply.assert_problem(408, "invalid_request");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("body")),
+        "{problem}"
+    );
+    assert_eq!(reply.header("connection"), Some("close"));
+    assert!(reply.header("x-request-id").is_some());
+    assert!(started.elapsed() < Duration::from_secs(2));
 }
 
 #[tokio::test]

@@ -129,11 +129,13 @@ async fn security_and_shared_errors_follow_the_route_classes() {
             "{method} {path}: 403 only on admin routes"
         );
         let has_body = op.get("requestBody").is_some();
-        assert_eq!(
-            op["responses"].get("415").is_some(),
-            has_body,
-            "{method} {path}"
-        );
+        for status in ["408", "415"] {
+            assert_eq!(
+                op["responses"].get(status).is_some(),
+                has_body,
+                "{method} {path}: {status} where there is a body"
+            );
+        }
     }
     let problem = &doc["paths"]["/sessions/{id}"]["get"]["responses"]["404"]["content"];
     assert!(
@@ -207,4 +209,30 @@ async fn the_documented_ttl_maximum_is_the_configured_one() {
     )
     .await
     .assert_problem(400, "invalid_request");
+}
+
+#[tokio::test]
+async fn every_field_a_response_always_carries_is_required_in_its_schema() {
+    let app = TestApp::new();
+    let doc = document(&app).await;
+    let required = |schema: &str| -> BTreeSet<String> {
+        doc["components"]["schemas"][schema]["required"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{schema} lists its required fields"))
+            .iter()
+            .filter_map(|field| field.as_str().map(str::to_owned))
+            .collect()
+    };
+    let session = app.create(serde_json::json!({"userId": "doc"})).await;
+    let page = app.get("/sessions/user/doc").await.json();
+    assert!(page["nextCursor"].is_null(), "the last page: {page}");
+    for (schema, served) in [("Session", &session), ("Page", &page)] {
+        let keys: BTreeSet<String> = served
+            .as_object()
+            .expect("object")
+            .keys()
+            .cloned()
+            .collect();
+        assert_eq!(required(schema), keys, "{schema}");
+    }
 }

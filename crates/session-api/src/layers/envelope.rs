@@ -12,9 +12,13 @@ use axum::response::{IntoResponse, Response};
 use super::access_log::{self, Entry};
 use super::request_id::{self, X_REQUEST_ID};
 use crate::auth::{self, Auth};
+use crate::extract::BodyDeadline;
 use crate::problem::ApiError;
 use crate::routes::{UNMATCHED, template};
 use crate::{client, metrics};
+
+/// How long before the request's deadline its body must have arrived.
+const BODY_MARGIN: Duration = Duration::from_millis(20);
 
 /// What the envelope needs.
 #[derive(Debug, Clone)]
@@ -45,9 +49,15 @@ pub async fn envelope(
 
     // Before any body is read: a stranger's request costs no parsing.
     let (caller, refusal) = auth::check(&envelope.auth, &request, matched);
+    // The body must arrive a little before the request's deadline, so that the extractors
+    // answer first and tell a slow client (408) from a slow store (503). Timers firing at the
+    // same instant could wake the request for the outer one first.
+    let deadline = tokio::time::Instant::now() + envelope.request_timeout;
+    let body_deadline = deadline.checked_sub(BODY_MARGIN).unwrap_or(deadline);
+    request.extensions_mut().insert(BodyDeadline(body_deadline));
     let response = match refusal {
         Some(refusal) => refusal,
-        None => match tokio::time::timeout(envelope.request_timeout, next.run(request)).await {
+        None => match tokio::time::timeout_at(deadline, next.run(request)).await {
             Ok(response) => response,
             // The handler's work is dropped; a store write already sent may still land, as
             // with any timeout.
