@@ -197,6 +197,7 @@ pub fn state_from_settings(
         policy: settings.policy()?,
         max_data_bytes: settings.data_limit()?,
         cursors: cursor_codec(settings)?,
+        max_page_bytes: settings.max_page_bytes,
     };
     let options = ApiOptions {
         auth,

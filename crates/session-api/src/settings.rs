@@ -10,6 +10,7 @@ use std::time::Duration;
 use clap::builder::BoolishValueParser;
 use session_core::ExpiryPolicy;
 use session_core::data::DEFAULT_MAX_DATA_BYTES;
+use session_core::service::DEFAULT_MAX_PAGE_BYTES;
 
 /// Largest request body accepted, in bytes (the contract's 1 MiB).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -131,6 +132,12 @@ pub struct Settings {
     /// Largest encoded size of a session's `data`, in bytes.
     #[arg(long = "session-max-data-bytes", env = "SESSION_MAX_DATA_BYTES", value_name = "SESSION_MAX_DATA_BYTES", default_value_t = DEFAULT_MAX_DATA_BYTES)]
     pub max_data_bytes: usize,
+
+    /// Largest JSON size of the sessions of one listing page, in bytes; a page holds fewer than
+    /// `limit` sessions when they would pass it (and always at least one). Lambda responses are
+    /// at most 6 MB; behind an ALB (1 MB), lower it to 400000.
+    #[arg(long = "listing-max-page-bytes", env = "LISTING_MAX_PAGE_BYTES", value_name = "LISTING_MAX_PAGE_BYTES", default_value_t = DEFAULT_MAX_PAGE_BYTES, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(4096..=4_194_304))]
+    pub max_page_bytes: usize,
 
     /// Refuse PUT and PATCH without If-Match (428), so that no client overwrites blindly.
     #[arg(long = "session-require-if-match", env = "SESSION_REQUIRE_IF_MATCH", value_name = "SESSION_REQUIRE_IF_MATCH", default_value = "false", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]

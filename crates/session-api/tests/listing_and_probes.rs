@@ -47,6 +47,78 @@ async fn walk(app: &TestApp, base: &str, limit: usize) -> Vec<Vec<Value>> {
 }
 
 #[tokio::test]
+async fn pages_are_bounded_in_bytes_as_well_as_in_count_and_still_walk_everything() {
+    const BUDGET: usize = 16_384;
+    let app = TestApp::builder().max_page_bytes(BUDGET).build();
+    let mut ids = Vec::new();
+    for i in 0..9 {
+        app.clock.advance_seconds(1);
+        // Quotes and control characters take more room escaped than they do in memory.
+        let blob = format!("{i}\"\n").repeat(1_200);
+        ids.push(
+            app.create(json!({"userId": "big", "data": {"blob": blob}}))
+                .await["id"]
+                .clone(),
+        );
+    }
+    // One session larger than the whole budget still makes a page, alone.
+    app.clock.advance_seconds(1);
+    let huge = json!({"blob": "x".repeat(3 * BUDGET)});
+    ids.push(app.create(json!({"userId": "big", "data": huge})).await["id"].clone());
+    ids.reverse();
+    for base in ["/sessions/user/big", "/sessions"] {
+        let mut seen = Vec::new();
+        let mut largest = 0;
+        let mut uri = format!("{base}?limit=100");
+        for _ in 0..20 {
+            let reply = app.get(&uri).await;
+            assert_eq!(reply.status, 200);
+            let page = reply.json();
+            let sessions = page["sessions"].as_array().expect("sessions");
+            assert!(!sessions.is_empty(), "a page is never empty: {base}");
+            let sessions_bytes: usize = sessions
+                .iter()
+                .map(|session| serde_json::to_vec(session).expect("json").len())
+                .sum();
+            assert!(
+                sessions.len() == 1 || sessions_bytes <= BUDGET,
+                "{base}: {} sessions in {sessions_bytes} bytes",
+                sessions.len()
+            );
+            largest = largest.max(sessions.len());
+            seen.extend(sessions.iter().map(|session| session["id"].clone()));
+            match page["nextCursor"].as_str() {
+                Some(cursor) => uri = format!("{base}?limit=100&cursor={cursor}"),
+                None => break,
+            }
+        }
+        if base == "/sessions/user/big" {
+            assert_eq!(seen, ids, "every session once, newest first");
+        } else {
+            let mut sorted_seen = seen.clone();
+            sorted_seen.sort_by_key(|id| id.to_string());
+            let mut sorted_ids = ids.clone();
+            sorted_ids.sort_by_key(|id| id.to_string());
+            assert_eq!(sorted_seen, sorted_ids, "every session once");
+        }
+        assert!(
+            (2..ids.len()).contains(&largest),
+            "{base}: pages were cut by size, not to one session each ({largest})"
+        );
+    }
+    // The default budget leaves small pages alone.
+    let default_app = TestApp::new();
+    for _ in 0..60 {
+        default_app.create(json!({"userId": "small"})).await;
+    }
+    let page = default_app
+        .get("/sessions/user/small?limit=60")
+        .await
+        .json();
+    assert_eq!(page["count"], 60);
+}
+
+#[tokio::test]
 async fn user_listing_is_newest_first_in_full_pages() {
     let app = TestApp::new();
     let mut ids = Vec::new();
@@ -229,6 +301,7 @@ async fn hanging_app(options: ApiOptions) -> axum::Router {
         policy: ExpiryPolicy::default(),
         max_data_bytes: 65_536,
         cursors: CursorCodec::from_secret(b"t"),
+        max_page_bytes: session_core::service::DEFAULT_MAX_PAGE_BYTES,
     };
     router(AppState::new(
         SessionService::new(store, Arc::new(SystemClock), config),

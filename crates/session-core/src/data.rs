@@ -48,6 +48,51 @@ pub fn encoded_size(data: &SessionData) -> usize {
     serde_json::to_vec(data).map_or(usize::MAX, |bytes| bytes.len())
 }
 
+/// An upper bound on the size of `data` as compact JSON, found without writing it: every
+/// string counted with the longest escapes it may need, every number as the longest a number
+/// can be written. For budgets (a listing page's size) where an exact figure would cost a
+/// serialisation per session.
+pub fn encoded_size_bound(data: &SessionData) -> usize {
+    object_bound(data)
+}
+
+/// The longest a JSON number is written (`-1.7976931348623157e308` and the like).
+const NUMBER_BOUND: usize = 24;
+
+fn object_bound(map: &SessionData) -> usize {
+    2 + map.len().saturating_sub(1)
+        + map
+            .iter()
+            .map(|(key, value)| string_bound(key) + 1 + value_bound(value))
+            .sum::<usize>()
+}
+
+fn value_bound(value: &Value) -> usize {
+    match value {
+        Value::Null | Value::Bool(_) => 5,
+        Value::Number(_) => NUMBER_BOUND,
+        Value::String(text) => string_bound(text),
+        Value::Array(items) => {
+            2 + items.len().saturating_sub(1) + items.iter().map(value_bound).sum::<usize>()
+        }
+        Value::Object(map) => object_bound(map),
+    }
+}
+
+/// Quotes, plus each byte as JSON writes it: a control character with a short escape
+/// (`\n`), a quote or a backslash takes two, another control character six (`\u001f`),
+/// anything else itself.
+pub fn string_bound(text: &str) -> usize {
+    2 + text
+        .bytes()
+        .map(|byte| match byte {
+            b'\x08' | b'\t' | b'\n' | b'\x0c' | b'\r' | b'"' | b'\\' => 2,
+            0x00..=0x1f => 6,
+            _ => 1,
+        })
+        .sum::<usize>()
+}
+
 fn check_key(key: &str, at: &str) -> Result<(), SessionError> {
     if key.is_empty() {
         return Err(SessionError::invalid(
@@ -245,5 +290,21 @@ mod tests {
                 .validate()
                 .is_err()
         );
+    }
+
+    #[test]
+    fn the_size_bound_is_never_below_the_encoded_size() {
+        for data in [
+            json!({}),
+            json!({"a": 1}),
+            json!({"quote\"key": "back\\slash \u{1f}\n\t é 😀", "n": [-1.7976931348623157e308, 5e-324, -9223372036854775808_i64, 18446744073709551615_u64]}),
+            json!({"nested": {"a": [null, true, false, {"b": []}]}, "s": "\u{0}\u{7f}\u{8}\u{c}\r"}),
+        ] {
+            let data = data.as_object().cloned().expect("object");
+            let bound = encoded_size_bound(&data);
+            let exact = encoded_size(&data);
+            assert!(bound >= exact, "{bound} < {exact} for {data:?}");
+            assert!(bound <= exact * 4 + 64, "{bound} is far above {exact}");
+        }
     }
 }

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use crate::cursor::{CursorCodec, Listing};
-use crate::data::validate_data;
+use crate::cursor::{CursorCodec, Listing, Position};
+use crate::data::{encoded_size_bound, string_bound, validate_data};
 use crate::store::{PageRequest, SessionStore, VersionCheck};
 use crate::{
     Clock, DataPatch, ExpiryPolicy, Session, SessionData, SessionError, SessionId, UserId,
@@ -14,6 +14,17 @@ use crate::{
 pub const DEFAULT_PAGE_LIMIT: usize = 50;
 /// Largest page size a listing may ask for.
 pub const MAX_PAGE_LIMIT: usize = 100;
+/// Default bound on the size of a listing page's sessions, in bytes of JSON
+/// (`LISTING_MAX_PAGE_BYTES`).
+///
+/// A page of 100 sessions with 64 KiB of data each would be 6.5 MB: more than a Lambda
+/// function may return (6 MB) and far more than an ALB passes (1 MB). Bounding pages by size
+/// as well as by count keeps every page deliverable; a page cut short carries a `nextCursor`
+/// like any other.
+pub const DEFAULT_MAX_PAGE_BYTES: usize = 1 << 20;
+/// What a session's JSON holds besides its `data` and `userId`, at most: the field names, the
+/// id, three timestamps, two numbers and the punctuation.
+const SESSION_OVERHEAD_BOUND: usize = 320;
 
 /// One page of a listing as clients see it.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +44,9 @@ pub struct ServiceConfig {
     pub max_data_bytes: usize,
     /// Seals listing cursors.
     pub cursors: CursorCodec,
+    /// Bound on the JSON size of a listing page's sessions (`LISTING_MAX_PAGE_BYTES`); a page
+    /// always holds at least one session, whatever its size.
+    pub max_page_bytes: usize,
 }
 
 /// Creates, reads, changes and deletes sessions under one expiry policy.
@@ -243,8 +257,18 @@ impl SessionService {
     fn finish_page(
         &self,
         listing: Listing<'_>,
-        page: crate::store::StorePage,
+        mut page: crate::store::StorePage,
     ) -> Result<Page, SessionError> {
+        let fitting = fitting_sessions(&page.sessions, self.config.max_page_bytes);
+        if fitting < page.sessions.len() {
+            // Cut short by size: the next page starts right after the last session kept,
+            // exactly as the store's own cursors do (see `StorePage::next`).
+            page.sessions.truncate(fitting);
+            page.next = page
+                .sessions
+                .last()
+                .map(|last| position_after(listing, last));
+        }
         let next_cursor = page
             .next
             .map(|position| self.config.cursors.seal(listing, &position))
@@ -253,6 +277,33 @@ impl SessionService {
             sessions: page.sessions,
             next_cursor,
         })
+    }
+}
+
+/// How many of `sessions`, from the first, fit in `budget` bytes of JSON (at least one).
+fn fitting_sessions(sessions: &[Session], budget: usize) -> usize {
+    let mut used = 0usize;
+    for (index, session) in sessions.iter().enumerate() {
+        used = used.saturating_add(
+            SESSION_OVERHEAD_BOUND
+                + string_bound(session.user_id.as_str())
+                + encoded_size_bound(&session.data),
+        );
+        if used > budget {
+            return index.max(1);
+        }
+    }
+    sessions.len()
+}
+
+/// The position a listing resumes from after `session`, in the form the stores give it.
+fn position_after(listing: Listing<'_>, session: &Session) -> Position {
+    Position {
+        id: session.id.as_str().to_owned(),
+        created_at: match listing {
+            Listing::User(_) => Some(session.created_at.to_string()),
+            Listing::All => None,
+        },
     }
 }
 

@@ -118,6 +118,7 @@ pub struct Builder {
     policy: ExpiryPolicy,
     options: ApiOptions,
     max_data_bytes: usize,
+    max_page_bytes: usize,
     purge_after_seconds: u64,
 }
 
@@ -127,6 +128,7 @@ impl Default for Builder {
             policy: ExpiryPolicy::default(),
             options: ApiOptions::default(),
             max_data_bytes: session_core::data::DEFAULT_MAX_DATA_BYTES,
+            max_page_bytes: session_core::service::DEFAULT_MAX_PAGE_BYTES,
             purge_after_seconds: 3600,
         }
     }
@@ -140,6 +142,11 @@ impl Builder {
 
     pub fn options(mut self, options: ApiOptions) -> Self {
         self.options = options;
+        self
+    }
+
+    pub fn max_page_bytes(mut self, bytes: usize) -> Self {
+        self.max_page_bytes = bytes;
         self
     }
 
@@ -162,6 +169,7 @@ impl Builder {
             policy: self.policy,
             max_data_bytes: self.max_data_bytes,
             cursors: CursorCodec::from_secret(b"test"),
+            max_page_bytes: self.max_page_bytes,
         };
         // Metered like the real service, so that /metrics shows the store families.
         let metered =

@@ -129,6 +129,7 @@ fn service(
             policy,
             max_data_bytes: crate::data::DEFAULT_MAX_DATA_BYTES,
             cursors: CursorCodec::from_secret(b"conformance"),
+            max_page_bytes: crate::service::DEFAULT_MAX_PAGE_BYTES,
         },
     )
 }
