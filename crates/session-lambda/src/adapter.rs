@@ -13,6 +13,10 @@
 //! - **The client's address.** There is no TCP peer to read; the event names the client. The
 //!   adapter inserts [`ClientAddr`] from it, and never a loopback address (see
 //!   [`client_addr`]).
+//! - **The request id.** A request that brings no usable `X-Request-Id` gets API Gateway's
+//!   request id (or, behind an ALB or a Function URL without one, the Lambda invocation's) as
+//!   its id, rather than one made up by the function: the id in the response and in the
+//!   function's log line is then the one in the gateway's access log (see [`gateway_request_id`]).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -28,6 +32,7 @@ use http::{HeaderMap, HeaderValue, Response};
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 use session_api::ClientAddr;
+use session_api::layers::request_id::{self, X_REQUEST_ID};
 
 use crate::emf::EmfRecorder;
 use tower::ServiceExt;
@@ -109,6 +114,13 @@ impl tower::Service<Request> for LambdaApp {
 pub fn prepare(mut request: Request) -> (Request, Option<StagePrefix>) {
     let client = client_addr(&request);
     request.extensions_mut().insert(client);
+    let usable = request
+        .headers()
+        .get(&X_REQUEST_ID)
+        .is_some_and(request_id::sane);
+    if !usable && let Some(id) = gateway_request_id(&request) {
+        request.headers_mut().insert(X_REQUEST_ID.clone(), id);
+    }
 
     let Some(stage) = named_stage(&request) else {
         return (request, None);
@@ -119,6 +131,27 @@ pub fn prepare(mut request: Request) -> (Request, Option<StagePrefix>) {
     }
     let prefix = visible.then(|| StagePrefix(format!("/{stage}")));
     (request, prefix)
+}
+
+/// The id AWS gave this request: API Gateway's `requestContext.requestId` (REST and HTTP APIs,
+/// Function URLs), else the Lambda invocation's request id; `None` when neither is a usable
+/// request id.
+pub fn gateway_request_id(request: &Request) -> Option<HeaderValue> {
+    let gateway = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(context)) => context.request_id.clone(),
+        Some(RequestContext::ApiGatewayV2(context)) => context.request_id.clone(),
+        _ => None,
+    };
+    let invocation = || {
+        request
+            .lambda_context_ref()
+            .map(|context| context.request_id.clone())
+    };
+    gateway
+        .filter(|id| !id.is_empty())
+        .or_else(invocation)
+        .and_then(|id| HeaderValue::from_str(&id).ok())
+        .filter(request_id::sane)
 }
 
 /// The stage of an API Gateway event, unless it is the default one (which is never in paths).

@@ -118,15 +118,57 @@ pub fn lambda_settings(
         )
         .into());
     }
+    // The server's protected mode (no tokens: serve only callers on loopback) would let
+    // nobody in on Lambda, where no caller is ever on loopback, while /health said all is
+    // well. A function without tokens must say so that its authentication is elsewhere.
+    if !settings.auth_disabled && !has_tokens(&settings) {
+        return Err(problem(
+            "API_TOKENS",
+            "no bearer tokens are set (API_TOKENS, ADMIN_TOKENS, or their _FILE forms) and \
+             AUTH_DISABLED is not true: on Lambda no caller is on loopback, so the function \
+             would refuse every request. Set tokens, or set AUTH_DISABLED=true where API \
+             Gateway (IAM or an authorizer) or a Function URL with AWS_IAM authenticates callers",
+        )
+        .into());
+    }
     settings.validate()?;
     Ok(settings)
 }
 
+/// Whether any token source is configured (a file counts: its content is read later, and an
+/// unreadable one fails the start on its own).
+fn has_tokens(settings: &Settings) -> bool {
+    let listed = |tokens: &Option<String>| {
+        tokens
+            .as_deref()
+            .is_some_and(|list| list.split(',').any(|token| !token.trim().is_empty()))
+    };
+    listed(&settings.api_tokens)
+        || listed(&settings.admin_tokens)
+        || settings.api_tokens_file.is_some()
+        || settings.admin_tokens_file.is_some()
+}
+
 /// The first line of a clap error, without its `error: ` prefix (the rest is advice about
-/// `--help`, which a Lambda function has no use for).
+/// `--help`, which a Lambda function has no use for), naming the environment variable rather
+/// than the server's flag: `'--session-ttl-seconds <SESSION_TTL_SECONDS>'` reads
+/// `SESSION_TTL_SECONDS`, since a function is configured by variables alone.
 fn first_line(text: &str) -> String {
     let first = text.lines().next().unwrap_or_default();
-    first.strip_prefix("error: ").unwrap_or(first).to_owned()
+    let mut line = first.strip_prefix("error: ").unwrap_or(first).to_owned();
+    while let Some(start) = line.find("'--") {
+        let Some(length) = line[start + 1..].find('\'') else {
+            break;
+        };
+        let quoted = &line[start + 1..start + 1 + length];
+        let variable = quoted
+            .split_once(" <")
+            .and_then(|(_, rest)| rest.strip_suffix('>'))
+            .unwrap_or(quoted)
+            .to_owned();
+        line.replace_range(start..start + length + 2, &variable);
+    }
+    line
 }
 
 /// Builds the store and the router, once per cold start. The SDK client inside the store is
@@ -156,9 +198,11 @@ mod tests {
     }
 
     /// The documented defaults (parsed from this test process's environment, which sets none
-    /// of the service's variables).
+    /// of the service's variables), with a client token.
     fn defaults() -> Settings {
-        Settings::from_env().expect("defaults parse")
+        let mut settings = Settings::from_env().expect("defaults parse");
+        settings.api_tokens = Some("client-token-0123456789abcdef".to_owned());
+        settings
     }
 
     const TABLE: (&str, &str) = ("DYNAMODB_TABLE_NAME", "sessions-prod");
@@ -200,6 +244,45 @@ mod tests {
                 "{error}"
             );
         }
+    }
+
+    #[test]
+    fn a_function_without_tokens_must_disable_authentication_explicitly() {
+        let mut settings = Settings::from_env().expect("defaults parse");
+        for blank in [None, Some(String::new()), Some(" , ".to_owned())] {
+            settings.api_tokens = blank;
+            let error = lambda_settings(settings.clone(), &lookup(&[TABLE]))
+                .expect_err("no tokens, authentication on");
+            assert!(
+                matches!(&error, StartupError::Settings(e) if e.variable == "API_TOKENS"),
+                "{error}"
+            );
+            assert!(error.to_string().contains("AUTH_DISABLED=true"), "{error}");
+        }
+        settings.api_tokens = None;
+        settings.auth_disabled = true;
+        assert!(lambda_settings(settings.clone(), &lookup(&[TABLE])).is_ok());
+        settings.auth_disabled = false;
+        settings.admin_tokens = Some("admin-token-0123456789abcdef".to_owned());
+        assert!(lambda_settings(settings.clone(), &lookup(&[TABLE])).is_ok());
+        settings.admin_tokens = None;
+        settings.api_tokens_file = Some("/run/secrets/tokens".into());
+        assert!(lambda_settings(settings, &lookup(&[TABLE])).is_ok());
+    }
+
+    #[test]
+    fn clap_errors_name_the_variable_not_the_flag() {
+        assert_eq!(
+            first_line(
+                "error: invalid value '0' for '--session-ttl-seconds <SESSION_TTL_SECONDS>': 0 is not in 1..=2592000\n\nFor more information, try '--help'.\n"
+            ),
+            "invalid value '0' for SESSION_TTL_SECONDS: 0 is not in 1..=2592000"
+        );
+        assert_eq!(
+            first_line("error: unexpected value for '--flag' here"),
+            "unexpected value for --flag here"
+        );
+        assert_eq!(first_line("error: a plain message"), "a plain message");
     }
 
     #[test]
@@ -247,7 +330,7 @@ mod tests {
             first_line(
                 "error: invalid value 'x' for '--session-ttl-hours <SESSION_TTL_HOURS>'\n\nFor more information, try '--help'.\n"
             ),
-            "invalid value 'x' for '--session-ttl-hours <SESSION_TTL_HOURS>'"
+            "invalid value 'x' for SESSION_TTL_HOURS"
         );
     }
 }

@@ -280,7 +280,10 @@ async fn an_unparsable_setting_is_refused_naming_the_variable() {
 fn outside_lambda_the_binary_names_what_is_missing_instead_of_panicking() {
     let mut function = Function::spawn(
         Path::new(BINARY),
-        &[("DYNAMODB_TABLE_NAME".to_owned(), "sessions".to_owned())],
+        &[
+            ("DYNAMODB_TABLE_NAME".to_owned(), "sessions".to_owned()),
+            ("AUTH_DISABLED".to_owned(), "true".to_owned()),
+        ],
     );
     let status = function.wait_exit(Duration::from_secs(20)).expect("exits");
     let stderr = function.stderr_lines().join("\n");
@@ -303,6 +306,7 @@ async fn an_event_that_is_not_http_is_an_invocation_error_and_the_function_serve
             &[
                 ("DYNAMODB_TABLE_NAME", "sessions"),
                 ("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9"),
+                ("AUTH_DISABLED", "true"),
             ],
         ),
     );
@@ -359,6 +363,7 @@ async fn the_lambda_log_level_wins_over_rust_log() {
             &[
                 ("DYNAMODB_TABLE_NAME", "sessions"),
                 ("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9"),
+                ("AUTH_DISABLED", "true"),
                 ("AWS_LAMBDA_LOG_LEVEL", "ERROR"),
                 ("RUST_LOG", "debug"),
             ],
@@ -387,33 +392,18 @@ async fn authentication_holds_on_lambda_as_on_the_server() {
     let create =
         || Call::new("POST", "/sessions").json("application/json", &json!({"userId": "auth-user"}));
 
-    // No token configured: protected mode, and a Lambda caller is never on loopback.
-    let runtime = RuntimeApi::start().await;
-    let mut function = Function::spawn(Path::new(BINARY), &env_with(&runtime, &base));
-    let refused = call(&runtime, V2, &create()).await;
-    refused.assert_problem(401, "unauthorized");
+    // No token configured and authentication not disabled: the server's protected mode would
+    // let nobody in (a Lambda caller is never on loopback), so the function does not start.
+    let (code, stderr, report, error_type) = failed_start(&base).await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("API_TOKENS: no bearer tokens"), "{stderr}");
     assert!(
-        refused
-            .header("www-authenticate")
-            .is_some_and(|c| c.starts_with("Bearer"))
+        report.is_some_and(|r| r["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("AUTH_DISABLED=true"))),
+        "the init error says how to fix it"
     );
-    let spoofed = call(
-        &runtime,
-        V1,
-        &create().header("x-forwarded-for", "127.0.0.1"),
-    )
-    .await;
-    spoofed.assert_problem(401, "unauthorized");
-    let health = call(&runtime, V2, &Call::new("GET", "/health")).await;
-    assert_eq!(health.status, 200, "probes stay open");
-    function.stop();
-    assert!(
-        function
-            .stdout_lines()
-            .iter()
-            .any(|l| l.contains("protected mode")),
-        "protected mode is announced at start"
-    );
+    assert_eq!(error_type.as_deref(), Some("Runtime.InvalidSettings"));
 
     // Tokens: the same 401/403/201 as the server.
     let runtime = RuntimeApi::start().await;

@@ -361,3 +361,49 @@ async fn function_url_events_serve_every_route() {
 async fn alb_events_serve_every_route() {
     walk_every_route("alb", Source::Alb).await;
 }
+
+#[test]
+fn a_request_without_its_own_id_takes_the_gateways() {
+    use support::events::{Call, event};
+    let health = || Call::new("GET", "/health");
+    for source in [
+        Source::Rest { stage: "prod" },
+        Source::Http { stage: "$default" },
+        Source::FunctionUrl,
+    ] {
+        let text = event(source, &health(), "gw-req-7f3a").to_string();
+        let request = lambda_http::request::from_str(&text).expect("an HTTP event");
+        let (request, _) = prepare(request);
+        assert_eq!(
+            request
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok()),
+            Some("gw-req-7f3a"),
+            "{source:?}: API Gateway's requestId"
+        );
+        // A caller's own sane id stays; an insane one gives way to the gateway's.
+        for (sent, kept) in [("caller-1", "caller-1"), ("has space", "gw-req-7f3a")] {
+            let text = event(
+                source,
+                &health().header("x-request-id", sent),
+                "gw-req-7f3a",
+            )
+            .to_string();
+            let (request, _) = prepare(lambda_http::request::from_str(&text).expect("event"));
+            assert_eq!(
+                request
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok()),
+                Some(kept),
+                "{source:?} with {sent:?}"
+            );
+        }
+    }
+    // An ALB event has no request id of its own, and no invocation context here: the
+    // envelope will make one up.
+    let text = event(Source::Alb, &health(), "unused").to_string();
+    let (request, _) = prepare(lambda_http::request::from_str(&text).expect("an ALB event"));
+    assert!(request.headers().get("x-request-id").is_none());
+}

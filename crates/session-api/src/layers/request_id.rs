@@ -18,7 +18,7 @@ pub struct RequestId(pub HeaderValue);
 
 /// A caller's id is kept if it is 1 to 128 visible ASCII characters (it is echoed in a header
 /// and written to logs, so nothing else is trusted).
-fn sane(value: &HeaderValue) -> bool {
+pub fn sane(value: &HeaderValue) -> bool {
     let bytes = value.as_bytes();
     !bytes.is_empty()
         && bytes.len() <= MAX_REQUEST_ID_CHARS
