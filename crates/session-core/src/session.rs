@@ -5,9 +5,9 @@ use serde::{Deserialize, Serialize};
 use crate::policy::is_expired;
 use crate::{SessionData, SessionId, Timestamp, UserId};
 
-/// A session as stored. The serde form is the storage layout of `API.md` (camelCase
-/// attributes, `data` a map, `ttl` epoch seconds), shared by the DynamoDB item and the
-/// embedded store's record.
+/// A session as stored. The serde form (camelCase attributes, `data` a map, `ttl` epoch
+/// seconds) is both the DynamoDB item, keyed as [`crate::schema`] says, and the embedded
+/// store's record; `docs/api.md` ("The session object") shows what clients see of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Session {

@@ -35,6 +35,8 @@ locals {
   session_env = { for key, value in local.session_settings : key => tostring(value) if value != null }
 
   # AWS_REGION is set by Lambda itself (a reserved variable); the store is always DynamoDB here.
+  # No LOG_FORMAT: the Lambda binary never reads it. No RUST_LOG: logging_config below makes
+  # Lambda pass AWS_LAMBDA_LOG_LEVEL, which wins over it.
   environment = merge(
     var.extra_environment,
     local.session_env,
@@ -42,14 +44,13 @@ locals {
     {
       SESSION_STORE       = "dynamodb"
       DYNAMODB_TABLE_NAME = var.table_name
-      LOG_FORMAT          = "json"
-      RUST_LOG            = var.log_level
     },
     local.iam_auth ? { AUTH_DISABLED = "true" } : {},
   )
 
   # Exactly the DynamoDB calls the service makes (session_core::store::dynamodb), on the table
-  # and its indexes. No CreateTable, UpdateTimeToLive or DeleteTable: the table is Terraform's.
+  # and the one index it queries. No CreateTable, UpdateTimeToLive or DeleteTable: the table is
+  # Terraform's.
   dynamodb_actions = [
     "dynamodb:GetItem",
     "dynamodb:PutItem",
@@ -103,7 +104,8 @@ data "aws_iam_policy_document" "function" {
   statement {
     sid       = "SessionsTable"
     actions   = local.dynamodb_actions
-    resources = [var.table_arn, "${var.table_arn}/index/*"]
+    # userId-index is session_core::schema::USER_INDEX, the only index the service queries.
+    resources = [var.table_arn, "${var.table_arn}/index/userId-index"]
   }
 
   statement {
@@ -149,10 +151,14 @@ resource "aws_lambda_function" "api" {
   }
 
   # JSON: the function writes JSON lines when Lambda says AWS_LAMBDA_LOG_FORMAT=JSON (which
-  # this sets); the level comes from RUST_LOG above, as no application_log_level is set.
+  # this sets). With JSON, Lambda always passes AWS_LAMBDA_LOG_LEVEL (INFO unless set here),
+  # and the function lets it win over RUST_LOG; so var.log_level must go here to have effect.
+  # Lambda also drops JSON lines below these levels on its side.
   logging_config {
-    log_format = "JSON"
-    log_group  = aws_cloudwatch_log_group.function.name
+    log_format            = "JSON"
+    log_group             = aws_cloudwatch_log_group.function.name
+    application_log_level = upper(var.log_level)
+    system_log_level      = var.system_log_level
   }
 
   tracing_config {

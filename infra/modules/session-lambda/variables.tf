@@ -44,7 +44,7 @@ variable "table_name" {
 }
 
 variable "table_arn" {
-  description = "ARN of the sessions table; the function may use it and its indexes, nothing else."
+  description = "ARN of the sessions table; the function may use it and its userId-index, nothing else."
   type        = string
 }
 
@@ -99,9 +99,27 @@ variable "log_kms_key_arn" {
 }
 
 variable "log_level" {
-  description = "RUST_LOG of the function."
+  description = "Level of the function's own logs: TRACE, DEBUG, INFO, WARN or ERROR (any case). It is Lambda's application log level, which reaches the function as AWS_LAMBDA_LOG_LEVEL and wins over RUST_LOG, so a RUST_LOG filter (per-crate directives) in extra_environment has no effect. INFO keeps the AWS SDK's own lines at WARN; DEBUG and TRACE apply to every crate, the SDK included."
   type        = string
-  default     = "info"
+  default     = "INFO"
+
+  # FATAL, which Lambda also accepts, is left out: the function has no fatal level (it reads
+  # FATAL as ERROR), so Lambda would drop every line it writes, errors included.
+  validation {
+    condition     = contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR"], upper(var.log_level))
+    error_message = "log_level is a Lambda log level: TRACE, DEBUG, INFO, WARN or ERROR. It is no longer a RUST_LOG filter."
+  }
+}
+
+variable "system_log_level" {
+  description = "Level of the lines Lambda itself writes to the function's log group: DEBUG, INFO or WARN. WARN (the default) leaves out the START, END and REPORT lines of every invocation, which are INFO; choose INFO to keep them (duration, memory used, init duration), e.g. while tuning memory_size. Lambda's CloudWatch metrics do not depend on these lines."
+  type        = string
+  default     = "WARN"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARN"], var.system_log_level)
+    error_message = "system_log_level is DEBUG, INFO or WARN."
+  }
 }
 
 variable "throttling_rate_limit" {

@@ -1,4 +1,4 @@
-# The sessions table, exactly as API.md ("Storage layout") and session_core::schema describe it:
+# The sessions table, exactly as session_core::schema describes it:
 # partition key `id` (S), TTL on `ttl` (N, epoch seconds), global secondary index
 # `userId-index` (`userId` S + `createdAt` S, projection ALL), on-demand billing.
 # crates/session-server/tests/deploy_schema.rs fails if this block drifts from those constants.
