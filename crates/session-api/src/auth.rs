@@ -42,9 +42,16 @@ pub enum Access {
 }
 
 /// The access a route requires, from its method and route template (`None` for a path that
-/// matched no route: it needs a client token, so that unknown paths reveal nothing to
-/// strangers).
+/// matched no route).
+///
+/// A path that names no route, or a method its route does not have, is open: the router
+/// answers 404 or 405 to everyone, as the contract says. The routes are public anyway (in
+/// `/openapi.json`), so a 401 there would hide nothing, and it would tell a client that
+/// probes a wrong URL without its token to fix the wrong thing.
 pub fn required_access(method: &Method, template: Option<&str>) -> Access {
+    if !template.is_some_and(|template| crate::routes::serves(method, template)) {
+        return Access::Open;
+    }
     match (method.as_str(), template) {
         (_, Some("/health" | "/ready" | "/metrics" | "/openapi.json")) => Access::Open,
         ("GET" | "HEAD", Some("/sessions")) | ("DELETE", Some("/sessions/user/{userId}")) => {
@@ -504,7 +511,20 @@ mod tests {
             required_access(&Method::GET, Some("/sessions/user/{userId}")),
             Access::Client
         );
-        assert_eq!(required_access(&Method::GET, None), Access::Client);
+        assert_eq!(
+            required_access(&Method::HEAD, Some("/sessions/{id}")),
+            Access::Client
+        );
+        // The router answers these to everyone: 404 for no route, 405 for a method it lacks.
+        assert_eq!(required_access(&Method::GET, None), Access::Open);
+        assert_eq!(
+            required_access(&Method::POST, Some("/sessions/{id}")),
+            Access::Open
+        );
+        assert_eq!(
+            required_access(&Method::PUT, Some("/sessions")),
+            Access::Open
+        );
     }
 
     #[test]

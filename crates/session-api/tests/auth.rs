@@ -174,11 +174,7 @@ async fn missing_or_wrong_tokens_are_401_with_a_bearer_challenge() {
         (Some(""), true),
         (Some(&CLIENT[..5]), true),
     ] {
-        for (method, uri) in [
-            (Method::POST, "/sessions"),
-            (Method::GET, "/sessions"),
-            (Method::GET, "/nope"),
-        ] {
+        for (method, uri) in [(Method::POST, "/sessions"), (Method::GET, "/sessions")] {
             let reply = call(&app, method, uri, token, LOCAL, Some("{}")).await;
             reply.assert_problem(401, "unauthorized");
             let challenge = reply.header("www-authenticate").expect("WWW-Authenticate");
@@ -411,4 +407,71 @@ async fn without_a_valid_token_the_limit_is_per_address() {
     )
     .await
     .assert_problem(401, "unauthorized");
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_are_404_and_405_with_or_without_a_token() {
+    let app = with_tokens(None);
+    for token in [None, Some("wrong"), Some(CLIENT)] {
+        call(&app, Method::GET, "/nope", token, REMOTE, None)
+            .await
+            .assert_problem(404, "session_not_found");
+        let id = session_core::SessionId::generate();
+        let reply = call(
+            &app,
+            Method::POST,
+            &format!("/sessions/{}", id.as_str()),
+            token,
+            REMOTE,
+            Some("{}"),
+        )
+        .await;
+        reply.assert_problem(405, "method_not_allowed");
+        assert!(
+            reply
+                .header("allow")
+                .is_some_and(|allow| allow.contains("PATCH"))
+        );
+        call(&app, Method::DELETE, "/health", token, REMOTE, None)
+            .await
+            .assert_problem(405, "method_not_allowed");
+    }
+}
+
+#[tokio::test]
+async fn the_methods_authentication_knows_are_the_ones_the_router_serves() {
+    // With an admin token nothing is refused for authentication: a 405 is the router's own.
+    let app = with_tokens(None);
+    let id = session_core::SessionId::generate();
+    for (template, path) in [
+        ("/health", "/health".to_owned()),
+        ("/ready", "/ready".to_owned()),
+        ("/openapi.json", "/openapi.json".to_owned()),
+        ("/metrics", "/metrics".to_owned()),
+        ("/sessions", "/sessions".to_owned()),
+        ("/sessions/{id}", format!("/sessions/{}", id.as_str())),
+        (
+            "/sessions/{id}/refresh",
+            format!("/sessions/{}/refresh", id.as_str()),
+        ),
+        ("/sessions/user/{userId}", "/sessions/user/u".to_owned()),
+    ] {
+        for method in [
+            Method::GET,
+            Method::HEAD,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ] {
+            let reply = call(&app, method.clone(), &path, Some(ADMIN), REMOTE, None).await;
+            assert_eq!(
+                reply.status != 405,
+                session_api::routes::serves(&method, template),
+                "{method} {template}: {}",
+                reply.status
+            );
+        }
+    }
 }

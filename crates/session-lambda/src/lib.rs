@@ -9,13 +9,17 @@
 //!    before the runtime starts, errors naming the variable (and reported with
 //!    [`init_error::report`]);
 //! 3. [`startup::build_router`]: the SDK client and the router, once per cold start;
-//! 4. `lambda_http::run(LambdaApp::new(router))`: one invocation after another.
+//! 4. `lambda_runtime::run(EventGuard::new(Adapter::from(LambdaApp::new(router))))`: one
+//!    invocation after another, as `lambda_http::run` would, except that an event `lambda_http`
+//!    cannot convert gets a 400 (see [`event_guard`]).
 
 pub mod adapter;
 pub mod emf;
+pub mod event_guard;
 pub mod init_error;
 pub mod startup;
 pub mod telemetry;
 
 pub use adapter::{LambdaApp, UNKNOWN_CLIENT};
+pub use event_guard::EventGuard;
 pub use startup::StartupError;

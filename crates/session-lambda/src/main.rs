@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use session_lambda::emf::EmfRecorder;
 use session_lambda::init_error;
 use session_lambda::startup::{self, StartupError};
-use session_lambda::{LambdaApp, telemetry};
+use session_lambda::{EventGuard, LambdaApp, telemetry};
 
 /// Exit status for settings that cannot work (the server's too).
 const EXIT_CONFIG: u8 = 2;
@@ -47,8 +47,11 @@ fn main() -> ExitCode {
             Ok(router) => router,
             Err(error) => return fail_init(&error),
         };
-        // Built once, above; every invocation is served by this one value.
-        match lambda_http::run(LambdaApp::new(router).with_metrics(metrics)).await {
+        // Built once, above; every invocation is served by this one value. This is what
+        // `lambda_http::run` does, with the guard in front of its adapter.
+        let app = LambdaApp::new(router).with_metrics(metrics);
+        let handler = EventGuard::new(lambda_http::Adapter::from(app));
+        match lambda_http::lambda_runtime::run(handler).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 tracing::error!(error = %error, "the Lambda runtime stopped");

@@ -407,3 +407,65 @@ fn a_request_without_its_own_id_takes_the_gateways() {
     let (request, _) = prepare(lambda_http::request::from_str(&text).expect("an ALB event"));
     assert!(request.headers().get("x-request-id").is_none());
 }
+
+#[tokio::test]
+async fn an_event_lambda_http_cannot_convert_is_a_400_problem_not_a_crash() {
+    use support::events::{Call, event};
+    let app = LambdaApp::new(Table::unreachable().router());
+    // Characters a URI may not hold, as a careless client sends them and API Gateway passes on.
+    let mut bad_query = event(
+        Source::Http { stage: "$default" },
+        &Call::new("GET", "/sessions/user/u"),
+        "gw-bad-1",
+    );
+    bad_query["rawQueryString"] = json!("limit=<1>");
+    let mut bad_host = event(
+        Source::Rest { stage: "prod" },
+        &Call::new("GET", "/health"),
+        "gw-bad-2",
+    );
+    bad_host["headers"]["host"] = json!("bad host name");
+    bad_host["multiValueHeaders"]["host"] = json!(["bad host name"]);
+    let mut bad_base64 = event(
+        Source::Alb,
+        &Call::new("POST", "/sessions").json("application/json", &json!({"userId": "u"})),
+        "unused",
+    );
+    bad_base64["body"] = json!("not base64 at all!");
+    bad_base64["isBase64Encoded"] = json!(true);
+    for (source, event, id) in [
+        (
+            Source::Http { stage: "$default" },
+            bad_query,
+            Some("gw-bad-1"),
+        ),
+        (Source::Rest { stage: "prod" }, bad_host, Some("gw-bad-2")),
+        (Source::Alb, bad_base64, None),
+    ] {
+        let reply = Reply::decode(source.shape(), invoke(&app, &event.to_string()).await);
+        reply.assert_problem(400, "invalid_request");
+        let problem = reply.json();
+        assert!(
+            problem["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("malformed")),
+            "{problem}"
+        );
+        assert_eq!(reply.header("cache-control"), Some("no-store"));
+        let request_id = reply.header("x-request-id").expect("x-request-id");
+        if let Some(id) = id {
+            assert_eq!(request_id, id, "{source:?}: the gateway's request id");
+        }
+    }
+    // The same app still serves the next, well-formed event.
+    let health = event(
+        Source::Http { stage: "$default" },
+        &Call::new("GET", "/health"),
+        "gw-ok",
+    );
+    let reply = Reply::decode(
+        support::events::Shape::Http,
+        invoke(&app, &health.to_string()).await,
+    );
+    assert_eq!(reply.status, 200, "{}", reply.raw);
+}

@@ -59,6 +59,17 @@ impl Table {
         })
     }
 
+    /// A table that no DynamoDB serves (nothing listens on port 9): for requests that never
+    /// reach the store, so that they run without DynamoDB Local.
+    pub fn unreachable() -> Self {
+        let endpoint = "http://127.0.0.1:9".to_owned();
+        Self {
+            client: local_client(&endpoint),
+            endpoint,
+            name: "unreachable".to_owned(),
+        }
+    }
+
     /// The shared router over this table, with authentication off (as behind an API Gateway
     /// route that requires IAM).
     pub fn router(&self) -> Router {
@@ -123,16 +134,16 @@ pub fn fixture(source: &str, name: &str, substitutions: &[(&str, &str)]) -> Stri
     text
 }
 
-/// Sends one event through `app` exactly as `lambda_http::run` does for each invocation
-/// (deserialise the event, adapt it to a request, call the service, convert the response to
-/// the source's shape) and returns the JSON the runtime would post back.
+/// Sends one event through `app` exactly as the binary does for each invocation (deserialise
+/// the event, adapt it to a request behind the `EventGuard`, call the service, convert the
+/// response to the source's shape) and returns the JSON the runtime would post back.
 ///
 /// `lambda_http::Adapter` is the (doc-hidden) service `run` wraps a handler in; its response
 /// conversion (`LambdaResponse::from_response`) is crate-private, so calling the adapter is
 /// the way to exercise the real conversion in process.
 pub async fn invoke(app: &LambdaApp, event: &str) -> Value {
     let request: LambdaRequest = serde_json::from_str(event).expect("a Lambda HTTP event");
-    let adapter = lambda_http::Adapter::from(app.clone());
+    let adapter = session_lambda::EventGuard::new(lambda_http::Adapter::from(app.clone()));
     let response = adapter
         .oneshot(LambdaEvent::new(request, Context::default()))
         .await
