@@ -133,7 +133,7 @@ pub struct Settings {
     #[arg(long = "session-max-data-bytes", env = "SESSION_MAX_DATA_BYTES", value_name = "SESSION_MAX_DATA_BYTES", default_value_t = DEFAULT_MAX_DATA_BYTES)]
     pub max_data_bytes: usize,
 
-    /// Largest JSON size of the sessions of one listing page, in bytes; a page holds fewer than
+    /// Largest JSON size of one listing page, in bytes; a page holds fewer than
     /// `limit` sessions when they would pass it (and always at least one). Lambda responses are
     /// at most 6 MB; behind an ALB (1 MB), lower it to 400000.
     #[arg(long = "listing-max-page-bytes", env = "LISTING_MAX_PAGE_BYTES", value_name = "LISTING_MAX_PAGE_BYTES", default_value_t = DEFAULT_MAX_PAGE_BYTES, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(4096..=4_194_304))]

@@ -14,8 +14,7 @@ use crate::{
 pub const DEFAULT_PAGE_LIMIT: usize = 50;
 /// Largest page size a listing may ask for.
 pub const MAX_PAGE_LIMIT: usize = 100;
-/// Default bound on the size of a listing page's sessions, in bytes of JSON
-/// (`LISTING_MAX_PAGE_BYTES`).
+/// Default bound on the size of a listing page, in bytes of JSON (`LISTING_MAX_PAGE_BYTES`).
 ///
 /// A page of 100 sessions with 64 KiB of data each would be 6.5 MB: more than a Lambda
 /// function may return (6 MB) and far more than an ALB passes (1 MB). Bounding pages by size
@@ -23,8 +22,11 @@ pub const MAX_PAGE_LIMIT: usize = 100;
 /// like any other.
 pub const DEFAULT_MAX_PAGE_BYTES: usize = 1 << 20;
 /// What a session's JSON holds besides its `data` and `userId`, at most: the field names, the
-/// id, three timestamps, two numbers and the punctuation.
+/// id, three timestamps, two numbers, the punctuation and the comma after it.
 const SESSION_OVERHEAD_BOUND: usize = 320;
+/// What a page's JSON holds besides its sessions, at most: `{"sessions":[],"count":100,
+/// "nextCursor":"…"}` with the longest cursor a listing issues.
+const PAGE_OVERHEAD_BOUND: usize = 64 + crate::cursor::MAX_CURSOR_CHARS;
 
 /// One page of a listing as clients see it.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,8 +46,8 @@ pub struct ServiceConfig {
     pub max_data_bytes: usize,
     /// Seals listing cursors.
     pub cursors: CursorCodec,
-    /// Bound on the JSON size of a listing page's sessions (`LISTING_MAX_PAGE_BYTES`); a page
-    /// always holds at least one session, whatever its size.
+    /// Bound on the JSON size of a listing page (`LISTING_MAX_PAGE_BYTES`); a page always
+    /// holds at least one session, whatever its size.
     pub max_page_bytes: usize,
 }
 
@@ -280,9 +282,10 @@ impl SessionService {
     }
 }
 
-/// How many of `sessions`, from the first, fit in `budget` bytes of JSON (at least one).
+/// How many of `sessions`, from the first, fit in a page of `budget` bytes of JSON (at least
+/// one).
 fn fitting_sessions(sessions: &[Session], budget: usize) -> usize {
-    let mut used = 0usize;
+    let mut used = PAGE_OVERHEAD_BOUND;
     for (index, session) in sessions.iter().enumerate() {
         used = used.saturating_add(
             SESSION_OVERHEAD_BOUND

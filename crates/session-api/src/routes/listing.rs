@@ -14,7 +14,7 @@ use crate::problem::{ApiError, ProblemBody};
     get,
     path = "/sessions/user/{userId}",
     tag = "sessions",
-    params(("userId" = String, Path, description = "The user id (percent-encoded)", min_length = 1, max_length = 256, pattern = r"^[^\u0000-\u001F\u007F-\u009F]+$"), ("limit" = Option<i64>, Query, description = "Most sessions per page, 1 to 100 (default 50). A page holds fewer when their JSON would pass LISTING_MAX_PAGE_BYTES (default 1 MiB), and always at least one; follow nextCursor", minimum = 1, maximum = 100), ("cursor" = Option<String>, Query, description = "The previous page's nextCursor", max_length = 512)),
+    params(("userId" = String, Path, description = "The user id (percent-encoded)", min_length = 1, max_length = 256, pattern = r"^[^\u0000-\u001F\u007F-\u009F]+$"), ("limit" = Option<i64>, Query, description = "Most sessions per page, 1 to 100 (default 50). A page holds fewer when its JSON would pass LISTING_MAX_PAGE_BYTES (default 1 MiB), and always at least one; follow nextCursor", minimum = 1, maximum = 100), ("cursor" = Option<String>, Query, description = "The previous page's nextCursor", max_length = 512)),
     responses((status = 200, description = "A page of the user's live sessions, newest first", body = PageBody), (status = 400, description = "Invalid userId, limit or cursor", body = ProblemBody, content_type = "application/problem+json")),
 )]
 pub async fn list_user(
@@ -50,7 +50,7 @@ pub async fn revoke_user(
     get,
     path = "/sessions",
     tag = "admin",
-    params(("limit" = Option<i64>, Query, description = "Most sessions per page, 1 to 100 (default 50). A page holds fewer when their JSON would pass LISTING_MAX_PAGE_BYTES (default 1 MiB), and always at least one; follow nextCursor", minimum = 1, maximum = 100), ("cursor" = Option<String>, Query, description = "The previous page's nextCursor", max_length = 512)),
+    params(("limit" = Option<i64>, Query, description = "Most sessions per page, 1 to 100 (default 50). A page holds fewer when its JSON would pass LISTING_MAX_PAGE_BYTES (default 1 MiB), and always at least one; follow nextCursor", minimum = 1, maximum = 100), ("cursor" = Option<String>, Query, description = "The previous page's nextCursor", max_length = 512)),
     responses((status = 200, description = "A page of all live sessions", body = PageBody), (status = 400, description = "Invalid limit or cursor", body = ProblemBody, content_type = "application/problem+json")),
 )]
 pub async fn list_all(State(app): State<AppState>, query: ListQuery) -> Result<Response, ApiError> {
