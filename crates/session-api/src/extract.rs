@@ -338,6 +338,9 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
     }
 }
 
+/// Most entity tags one `If-Match` may list.
+pub const MAX_IF_MATCH_TAGS: usize = 100;
+
 /// Parses `If-Match`: `*`, or a list of entity tags. Our tags are strong, `"<version>"`; a weak
 /// tag or a foreign one can never match (RFC 9110 uses strong comparison for If-Match), so it
 /// is kept as a check that fails (412) rather than ignored. A bare number is accepted as the
@@ -349,9 +352,17 @@ pub fn parse_if_match(headers: &HeaderMap) -> Result<Option<VersionCheck>, ApiEr
     }
     let malformed = || ApiError::invalid(r#"If-Match must be * or entity tags such as "3""#);
     let mut versions = Vec::new();
+    let mut tags = 0usize;
     for value in values {
         let text = value.to_str().map_err(|_| malformed())?;
         for tag in text.split(',').map(str::trim) {
+            tags += 1;
+            if tags > MAX_IF_MATCH_TAGS {
+                // DynamoDB's condition takes at most 100 operands in one IN list.
+                return Err(ApiError::invalid(format!(
+                    "If-Match lists more than {MAX_IF_MATCH_TAGS} entity tags"
+                )));
+            }
             if tag == "*" {
                 return Ok(Some(VersionCheck::Any));
             }
@@ -439,6 +450,10 @@ mod tests {
                 "{other} is another tag than any version"
             );
         }
+        let hundred: Vec<String> = (1..=100).map(|v| format!("\"{v}\"")).collect();
+        assert!(if_match(&hundred.join(", ")).is_ok(), "100 tags are fine");
+        let many = format!("{}, \"101\"", hundred.join(", "));
+        assert!(if_match(&many).is_err(), "101 tags are refused");
         for bad in ["\"3", "abc", "\"a\"b\"", ""] {
             assert!(if_match(bad).is_err(), "{bad:?} is malformed");
         }

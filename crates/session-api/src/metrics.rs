@@ -286,7 +286,7 @@ fn error_kind(error: &SessionError, write: bool) -> &'static str {
         SessionError::NotFound | SessionError::Expired if write => "conditional_failure",
         SessionError::NotFound => "not_found",
         SessionError::Expired => "expired",
-        SessionError::DataTooLarge { .. } => "too_large",
+        SessionError::DataTooLarge { .. } | SessionError::ItemTooLarge => "too_large",
         SessionError::Invalid { .. } | SessionError::InvalidCursor => "invalid",
     }
 }

@@ -213,7 +213,9 @@ impl From<SessionError> for ApiError {
                     .unwrap_or(HeaderValue::from_static("\"0\"")),
             ),
             SessionError::Invalid { message, .. } => Self::invalid(message.clone()),
-            SessionError::DataTooLarge { .. } => Self::too_large(error.to_string()),
+            SessionError::DataTooLarge { .. } | SessionError::ItemTooLarge => {
+                Self::too_large(error.to_string())
+            }
             SessionError::InvalidCursor => Self::invalid(
                 "cursor is not a nextCursor this listing issued (malformed, altered, or from another listing)",
             ),

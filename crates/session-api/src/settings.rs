@@ -144,7 +144,8 @@ pub struct Settings {
     pub require_if_match: bool,
 
     /// Secret that seals listing cursors; give every instance the same one. Unset: derived from
-    /// the table name, which keeps cursors tamper-evident but not confidential.
+    /// the table name, so that anyone who knows that name can read and forge cursors (a forged
+    /// one still names only a possible position in a listing the caller may read).
     #[arg(
         long = "session-cursor-secret",
         env = "SESSION_CURSOR_SECRET",

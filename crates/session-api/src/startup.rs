@@ -67,7 +67,7 @@ pub fn announce(settings: &Settings, state: &AppState) {
         && settings.store == StoreKind::Dynamodb
     {
         tracing::warn!(
-            "SESSION_CURSOR_SECRET is not set: listing cursors are tamper-evident but readable by anyone who knows the table name; set it, the same value on every instance, in production"
+            "SESSION_CURSOR_SECRET is not set: anyone who knows the table name can read and forge listing cursors; set it, the same value on every instance, in production"
         );
     }
 }

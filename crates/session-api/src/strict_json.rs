@@ -17,6 +17,28 @@ pub fn from_slice(bytes: &[u8]) -> Result<Value, serde_json::Error> {
     serde_json::from_slice::<Strict>(bytes).map(|strict| strict.0)
 }
 
+/// A number written with a fraction or an exponent whose value is a whole number that fits 64
+/// bits (`1.0`, `1E2`, `-0`), as that integer.
+///
+/// DynamoDB keeps numbers as decimal text and normalises it, so `100.0` reads back as `100`:
+/// whether a number was written as a float does not survive it. Normalising on the way in makes
+/// every backend, and the answer to the write itself, give the same number back.
+fn whole_as_integer(value: f64) -> Option<Number> {
+    // 2^63 and 2^64 are exact as doubles; the ranges below are exactly the i64 and u64 ones.
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    const TWO_64: f64 = 18_446_744_073_709_551_616.0;
+    if !value.is_finite() || value.fract() != 0.0 {
+        return None;
+    }
+    if (-TWO_63..TWO_63).contains(&value) {
+        Some(Number::from(value as i64))
+    } else if (0.0..TWO_64).contains(&value) {
+        Some(Number::from(value as u64))
+    } else {
+        None
+    }
+}
+
 /// A `Value` whose deserialisation refuses repeated keys.
 struct Strict(Value);
 
@@ -49,7 +71,9 @@ impl<'de> Visitor<'de> for StrictVisitor {
 
     fn visit_f64<E>(self, value: f64) -> Result<Value, E> {
         // The JSON parser never yields a non-finite number; `Null` is what `Value` does too.
-        Ok(Number::from_f64(value).map_or(Value::Null, Value::Number))
+        Ok(whole_as_integer(value)
+            .or_else(|| Number::from_f64(value))
+            .map_or(Value::Null, Value::Number))
     }
 
     fn visit_str<E: de::Error>(self, value: &str) -> Result<Value, E> {
@@ -103,13 +127,25 @@ mod tests {
 
     #[test]
     fn parses_what_serde_json_parses() {
-        let text = r#"{"a": [1, -2, 3.5, 1e2, true, null, "x\u00e9"], "b": {"c": {}}, "d": 18446744073709551615}"#;
+        let text = r#"{"a": [1, -2, 3.5, 1e-2, true, null, "x\u00e9"], "b": {"c": {}}, "d": 18446744073709551615}"#;
         assert_eq!(
             from_slice(text.as_bytes()).expect("valid"),
             serde_json::from_str::<Value>(text).expect("valid")
         );
         assert_eq!(from_slice(b"[]").expect("valid"), json!([]));
         assert_eq!(from_slice(b"\"s\"").expect("valid"), json!("s"));
+    }
+
+    #[test]
+    fn whole_numbers_written_as_floats_become_integers() {
+        assert_eq!(
+            from_slice(
+                br#"[1.0, 1E2, -0, -0.0, 3.0e10, 1e19, 1.5, 1e20, -9.223372036854775808e18]"#
+            )
+            .expect("valid")
+            .to_string(),
+            "[1,100,0,0,30000000000,10000000000000000000,1.5,1e+20,-9223372036854775808]"
+        );
     }
 
     #[test]

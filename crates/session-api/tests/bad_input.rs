@@ -555,3 +555,22 @@ async fn a_declared_length_over_1_mib_is_413_before_the_body_is_read() {
         .await;
     reply.assert_problem(413, "payload_too_large");
 }
+
+#[tokio::test]
+async fn whole_numbers_written_as_floats_come_back_as_integers_on_write_and_read() {
+    let app = TestApp::new();
+    let created = app
+        .call(
+            Method::POST,
+            "/sessions",
+            Some("application/json"),
+            r#"{"userId": "u", "data": {"a": 1.0, "b": -0, "c": 1E2, "d": 1.5}}"#,
+        )
+        .await;
+    assert_eq!(created.status, 201);
+    let expected = json!({"a": 1, "b": 0, "c": 100, "d": 1.5});
+    assert_eq!(created.json()["data"], expected);
+    assert!(String::from_utf8_lossy(&created.body).contains(r#""a":1,"#));
+    let uri = format!("/sessions/{}", created.json()["id"].as_str().expect("id"));
+    assert_eq!(app.get(&uri).await.json()["data"], expected);
+}

@@ -124,7 +124,21 @@ impl CursorCodec {
                 },
             )
             .map_err(|_| SessionError::InvalidCursor)?;
-        serde_json::from_slice(&plaintext).map_err(|_| SessionError::InvalidCursor)
+        let position: Position =
+            serde_json::from_slice(&plaintext).map_err(|_| SessionError::InvalidCursor)?;
+        // Whoever holds the key could seal anything: a position must still name a possible
+        // session, in the form its listing uses, before any store sees it as a start key.
+        let well_formed = crate::SessionId::parse(&position.id).is_some()
+            && match (listing, position.created_at.as_deref()) {
+                (Listing::User(_), Some(created)) => crate::Timestamp::parse(created).is_some(),
+                (Listing::All, None) => true,
+                _ => false,
+            };
+        if well_formed {
+            Ok(position)
+        } else {
+            Err(SessionError::InvalidCursor)
+        }
     }
 }
 
@@ -137,6 +151,49 @@ mod tests {
             id: "6ba7b810-9dad-41d1-80b4-00c04fd430c8".into(),
             created_at: Some("2026-11-23T10:00:00.000Z".into()),
         }
+    }
+
+    #[test]
+    fn a_sealed_position_that_names_no_possible_session_is_refused() {
+        let codec = CursorCodec::from_secret(b"k");
+        let alice = UserId::parse("alice").expect("valid");
+        let user = Listing::User(&alice);
+        for (listing, id, created) in [
+            (user, "", Some("")),
+            (
+                user,
+                "6ba7b810-9dad-41d1-80b4-00c04fd430c8",
+                Some("yesterday"),
+            ),
+            (user, "6ba7b810-9dad-41d1-80b4-00c04fd430c8", None),
+            (user, "zzzz", Some("2026-11-23T10:00:00.000Z")),
+            (Listing::All, "", None),
+            (Listing::All, "zzzz", None),
+            (
+                Listing::All,
+                "6ba7b810-9dad-41d1-80b4-00c04fd430c8",
+                Some("2026-11-23T10:00:00.000Z"),
+            ),
+        ] {
+            let forged = Position {
+                id: id.to_owned(),
+                created_at: created.map(str::to_owned),
+            };
+            let cursor = codec.seal(listing, &forged).expect("seal");
+            assert!(
+                matches!(
+                    codec.open(listing, &cursor),
+                    Err(SessionError::InvalidCursor)
+                ),
+                "{forged:?}"
+            );
+        }
+        let all = Position {
+            id: "6ba7b810-9dad-41d1-80b4-00c04fd430c8".into(),
+            created_at: None,
+        };
+        let cursor = codec.seal(Listing::All, &all).expect("seal");
+        assert_eq!(codec.open(Listing::All, &cursor).ok(), Some(all));
     }
 
     #[test]

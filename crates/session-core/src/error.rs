@@ -36,6 +36,12 @@ pub enum SessionError {
         /// The configured limit.
         limit: usize,
     },
+    /// The store refused the session as larger than it can hold (DynamoDB's 400 KB item),
+    /// although its data was within `SESSION_MAX_DATA_BYTES` as JSON.
+    #[error(
+        "the session is larger than the store can hold (DynamoDB items are at most 400 KB, counted otherwise than JSON); send less data"
+    )]
+    ItemTooLarge,
     /// A listing cursor that this service did not issue for this listing.
     #[error("the cursor is malformed, forged, or belongs to another listing")]
     InvalidCursor,

@@ -33,7 +33,8 @@ where
     match &error {
         SdkError::ServiceError(service) => {
             let code = service.err().code().map(str::to_owned);
-            by_code(code.as_deref(), Box::new(error))
+            let message = service.err().message().unwrap_or_default().to_owned();
+            by_code(code.as_deref(), &message, Box::new(error))
         }
         // No answer, or no answer that could be read: the network or the service is down.
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
@@ -43,10 +44,22 @@ where
     }
 }
 
-fn by_code(code: Option<&str>, source: BoxError) -> SessionError {
+fn by_code(code: Option<&str>, message: &str, source: BoxError) -> SessionError {
     match code {
         Some(code) if THROTTLING_CODES.contains(&code) => SessionError::Throttled { source },
         Some(code) if UNAVAILABLE_CODES.contains(&code) => SessionError::Unavailable { source },
+        // The data limit is checked on its JSON size; DynamoDB counts an item otherwise (an
+        // empty list is 3 bytes of JSON and 4 of item), so data under the limit can still make
+        // an item over 400 KB. It is the caller's data that is too large: 413, not 500.
+        Some("ValidationException") if message.contains("Item size") => {
+            tracing::debug!(error = %source, "DynamoDB refused an item as too large");
+            SessionError::ItemTooLarge
+        }
+        // A table without the index the listings query is a deployment fault, like a table
+        // that does not exist: 503 until it is fixed (and /ready says so).
+        Some("ValidationException") if message.contains("specified index") => {
+            SessionError::Unavailable { source }
+        }
         _ => SessionError::Internal { source },
     }
 }
@@ -70,6 +83,35 @@ mod tests {
         );
         let raw = HttpResponse::new(StatusCode::try_from(400).expect("status"), SdkBody::empty());
         classify(SdkError::service_error(error, raw))
+    }
+
+    fn service_error_saying(code: &str, message: &str) -> SessionError {
+        let error =
+            GetItemError::generic(ErrorMetadata::builder().code(code).message(message).build());
+        let raw = HttpResponse::new(StatusCode::try_from(400).expect("status"), SdkBody::empty());
+        classify(SdkError::service_error(error, raw))
+    }
+
+    #[test]
+    fn an_item_too_large_is_the_callers_and_a_missing_index_the_deployments() {
+        assert!(matches!(
+            service_error_saying(
+                "ValidationException",
+                "Item size has exceeded the maximum allowed size"
+            ),
+            SessionError::ItemTooLarge
+        ));
+        assert!(matches!(
+            service_error_saying(
+                "ValidationException",
+                "The table does not have the specified index: userId-index"
+            ),
+            SessionError::Unavailable { .. }
+        ));
+        assert!(matches!(
+            service_error_saying("ValidationException", "something else"),
+            SessionError::Internal { .. }
+        ));
     }
 
     #[test]
