@@ -1,7 +1,7 @@
 //! `EmbeddedStore`: sessions in a local `redb` file, for a laptop, a single container, or tests.
 //!
-//! Three tables: `sessions` (id → record), `sessions_by_user` ((userId, createdAt, id) → ()) for
-//! per-user listings newest first, and `sessions_by_expiry` ((ttl, id) → ()) for the sweeper.
+//! Two tables: `sessions` (id → record) and `sessions_by_expiry` ((ttl, id) → ()) for the
+//! sweeper. The per-user index, for listings newest first, lives in memory (see `user_index`).
 //! All writes go through one writer thread that commits in batches (see `writer`); reads run
 //! on the caller's thread against a consistent snapshot.
 
@@ -9,6 +9,7 @@ mod journal;
 mod ops;
 mod record;
 mod sweeper;
+mod user_index;
 mod writer;
 
 use std::path::Path;
@@ -28,10 +29,13 @@ use crate::{
 };
 
 use journal::Journal;
+use user_index::UserIndex;
 use writer::{ClosureOp, Tx, WriteOp};
 
 pub(crate) const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
-pub(crate) const BY_USER: TableDefinition<(&str, &str, &str), ()> =
+/// The per-user index of earlier versions, kept in the file; dropped on open now that the
+/// index lives in memory.
+const LEGACY_BY_USER: TableDefinition<(&str, &str, &str), ()> =
     TableDefinition::new("sessions_by_user");
 pub(crate) const BY_EXPIRY: TableDefinition<(i64, &str), ()> =
     TableDefinition::new("sessions_by_expiry");
@@ -81,6 +85,7 @@ impl Default for EmbeddedOptions {
 /// Sessions in a `redb` database file (or in memory, for tests).
 pub struct EmbeddedStore {
     db: Arc<Database>,
+    index: Arc<UserIndex>,
     queue: Mutex<Option<Sender<Box<dyn WriteOp>>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     options: EmbeddedOptions,
@@ -148,9 +153,10 @@ impl EmbeddedStore {
         let txn = db.begin_write().map_err(map_redb)?;
         // Opening a table in a write transaction creates it.
         txn.open_table(SESSIONS).map_err(map_redb)?;
-        txn.open_table(BY_USER).map_err(map_redb)?;
         txn.open_table(BY_EXPIRY).map_err(map_redb)?;
+        txn.delete_table(LEGACY_BY_USER).map_err(map_redb)?;
         txn.commit().map_err(map_redb)?;
+        let index = Arc::new(UserIndex::build(&db.begin_read().map_err(map_redb)?)?);
 
         let (queue, receiver) = mpsc::channel();
         let chores = Box::new(sweeper::Sweeper::new(
@@ -158,13 +164,14 @@ impl EmbeddedStore {
             options.purge_after_seconds,
             options.sweep_interval,
         ));
-        let writer_db = db.clone();
+        let (writer_db, writer_index) = (db.clone(), index.clone());
         let writer = std::thread::Builder::new()
             .name("embedded-store-writer".into())
-            .spawn(move || writer::run(writer_db, journal, receiver, chores))
+            .spawn(move || writer::run(writer_db, writer_index, journal, receiver, chores))
             .map_err(|e| SessionError::internal(format!("cannot start the writer thread: {e}")))?;
         Ok(Self {
             db,
+            index,
             queue: Mutex::new(Some(queue)),
             writer: Mutex::new(Some(writer)),
             options,
@@ -359,7 +366,8 @@ impl SessionStore for EmbeddedStore {
         page: &PageRequest,
         now: Timestamp,
     ) -> Result<StorePage, SessionError> {
-        self.read(|txn| ops::list_user(txn, user_id, page, now))
+        // Not through `read`: the listing reads the index before it begins its snapshot.
+        ops::list_user(&self.index, &self.db, user_id, page, now).map_err(map_redb)?
     }
 
     async fn list_all(
@@ -372,7 +380,8 @@ impl SessionStore for EmbeddedStore {
 
     async fn delete_user(&self, user_id: &UserId, now: Timestamp) -> Result<u64, SessionError> {
         let user_id = user_id.clone();
-        self.write(move |tx| ops::delete_user(tx, &user_id, now))
+        let index = self.index.clone();
+        self.write(move |tx| ops::delete_user(tx, &index, &user_id, now))
             .await
     }
 
@@ -509,6 +518,56 @@ mod tests {
             store.get(&first.id, now).await,
             Err(SessionError::NotFound)
         ));
+    }
+
+    /// Earlier versions kept the per-user index in the file: such a file opens, its sessions
+    /// list from the index rebuilt in memory, and the old table is dropped.
+    #[tokio::test]
+    async fn a_file_with_the_earlier_on_disk_user_index_opens_and_lists() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.redb");
+        let (older, newer) = (session("u1", 1), session("u1", 1));
+        {
+            let db = Database::create(&path).expect("create");
+            let txn = db.begin_write().expect("write");
+            {
+                let mut sessions = txn.open_table(SESSIONS).expect("sessions");
+                let mut legacy = txn.open_table(LEGACY_BY_USER).expect("legacy");
+                let mut expiry = txn.open_table(BY_EXPIRY).expect("expiry");
+                for (s, created) in [(&older, "2026-01-01T00:00:00.000Z"), (&newer, "x")] {
+                    let record = record::encode(s).expect("encode");
+                    let id = s.id.as_str();
+                    sessions.insert(id, record.as_slice()).expect("insert");
+                    legacy
+                        .insert((s.user_id.as_str(), created, id), ())
+                        .expect("insert");
+                    expiry.insert((s.ttl, id), ()).expect("insert");
+                }
+            }
+            txn.commit().expect("commit");
+        }
+        let store = EmbeddedStore::open(&path, EmbeddedOptions::default()).expect("open");
+        let page = PageRequest {
+            limit: 10,
+            after: None,
+        };
+        let now = SystemClock.now();
+        let listed = store
+            .list_user(&UserId::parse("u1").expect("valid"), &page, now)
+            .await
+            .expect("list");
+        let mut ids: Vec<_> = listed.sessions.iter().map(|s| s.id.clone()).collect();
+        let mut expected = vec![older.id.clone(), newer.id.clone()];
+        ids.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        expected.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        assert_eq!(ids, expected);
+        drop(store);
+        let db = Database::open(&path).expect("reopen");
+        let txn = db.begin_read().expect("read");
+        assert!(
+            txn.open_table(LEGACY_BY_USER).is_err(),
+            "the old index is gone"
+        );
     }
 
     /// What a crash leaves behind: changes in the journal that redb never made durable.

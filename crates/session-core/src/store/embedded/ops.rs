@@ -3,19 +3,16 @@
 
 use std::ops::Bound;
 
-use redb::{ReadTransaction, ReadableTable};
+use redb::{ReadTransaction, ReadableDatabase, ReadableTable};
 
 use super::journal::Change;
 use super::record::{decode, encode};
+use super::user_index::{IndexChange, UserIndex};
 use super::writer::Tx;
-use super::{BY_USER, SESSIONS, map_redb};
+use super::{SESSIONS, map_redb};
 use crate::cursor::Position;
 use crate::store::{PageRequest, StorePage, VersionCheck};
 use crate::{Session, SessionError, SessionId, Timestamp, UserId};
-
-/// Upper bound of the `createdAt` element of a user's index keys: RFC 3339 instants start with
-/// a digit, and `~` sorts after every digit.
-const AFTER_ANY_TIMESTAMP: &str = "~";
 
 type TxnResult<T> = Result<Result<T, SessionError>, redb::Error>;
 
@@ -75,9 +72,11 @@ pub(super) fn create(tx: &Tx<'_>, session: &Session) -> TxnResult<()> {
 /// Adds `session`'s index entries.
 fn index(tx: &Tx<'_>, session: &Session) -> Result<(), redb::Error> {
     let id = session.id.as_str();
-    let created = session.created_at.to_string();
-    tx.by_user()
-        .insert((session.user_id.as_str(), created.as_str(), id), ())?;
+    tx.index(IndexChange::Add {
+        user: session.user_id.as_str().to_owned(),
+        created: session.created_at.millis(),
+        id: id.to_owned(),
+    });
     tx.by_expiry().insert((session.ttl, id), ())?;
     Ok(())
 }
@@ -147,23 +146,26 @@ pub(super) fn remove(tx: &Tx<'_>, id: &str) -> TxnResult<Session> {
         sessions.remove(id)?;
         session
     };
-    let created = session.created_at.to_string();
-    tx.by_user()
-        .remove((session.user_id.as_str(), created.as_str(), id))?;
+    tx.index(IndexChange::Remove {
+        user: session.user_id.as_str().to_owned(),
+        created: session.created_at.millis(),
+        id: id.to_owned(),
+    });
     tx.by_expiry().remove((session.ttl, id))?;
     tx.removed(id);
     Ok(Ok(session))
 }
 
-pub(super) fn delete_user(tx: &Tx<'_>, user_id: &UserId, now: Timestamp) -> TxnResult<u64> {
-    let ids: Vec<String> = {
-        let index = tx.by_user();
-        let user = user_id.as_str();
-        index
-            .range((user, "", "")..(user, AFTER_ANY_TIMESTAMP, ""))?
-            .map(|entry| entry.map(|(key, _)| key.value().2.to_owned()))
-            .collect::<Result<_, _>>()?
-    };
+pub(super) fn delete_user(
+    tx: &Tx<'_>,
+    index: &UserIndex,
+    user_id: &UserId,
+    now: Timestamp,
+) -> TxnResult<u64> {
+    // The index holds what earlier batches committed; this batch's own creates are not in it
+    // yet. An id listed twice, or already removed, is `NotFound` the second time.
+    let mut ids = index.ids(user_id.as_str());
+    ids.extend(tx.indexed_here(user_id.as_str()));
     let mut live = 0;
     for id in ids {
         if let Ok(session) = remove(tx, &id)?
@@ -175,32 +177,55 @@ pub(super) fn delete_user(tx: &Tx<'_>, user_id: &UserId, now: Timestamp) -> TxnR
     Ok(Ok(live))
 }
 
+/// A page of `user_id`'s live sessions, newest first, from the in-memory index and the
+/// `sessions` table of `txn`, a read transaction begun after the index was read (see
+/// `user_index`).
 pub(super) fn list_user(
-    txn: &ReadTransaction,
+    index: &UserIndex,
+    db: &redb::Database,
     user_id: &UserId,
     page: &PageRequest,
     now: Timestamp,
 ) -> TxnResult<StorePage> {
-    let index = txn.open_table(BY_USER)?;
-    let sessions = txn.open_table(SESSIONS)?;
-    let user = user_id.as_str();
-    let upper = match &page.after {
-        None => (AFTER_ANY_TIMESTAMP, ""),
+    let mut after = match &page.after {
+        None => None,
         Some(Position {
             id,
             created_at: Some(created),
-        }) => (created.as_str(), id.as_str()),
+        }) => match Timestamp::parse(created) {
+            Some(created) => Some((created.millis(), id.clone())),
+            None => return Ok(Err(SessionError::InvalidCursor)),
+        },
         Some(_) => return Ok(Err(SessionError::InvalidCursor)),
     };
     let mut found = Vec::with_capacity(page.limit + 1);
-    for entry in index.range((user, "", "")..(user, upper.0, upper.1))?.rev() {
-        let (key, _) = entry?;
-        match load(&sessions, key.value().2) {
-            Ok(session) if !session.is_expired(now) => found.push(session),
-            Ok(_) | Err(SessionError::NotFound) => continue,
-            Err(error) => return Ok(Err(error)),
+    // Candidates come in chunks of a page: expired or removed ones are skipped, and a user
+    // with many sessions is not copied whole for every page.
+    let chunk = page.limit + 1;
+    while found.len() <= page.limit {
+        let candidates = index.page(
+            user_id.as_str(),
+            after.as_ref().map(|(created, id)| (*created, id.as_str())),
+            chunk,
+        );
+        let Some((created, id)) = candidates.last() else {
+            break;
+        };
+        after = Some((*created, id.to_string()));
+        let exhausted = candidates.len() < chunk;
+        let txn = db.begin_read()?;
+        let sessions = txn.open_table(SESSIONS)?;
+        for (_, id) in &candidates {
+            match load(&sessions, id) {
+                Ok(session) if !session.is_expired(now) => found.push(session),
+                Ok(_) | Err(SessionError::NotFound) => continue,
+                Err(error) => return Ok(Err(error)),
+            }
+            if found.len() > page.limit {
+                break;
+            }
         }
-        if found.len() > page.limit {
+        if exhausted {
             break;
         }
     }

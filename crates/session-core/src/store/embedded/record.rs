@@ -107,6 +107,24 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Session, SessionError> {
     })
 }
 
+/// The user and the creation time (milliseconds) of the session a record holds, without
+/// decoding its data: what the per-user index needs when the store opens.
+pub(super) fn user_and_creation(bytes: &[u8]) -> Result<(String, i64), SessionError> {
+    if bytes.first() != Some(&TAG) {
+        let session = decode(bytes)?;
+        return Ok((
+            session.user_id.as_str().to_owned(),
+            session.created_at.millis(),
+        ));
+    }
+    let mut at = 1;
+    let created_at = i64::from_le_bytes(eight(bytes, &mut at)?);
+    at = 1 + NUMBERS;
+    let _id = text(bytes, &mut at)?;
+    let user = text(bytes, &mut at)?;
+    Ok((user, created_at))
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -137,6 +155,20 @@ mod tests {
             decode(&encode(&original).expect("encode")).expect("decode"),
             original
         );
+    }
+
+    #[test]
+    fn the_index_fields_read_without_the_data() {
+        let original = session();
+        let expected = (
+            original.user_id.as_str().to_owned(),
+            original.created_at.millis(),
+        );
+        let record = encode(&original).expect("encode");
+        assert_eq!(user_and_creation(&record).expect("fields"), expected);
+        let legacy = serde_json::to_vec(&original).expect("json");
+        assert_eq!(user_and_creation(&legacy).expect("fields"), expected);
+        assert!(user_and_creation(&record[..52]).is_err(), "truncated");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::time::Duration;
 use redb::{Database, ReadableTable};
 
 use super::ops;
+use super::user_index::UserIndex;
 use super::writer::{Housekeeping, Tx};
 use crate::{Clock, Timestamp};
 
@@ -67,11 +68,22 @@ impl Sweeper {
         }
     }
 
-    /// One durable transaction (its changes need no journal).
-    fn sweep_once(&self, db: &Database, cutoff: i64) -> Result<u64, redb::Error> {
+    /// One durable transaction (its changes need no journal); the user index follows once
+    /// it has committed.
+    fn sweep_once(
+        &self,
+        db: &Database,
+        index: &UserIndex,
+        cutoff: i64,
+    ) -> Result<u64, redb::Error> {
         let txn = db.begin_write()?;
-        let purged = purge_until(&Tx::new(&txn)?, cutoff, PURGE_BATCH)?;
+        let (purged, index_changes) = {
+            let tx = Tx::new(&txn)?;
+            let purged = purge_until(&tx, cutoff, PURGE_BATCH)?;
+            (purged, tx.into_changes().1)
+        };
         txn.commit()?;
+        index.apply(index_changes);
         Ok(purged)
     }
 }
@@ -81,12 +93,12 @@ impl Housekeeping for Sweeper {
         self.interval
     }
 
-    fn run(&mut self, db: &Database) -> bool {
+    fn run(&mut self, db: &Database, index: &UserIndex) -> bool {
         let cutoff = cutoff(self.clock.now(), self.purge_after_seconds);
         let mut total = 0;
         let mut committed = false;
         loop {
-            match self.sweep_once(db, cutoff) {
+            match self.sweep_once(db, index, cutoff) {
                 Ok(purged) => {
                     committed = true;
                     total += purged;

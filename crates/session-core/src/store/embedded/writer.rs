@@ -17,20 +17,22 @@ use redb::{Database, Durability, Table, WriteTransaction};
 use tokio::sync::oneshot;
 
 use super::journal::{Change, Journal};
-use super::{BY_EXPIRY, BY_USER, SESSIONS};
+use super::user_index::{IndexChange, UserIndex};
+use super::{BY_EXPIRY, SESSIONS};
 use crate::SessionError;
 
-/// A write transaction's three tables, open for the whole batch, and the log of what it
-/// changed, which the journal records.
+/// A write transaction's two tables, open for the whole batch, the log of what it changed,
+/// which the journal records, and the changes it makes to the in-memory user index, applied
+/// once it has committed.
 ///
 /// The tables are opened once per batch rather than once per write: each opening looks the
 /// table up and each closing writes its root back, which cost more than the inserts of a
 /// create.
 pub(super) struct Tx<'a> {
     sessions: RefCell<Table<'a, &'static str, &'static [u8]>>,
-    by_user: RefCell<Table<'a, (&'static str, &'static str, &'static str), ()>>,
     by_expiry: RefCell<Table<'a, (i64, &'static str), ()>>,
     changes: RefCell<Vec<Change>>,
+    index_changes: RefCell<Vec<IndexChange>>,
 }
 
 impl<'a> Tx<'a> {
@@ -38,9 +40,9 @@ impl<'a> Tx<'a> {
     pub(super) fn new(txn: &'a WriteTransaction) -> Result<Self, redb::Error> {
         Ok(Self {
             sessions: RefCell::new(txn.open_table(SESSIONS)?),
-            by_user: RefCell::new(txn.open_table(BY_USER)?),
             by_expiry: RefCell::new(txn.open_table(BY_EXPIRY)?),
             changes: RefCell::new(Vec::new()),
+            index_changes: RefCell::new(Vec::new()),
         })
     }
 
@@ -48,13 +50,6 @@ impl<'a> Tx<'a> {
     /// borrow while one is held panics (and fails the batch, see `commit_batch`).
     pub(super) fn sessions(&self) -> RefMut<'_, Table<'a, &'static str, &'static [u8]>> {
         self.sessions.borrow_mut()
-    }
-
-    /// The `sessions_by_user` index.
-    pub(super) fn by_user(
-        &self,
-    ) -> RefMut<'_, Table<'a, (&'static str, &'static str, &'static str), ()>> {
-        self.by_user.borrow_mut()
     }
 
     /// The `sessions_by_expiry` index.
@@ -77,8 +72,26 @@ impl<'a> Tx<'a> {
             .push(Change::Remove { id: id.to_owned() });
     }
 
-    fn into_changes(self) -> Vec<Change> {
-        self.changes.into_inner()
+    /// Records a change to the user index, made once this transaction commits.
+    pub(super) fn index(&self, change: IndexChange) {
+        self.index_changes.borrow_mut().push(change);
+    }
+
+    /// The ids of `user`'s sessions added to the user index by this transaction so far.
+    pub(super) fn indexed_here(&self, user: &str) -> Vec<String> {
+        self.index_changes
+            .borrow()
+            .iter()
+            .filter_map(|change| match change {
+                IndexChange::Add { user: of, id, .. } if of == user => Some(id.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The journal's changes and the user index's.
+    pub(super) fn into_changes(self) -> (Vec<Change>, Vec<IndexChange>) {
+        (self.changes.into_inner(), self.index_changes.into_inner())
     }
 }
 
@@ -153,12 +166,13 @@ pub(super) trait Housekeeping: Send {
     fn interval(&self) -> Duration;
     /// Runs once, in durable transactions of its own; says whether one of them committed
     /// (which made every earlier commit durable too).
-    fn run(&mut self, db: &Database) -> bool;
+    fn run(&mut self, db: &Database, index: &UserIndex) -> bool;
 }
 
 /// The writer's state.
 struct Writer {
     db: Arc<Database>,
+    index: Arc<UserIndex>,
     /// The journal, for a database in a file.
     journal: Option<Journal>,
     /// False after the journal failed to undo a partial append or to empty itself: until it
@@ -169,12 +183,14 @@ struct Writer {
 /// Runs the writer loop until every sender is dropped, then returns (after a last checkpoint).
 pub(super) fn run(
     db: Arc<Database>,
+    index: Arc<UserIndex>,
     journal: Option<Journal>,
     queue: Receiver<Box<dyn WriteOp>>,
     mut chores: Box<dyn Housekeeping>,
 ) {
     let mut writer = Writer {
         db,
+        index,
         journal,
         journal_usable: true,
     };
@@ -189,7 +205,7 @@ pub(super) fn run(
             Err(RecvTimeoutError::Disconnected) => break,
         };
         if Instant::now() >= next_chore {
-            if chores.run(&writer.db) {
+            if chores.run(&writer.db, &writer.index) {
                 writer.durable_commit_made();
             }
             next_chore = Instant::now() + chores.interval();
@@ -277,7 +293,7 @@ impl Writer {
             let _ = txn.abort();
             return fail_all(batch, &failure);
         }
-        let changes = tx.into_changes();
+        let (changes, index_changes) = tx.into_changes();
         let journalled = if changes.is_empty() {
             // Every op was refused: nothing to make durable.
             None
@@ -302,6 +318,8 @@ impl Writer {
                 if redb_syncs {
                     self.durable_commit_made();
                 }
+                // Before the writes are acknowledged: a listing right after sees them.
+                self.index.apply(index_changes);
                 batch.into_iter().for_each(|op| op.finish(None));
             }
             Err(error) => {
