@@ -135,6 +135,8 @@ pub async fn build_store(
                 // At most 64 GiB (the setting's range), which fits a 64-bit usize.
                 cache_bytes: usize::try_from(settings.embedded_cache_mb << 20)
                     .unwrap_or(usize::MAX),
+                read_cache_bytes: usize::try_from(settings.embedded_read_cache_mb << 20)
+                    .unwrap_or(usize::MAX),
                 ..EmbeddedOptions::default()
             };
             Ok(Arc::new(EmbeddedStore::open(

@@ -116,6 +116,10 @@ pub struct Settings {
     #[arg(long = "embedded-cache-mb", env = "EMBEDDED_CACHE_MB", value_name = "EMBEDDED_CACHE_MB", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=65536))]
     pub embedded_cache_mb: u64,
 
+    /// Embedded store: memory for recently read sessions, served to the next read by id without a lookup or a decode, in MiB (0 turns it off).
+    #[arg(long = "embedded-read-cache-mb", env = "EMBEDDED_READ_CACHE_MB", value_name = "EMBEDDED_READ_CACHE_MB", default_value_t = 16, value_parser = clap::value_parser!(u64).range(0..=65536))]
+    pub embedded_read_cache_mb: u64,
+
     /// Embedded store: purge a session no sooner than this many seconds after it expired.
     #[arg(
         long = "session-purge-after-seconds",
@@ -425,6 +429,7 @@ mod tests {
         );
         assert_eq!(settings.table_name, "user-sessions");
         assert_eq!(settings.embedded_cache_mb, 32);
+        assert_eq!(settings.embedded_read_cache_mb, 16);
         let policy = settings.policy().expect("valid");
         assert_eq!(policy.default_ttl_seconds, 24 * 3600);
         assert_eq!(policy.max_ttl_seconds, 30 * 24 * 3600);
@@ -459,6 +464,15 @@ mod tests {
         }
         let cache = parse(&["--embedded-cache-mb", "256"]).expect("parse");
         assert_eq!(cache.embedded_cache_mb, 256);
+        for bad in ["65537", "some", "1.5"] {
+            let error = parse(&["--embedded-read-cache-mb", bad]).expect_err("out of range");
+            assert!(
+                error.to_string().contains("EMBEDDED_READ_CACHE_MB"),
+                "{bad}: {error}"
+            );
+        }
+        let off = parse(&["--embedded-read-cache-mb", "0"]).expect("parse");
+        assert_eq!(off.embedded_read_cache_mb, 0);
     }
 
     #[test]

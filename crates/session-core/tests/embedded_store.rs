@@ -170,3 +170,116 @@ async fn concurrent_writers_share_commits_and_all_land() {
         assert_eq!(store.get(&s.id, t0).await.expect("get"), s);
     }
 }
+
+/// Reads by id are served from a cache of decoded sessions. While other tasks read the same
+/// sessions as fast as they can (filling that cache from snapshots that race the commits),
+/// the read after each acknowledged write returns that write, no reader ever sees a session
+/// go back to an older version, and a deleted session (one by one or by revoking its user)
+/// never comes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reads_racing_writes_never_see_a_replaced_or_deleted_session() {
+    use session_core::VersionCheck;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let t0 = base_time();
+    let store = Arc::new(EmbeddedStore::in_memory(EmbeddedOptions::default()).expect("store"));
+    let sessions: Vec<Session> = (0..4).map(|_| session("race", t0, 3600)).collect();
+    for s in &sessions {
+        store.create(s).await.expect("create");
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            let (store, stop, ids) = (
+                store.clone(),
+                stop.clone(),
+                sessions.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
+            );
+            tokio::spawn(async move {
+                let mut seen = vec![0u64; ids.len()];
+                let mut gone = vec![false; ids.len()];
+                let mut reads = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    for (i, id) in ids.iter().enumerate() {
+                        match store.get(id, t0).await {
+                            Ok(found) => {
+                                assert!(!gone[i], "session {i} came back after it was deleted");
+                                assert!(
+                                    found.version >= seen[i],
+                                    "session {i} went back from version {} to {}",
+                                    seen[i],
+                                    found.version
+                                );
+                                seen[i] = found.version;
+                            }
+                            Err(SessionError::NotFound) => gone[i] = true,
+                            Err(other) => panic!("read failed: {other:?}"),
+                        }
+                        reads += 1;
+                    }
+                    tokio::task::yield_now().await;
+                }
+                reads
+            })
+        })
+        .collect();
+
+    for round in 0..400u64 {
+        let target = &sessions[usize::try_from(round % 4).expect("small")];
+        let data = json!({"round": round})
+            .as_object()
+            .cloned()
+            .expect("object");
+        let written = store
+            .replace(&target.id, &data, &VersionCheck::Any, t0)
+            .await
+            .expect("replace");
+        let read = store.get(&target.id, t0).await.expect("read after write");
+        assert_eq!(read, written, "round {round}: the read after a write");
+    }
+    store.delete(&sessions[0].id).await.expect("delete");
+    assert!(matches!(
+        store.get(&sessions[0].id, t0).await,
+        Err(SessionError::NotFound)
+    ));
+    let revoked = store
+        .delete_user(&sessions[1].user_id, t0)
+        .await
+        .expect("revoke");
+    assert_eq!(revoked, 3);
+    for s in &sessions {
+        assert!(
+            matches!(store.get(&s.id, t0).await, Err(SessionError::NotFound)),
+            "every session of the user is gone"
+        );
+    }
+    // Let the readers observe the deletions before they stop.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    stop.store(true, Ordering::Relaxed);
+    for reader in readers {
+        let reads = reader.await.expect("a reader failed");
+        assert!(reads > 100, "the reader raced the writes ({reads} reads)");
+    }
+}
+
+/// With the read cache off, reads go to redb every time and still see every write.
+#[tokio::test]
+async fn a_store_without_a_read_cache_reads_its_writes() {
+    use session_core::VersionCheck;
+
+    let t0 = base_time();
+    let store = EmbeddedStore::in_memory(EmbeddedOptions {
+        read_cache_bytes: 0,
+        ..EmbeddedOptions::default()
+    })
+    .expect("store");
+    let s = session("uncached", t0, 3600);
+    store.create(&s).await.expect("create");
+    assert_eq!(store.get(&s.id, t0).await.expect("read"), s);
+    let data = json!({"k": "w"}).as_object().cloned().expect("object");
+    let written = store
+        .replace(&s.id, &data, &VersionCheck::Any, t0)
+        .await
+        .expect("replace");
+    assert_eq!(store.get(&s.id, t0).await.expect("read again"), written);
+}

@@ -73,6 +73,15 @@ pub(super) enum Change {
     },
 }
 
+impl Change {
+    /// The session changed.
+    pub(super) fn id(&self) -> &str {
+        match self {
+            Change::Put { id, .. } | Change::Remove { id } => id,
+        }
+    }
+}
+
 /// The journal file, open for writing frames.
 #[derive(Debug)]
 pub(super) struct Journal {

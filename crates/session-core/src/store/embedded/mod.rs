@@ -1,12 +1,15 @@
 //! `EmbeddedStore`: sessions in a local `redb` file, for a laptop, a single container, or tests.
 //!
 //! Two tables: `sessions` (id → record) and `sessions_by_expiry` ((ttl, id) → ()) for the
-//! sweeper. The per-user index, for listings newest first, lives in memory (see `user_index`).
-//! All writes go through one writer thread that commits in batches (see `writer`); reads run
-//! on the caller's thread against a consistent snapshot.
+//! sweeper. The per-user index, for listings newest first, lives in memory (see `user_index`),
+//! and so do recently read sessions (see `read_cache`). All writes go through one writer
+//! thread that commits in batches (see `writer`); reads run on the caller's thread, from the
+//! read cache or against a consistent snapshot.
 
+mod derived;
 mod journal;
 mod ops;
+mod read_cache;
 mod record;
 mod sweeper;
 mod user_index;
@@ -28,7 +31,9 @@ use crate::{
     Timestamp, UserId,
 };
 
+use derived::Derived;
 use journal::Journal;
+use read_cache::ReadCache;
 use user_index::UserIndex;
 use writer::{ClosureOp, Tx, WriteOp};
 
@@ -51,6 +56,9 @@ pub const DEFAULT_PURGE_AFTER_SECONDS: u64 = 3600;
 /// faster, their p99 latency 2 to 7 times lower, and reads as fast (the operating system's
 /// page cache serves what redb's does not hold); see docs/benchmarks.md.
 pub const DEFAULT_CACHE_MB: usize = 32;
+/// Default size of the cache of decoded sessions for reads by id (`EMBEDDED_READ_CACHE_MB`),
+/// in MiB: room for about 10,000 sessions with 200 bytes of data each. See `read_cache`.
+pub const DEFAULT_READ_CACHE_MB: usize = 16;
 
 /// Settings of the embedded store.
 #[derive(Debug, Clone)]
@@ -64,6 +72,8 @@ pub struct EmbeddedOptions {
     pub clock: Arc<dyn Clock>,
     /// Bytes of memory for redb's page cache (a database file only).
     pub cache_bytes: usize,
+    /// Bytes of memory for decoded sessions kept for reads by id; 0 turns that cache off.
+    pub read_cache_bytes: usize,
     /// Longest time a write is durable only in the journal before redb's file is made
     /// durable and the journal emptied (a database file only). Longer means fewer
     /// checkpoints and a longer replay after a crash.
@@ -77,6 +87,7 @@ impl Default for EmbeddedOptions {
             sweep_interval: Duration::from_secs(60),
             clock: Arc::new(SystemClock),
             cache_bytes: DEFAULT_CACHE_MB << 20,
+            read_cache_bytes: DEFAULT_READ_CACHE_MB << 20,
             checkpoint_interval: journal::DEFAULT_CHECKPOINT_INTERVAL,
         }
     }
@@ -85,7 +96,7 @@ impl Default for EmbeddedOptions {
 /// Sessions in a `redb` database file (or in memory, for tests).
 pub struct EmbeddedStore {
     db: Arc<Database>,
-    index: Arc<UserIndex>,
+    derived: Arc<Derived>,
     queue: Mutex<Option<Sender<Box<dyn WriteOp>>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     options: EmbeddedOptions,
@@ -156,7 +167,10 @@ impl EmbeddedStore {
         txn.open_table(BY_EXPIRY).map_err(map_redb)?;
         txn.delete_table(LEGACY_BY_USER).map_err(map_redb)?;
         txn.commit().map_err(map_redb)?;
-        let index = Arc::new(UserIndex::build(&db.begin_read().map_err(map_redb)?)?);
+        let derived = Arc::new(Derived {
+            index: UserIndex::build(&db.begin_read().map_err(map_redb)?)?,
+            cache: ReadCache::new(options.read_cache_bytes),
+        });
 
         let (queue, receiver) = mpsc::channel();
         let chores = Box::new(sweeper::Sweeper::new(
@@ -164,14 +178,14 @@ impl EmbeddedStore {
             options.purge_after_seconds,
             options.sweep_interval,
         ));
-        let (writer_db, writer_index) = (db.clone(), index.clone());
+        let (writer_db, writer_derived) = (db.clone(), derived.clone());
         let writer = std::thread::Builder::new()
             .name("embedded-store-writer".into())
-            .spawn(move || writer::run(writer_db, writer_index, journal, receiver, chores))
+            .spawn(move || writer::run(writer_db, writer_derived, journal, receiver, chores))
             .map_err(|e| SessionError::internal(format!("cannot start the writer thread: {e}")))?;
         Ok(Self {
             db,
-            index,
+            derived,
             queue: Mutex::new(Some(queue)),
             writer: Mutex::new(Some(writer)),
             options,
@@ -253,10 +267,20 @@ impl SessionStore for EmbeddedStore {
     }
 
     async fn get(&self, id: &SessionId, now: Timestamp) -> Result<Session, SessionError> {
-        self.read(|txn| {
+        let cache = &self.derived.cache;
+        let ticket = match cache.lookup(id.as_str()) {
+            Ok(cached) => return ops::live(cached, now),
+            // Taken before the snapshot opens; see `read_cache`.
+            Err(ticket) => ticket,
+        };
+        let (session, record_len) = self.read(|txn| {
             let table = txn.open_table(SESSIONS)?;
-            Ok(ops::load(&table, id.as_str()).and_then(|found| ops::live(found, now)))
-        })
+            Ok(ops::load_sized(&table, id.as_str()))
+        })?;
+        if let Some(ticket) = ticket {
+            cache.offer(ticket, &session, record_len);
+        }
+        ops::live(session, now)
     }
 
     async fn replace(
@@ -367,7 +391,7 @@ impl SessionStore for EmbeddedStore {
         now: Timestamp,
     ) -> Result<StorePage, SessionError> {
         // Not through `read`: the listing reads the index before it begins its snapshot.
-        ops::list_user(&self.index, &self.db, user_id, page, now).map_err(map_redb)?
+        ops::list_user(&self.derived.index, &self.db, user_id, page, now).map_err(map_redb)?
     }
 
     async fn list_all(
@@ -380,8 +404,8 @@ impl SessionStore for EmbeddedStore {
 
     async fn delete_user(&self, user_id: &UserId, now: Timestamp) -> Result<u64, SessionError> {
         let user_id = user_id.clone();
-        let index = self.index.clone();
-        self.write(move |tx| ops::delete_user(tx, &index, &user_id, now))
+        let derived = self.derived.clone();
+        self.write(move |tx| ops::delete_user(tx, &derived.index, &user_id, now))
             .await
     }
 

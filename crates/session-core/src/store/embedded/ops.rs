@@ -20,11 +20,20 @@ pub(super) fn load(
     table: &impl ReadableTable<&'static str, &'static [u8]>,
     id: &str,
 ) -> Result<Session, SessionError> {
+    load_sized(table, id).map(|(session, _)| session)
+}
+
+/// Loads the session `id` with the length of its record.
+pub(super) fn load_sized(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    id: &str,
+) -> Result<(Session, usize), SessionError> {
     let record = table
         .get(id)
         .map_err(map_redb)?
         .ok_or(SessionError::NotFound)?;
-    decode(record.value())
+    let record = record.value();
+    Ok((decode(record)?, record.len()))
 }
 
 pub(super) fn live(session: Session, now: Timestamp) -> Result<Session, SessionError> {

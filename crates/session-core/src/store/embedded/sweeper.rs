@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use redb::{Database, ReadableTable};
 
+use super::derived::Derived;
 use super::ops;
-use super::user_index::UserIndex;
 use super::writer::{Housekeeping, Tx};
 use crate::{Clock, Timestamp};
 
@@ -68,22 +68,23 @@ impl Sweeper {
         }
     }
 
-    /// One durable transaction (its changes need no journal); the user index follows once
-    /// it has committed.
+    /// One durable transaction (its changes need no journal); the user index and the read
+    /// cache follow once it has committed.
     fn sweep_once(
         &self,
         db: &Database,
-        index: &UserIndex,
+        derived: &Derived,
         cutoff: i64,
     ) -> Result<u64, redb::Error> {
         let txn = db.begin_write()?;
-        let (purged, index_changes) = {
+        let (purged, (changes, index_changes)) = {
             let tx = Tx::new(&txn)?;
             let purged = purge_until(&tx, cutoff, PURGE_BATCH)?;
-            (purged, tx.into_changes().1)
+            (purged, tx.into_changes())
         };
+        let commit = derived.committing(&changes);
         txn.commit()?;
-        index.apply(index_changes);
+        commit.committed(index_changes);
         Ok(purged)
     }
 }
@@ -93,12 +94,12 @@ impl Housekeeping for Sweeper {
         self.interval
     }
 
-    fn run(&mut self, db: &Database, index: &UserIndex) -> bool {
+    fn run(&mut self, db: &Database, derived: &Derived) -> bool {
         let cutoff = cutoff(self.clock.now(), self.purge_after_seconds);
         let mut total = 0;
         let mut committed = false;
         loop {
-            match self.sweep_once(db, index, cutoff) {
+            match self.sweep_once(db, derived, cutoff) {
                 Ok(purged) => {
                     committed = true;
                     total += purged;

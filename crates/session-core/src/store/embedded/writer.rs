@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 use redb::{Database, Durability, Table, WriteTransaction};
 use tokio::sync::oneshot;
 
+use super::derived::Derived;
 use super::journal::{Change, Journal};
-use super::user_index::{IndexChange, UserIndex};
+use super::user_index::IndexChange;
 use super::{BY_EXPIRY, SESSIONS};
 use crate::SessionError;
 
@@ -166,13 +167,13 @@ pub(super) trait Housekeeping: Send {
     fn interval(&self) -> Duration;
     /// Runs once, in durable transactions of its own; says whether one of them committed
     /// (which made every earlier commit durable too).
-    fn run(&mut self, db: &Database, index: &UserIndex) -> bool;
+    fn run(&mut self, db: &Database, derived: &Derived) -> bool;
 }
 
 /// The writer's state.
 struct Writer {
     db: Arc<Database>,
-    index: Arc<UserIndex>,
+    derived: Arc<Derived>,
     /// The journal, for a database in a file.
     journal: Option<Journal>,
     /// False after the journal failed to undo a partial append or to empty itself: until it
@@ -183,14 +184,14 @@ struct Writer {
 /// Runs the writer loop until every sender is dropped, then returns (after a last checkpoint).
 pub(super) fn run(
     db: Arc<Database>,
-    index: Arc<UserIndex>,
+    derived: Arc<Derived>,
     journal: Option<Journal>,
     queue: Receiver<Box<dyn WriteOp>>,
     mut chores: Box<dyn Housekeeping>,
 ) {
     let mut writer = Writer {
         db,
-        index,
+        derived,
         journal,
         journal_usable: true,
     };
@@ -205,7 +206,7 @@ pub(super) fn run(
             Err(RecvTimeoutError::Disconnected) => break,
         };
         if Instant::now() >= next_chore {
-            if chores.run(&writer.db, &writer.index) {
+            if chores.run(&writer.db, &writer.derived) {
                 writer.durable_commit_made();
             }
             next_chore = Instant::now() + chores.interval();
@@ -313,13 +314,16 @@ impl Writer {
             self.undo_journal(journalled);
             return fail_all(batch, &error.to_string());
         }
+        let derived = self.derived.clone();
+        let commit = derived.committing(&changes);
         match txn.commit() {
             Ok(()) => {
                 if redb_syncs {
                     self.durable_commit_made();
                 }
-                // Before the writes are acknowledged: a listing right after sees them.
-                self.index.apply(index_changes);
+                // Before the writes are acknowledged: a listing right after sees them, and
+                // no read by id returns what they replaced.
+                commit.committed(index_changes);
                 batch.into_iter().for_each(|op| op.finish(None));
             }
             Err(error) => {
