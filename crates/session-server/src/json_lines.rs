@@ -20,6 +20,12 @@ pub struct JsonLines;
 /// Appends `text` as a JSON string (quotes included).
 fn push_json_string(line: &mut String, text: &str) {
     line.push('"');
+    push_escaped(line, text);
+    line.push('"');
+}
+
+/// Appends `text` escaped for the inside of a JSON string.
+fn push_escaped(line: &mut String, text: &str) {
     // Runs of characters that need no escape (nearly every field) are copied whole.
     let mut clean_from = 0;
     for (at, byte) in text.bytes().enumerate() {
@@ -41,7 +47,18 @@ fn push_json_string(line: &mut String, text: &str) {
         clean_from = at + 1;
     }
     line.push_str(&text[clean_from..]);
-    line.push('"');
+}
+
+/// A `fmt::Write` that escapes what it is given into a line, so that `Debug` and `Display`
+/// values (the message among them) are written in place rather than formatted into a
+/// `String` of their own first.
+struct Escaping<'a>(&'a mut String);
+
+impl fmt::Write for Escaping<'_> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        push_escaped(self.0, text);
+        Ok(())
+    }
 }
 
 struct Fields<'a> {
@@ -93,7 +110,9 @@ impl Visit for Fields<'_> {
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         self.key(field);
-        push_json_string(self.line, &format!("{value:?}"));
+        self.line.push('"');
+        let _ = write!(Escaping(self.line), "{value:?}");
+        self.line.push('"');
     }
 }
 
@@ -133,5 +152,15 @@ mod tests {
         push_json_string(&mut line, "a \"quote\", a \\ and\na\ttab \u{1}, é😀\r");
         let parsed: String = serde_json::from_str(&line).expect("valid JSON string");
         assert_eq!(parsed, "a \"quote\", a \\ and\na\ttab \u{1}, é😀\r");
+    }
+
+    #[test]
+    fn debug_and_display_values_are_escaped_in_place() {
+        let mut line = String::from("\"");
+        let value = "say \"hi\"\n\\";
+        let _ = write!(Escaping(&mut line), "{value:?} and {value}");
+        line.push('"');
+        let parsed: String = serde_json::from_str(&line).expect("valid JSON string");
+        assert_eq!(parsed, format!("{value:?} and {value}"));
     }
 }
