@@ -111,6 +111,11 @@ async fn the_default_command_serves_the_contract_and_logs_requests() {
             .is_some_and(|r| !r.is_empty())
     );
     assert!(request_line["latency_ms"].is_number());
+    assert_eq!(request_line["level"], "INFO");
+    assert_eq!(request_line["message"], "request");
+    // No tokens configured: protected mode, where a loopback caller is an admin.
+    assert_eq!(request_line["caller"], "admin");
+    assert_eq!(request_line["target"], "session_api::request");
     assert_eq!(
         request_line["client"], "127.0.0.1",
         "the client address as the server saw it"

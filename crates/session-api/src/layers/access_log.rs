@@ -33,7 +33,8 @@ pub struct Entry<'a> {
 /// which the client never sees.
 pub fn write(entry: &Entry<'_>, response: &Response) {
     let status = response.status().as_u16();
-    let latency_ms = entry.elapsed.as_secs_f64() * 1000.0;
+    // Whole microseconds: finer digits are noise, and long to read.
+    let latency_ms = entry.elapsed.as_micros() as f64 / 1000.0;
     let request_id = entry.request_id.to_str().unwrap_or_default();
     let method = entry.method.as_str();
     let route = entry.route;
