@@ -1,7 +1,7 @@
 //! `EmbeddedStore`: sessions in a local `redb` file, for a laptop, a single container, or tests.
 //!
-//! Two tables: `sessions` (id → record) and `sessions_by_expiry` ((ttl, id) → ()) for the
-//! sweeper. The per-user index, for listings newest first, lives in memory (see `user_index`),
+//! One table: `sessions` (id → record); the sweeper reads every record's `ttl` (see
+//! `sweeper`). The per-user index, for listings newest first, lives in memory (see `user_index`),
 //! and so do recently read sessions (see `read_cache`). All writes go through one writer
 //! thread that commits in batches (see `writer`); reads run on the caller's thread, from the
 //! read cache or against a consistent snapshot.
@@ -42,7 +42,9 @@ pub(crate) const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("
 /// index lives in memory.
 const LEGACY_BY_USER: TableDefinition<(&str, &str, &str), ()> =
     TableDefinition::new("sessions_by_user");
-pub(crate) const BY_EXPIRY: TableDefinition<(i64, &str), ()> =
+/// The expiry index of earlier versions, dropped on open now that the sweeper reads the
+/// records themselves.
+const LEGACY_BY_EXPIRY: TableDefinition<(i64, &str), ()> =
     TableDefinition::new("sessions_by_expiry");
 
 /// Default grace period between expiry and purge (`SESSION_PURGE_AFTER_SECONDS`).
@@ -164,7 +166,7 @@ impl EmbeddedStore {
         let txn = db.begin_write().map_err(map_redb)?;
         // Opening a table in a write transaction creates it.
         txn.open_table(SESSIONS).map_err(map_redb)?;
-        txn.open_table(BY_EXPIRY).map_err(map_redb)?;
+        txn.delete_table(LEGACY_BY_EXPIRY).map_err(map_redb)?;
         txn.delete_table(LEGACY_BY_USER).map_err(map_redb)?;
         txn.commit().map_err(map_redb)?;
         let derived = Arc::new(Derived {
@@ -197,7 +199,7 @@ impl EmbeddedStore {
     /// clock; returns how many were purged. The sweeper calls the same code periodically.
     pub async fn purge_expired(&self) -> Result<u64, SessionError> {
         let cutoff = sweeper::cutoff(self.options.clock.now(), self.options.purge_after_seconds);
-        self.write(move |tx| Ok(Ok(sweeper::purge_until(tx, cutoff, usize::MAX)?)))
+        self.write(move |tx| Ok(Ok(sweeper::purge_until(tx, cutoff)?)))
             .await
     }
 
@@ -544,8 +546,9 @@ mod tests {
         ));
     }
 
-    /// Earlier versions kept the per-user index in the file: such a file opens, its sessions
-    /// list from the index rebuilt in memory, and the old table is dropped.
+    /// Earlier versions kept the per-user index and an expiry index in the file: such a file
+    /// opens, its sessions list from the index rebuilt in memory, expired ones are purged
+    /// without the expiry index, and both old tables are dropped.
     #[tokio::test]
     async fn a_file_with_the_earlier_on_disk_user_index_opens_and_lists() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -557,7 +560,7 @@ mod tests {
             {
                 let mut sessions = txn.open_table(SESSIONS).expect("sessions");
                 let mut legacy = txn.open_table(LEGACY_BY_USER).expect("legacy");
-                let mut expiry = txn.open_table(BY_EXPIRY).expect("expiry");
+                let mut expiry = txn.open_table(LEGACY_BY_EXPIRY).expect("expiry");
                 for (s, created) in [(&older, "2026-01-01T00:00:00.000Z"), (&newer, "x")] {
                     let record = record::encode(s).expect("encode");
                     let id = s.id.as_str();
@@ -586,12 +589,34 @@ mod tests {
         expected.sort_by(|a, b| a.as_str().cmp(b.as_str()));
         assert_eq!(ids, expected);
         drop(store);
-        let db = Database::open(&path).expect("reopen");
-        let txn = db.begin_read().expect("read");
-        assert!(
-            txn.open_table(LEGACY_BY_USER).is_err(),
-            "the old index is gone"
-        );
+        {
+            let db = Database::open(&path).expect("reopen");
+            let txn = db.begin_read().expect("read");
+            assert!(
+                txn.open_table(LEGACY_BY_USER).is_err(),
+                "the old user index is gone"
+            );
+            assert!(
+                txn.open_table(LEGACY_BY_EXPIRY).is_err(),
+                "the old expiry index is gone"
+            );
+        }
+        let clock = Arc::new(crate::ManualClock::new(now));
+        let store = EmbeddedStore::open(
+            &path,
+            EmbeddedOptions {
+                purge_after_seconds: 0,
+                clock: clock.clone(),
+                ..EmbeddedOptions::default()
+            },
+        )
+        .expect("open again");
+        clock.set(Timestamp::from_epoch_seconds(older.ttl.max(newer.ttl)));
+        assert_eq!(store.purge_expired().await.expect("purge"), 2);
+        assert!(matches!(
+            store.get(&older.id, now).await,
+            Err(SessionError::NotFound)
+        ));
     }
 
     /// What a crash leaves behind: changes in the journal that redb never made durable.
@@ -677,7 +702,7 @@ mod tests {
             .await
             .expect("list");
         assert!(u2.sessions.is_empty());
-        // The expiry index follows too: the replaced session's old ttl purges nothing.
+        // Purges follow the records: the replaced session's old ttl purges nothing.
         clock.advance_seconds(3601);
         assert_eq!(store.purge_expired().await.expect("purge"), 2);
         assert_eq!(store.get(&replaced.id, now).await.expect("replaced"), newer);

@@ -73,21 +73,18 @@ pub(super) fn create(tx: &Tx<'_>, session: &Session) -> TxnResult<()> {
             return Ok(Err(SessionError::internal("session id collision")));
         }
     }
-    index(tx, session)?;
+    index(tx, session);
     tx.put(id, record);
     Ok(Ok(()))
 }
 
-/// Adds `session`'s index entries.
-fn index(tx: &Tx<'_>, session: &Session) -> Result<(), redb::Error> {
-    let id = session.id.as_str();
+/// Adds `session` to the user index once the transaction commits.
+fn index(tx: &Tx<'_>, session: &Session) {
     tx.index(IndexChange::Add {
         user: session.user_id.as_str().to_owned(),
         created: session.created_at.millis(),
-        id: id.to_owned(),
+        id: session.id.as_str().to_owned(),
     });
-    tx.by_expiry().insert((session.ttl, id), ())?;
-    Ok(())
 }
 
 /// Applies one journalled change on replay: the session ends up exactly as the change says,
@@ -109,7 +106,7 @@ pub(super) fn replay(tx: &Tx<'_>, change: Change) -> TxnResult<()> {
             };
             remove(tx, &id)?.ok();
             tx.sessions().insert(id.as_str(), record.as_slice())?;
-            index(tx, &session)?;
+            index(tx, &session);
         }
     }
     Ok(Ok(()))
@@ -135,11 +132,6 @@ pub(super) fn update(
         Err(error) => return Ok(Err(error)),
     };
     tx.sessions().insert(id.as_str(), record.as_slice())?;
-    if next.ttl != current.ttl {
-        let mut expiry = tx.by_expiry();
-        expiry.remove((current.ttl, id.as_str()))?;
-        expiry.insert((next.ttl, id.as_str()), ())?;
-    }
     tx.put(id.as_str(), record);
     Ok(Ok(next))
 }
@@ -160,7 +152,6 @@ pub(super) fn remove(tx: &Tx<'_>, id: &str) -> TxnResult<Session> {
         created: session.created_at.millis(),
         id: id.to_owned(),
     });
-    tx.by_expiry().remove((session.ttl, id))?;
     tx.removed(id);
     Ok(Ok(session))
 }

@@ -125,6 +125,17 @@ pub(super) fn user_and_creation(bytes: &[u8]) -> Result<(String, i64), SessionEr
     Ok((user, created_at))
 }
 
+/// The `ttl` of the session a record holds, read from its fixed slot without decoding the
+/// rest (the sweeper reads every record).
+pub(super) fn ttl(bytes: &[u8]) -> Result<i64, SessionError> {
+    if bytes.first() != Some(&TAG) {
+        return Ok(decode(bytes)?.ttl);
+    }
+    // After the tag and three timestamps.
+    let mut at = 1 + 3 * 8;
+    Ok(i64::from_le_bytes(eight(bytes, &mut at)?))
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -169,6 +180,9 @@ mod tests {
         let legacy = serde_json::to_vec(&original).expect("json");
         assert_eq!(user_and_creation(&legacy).expect("fields"), expected);
         assert!(user_and_creation(&record[..52]).is_err(), "truncated");
+        assert_eq!(ttl(&record).expect("ttl"), original.ttl);
+        assert_eq!(ttl(&legacy).expect("ttl"), original.ttl);
+        assert!(ttl(&record[..30]).is_err(), "truncated");
     }
 
     #[test]

@@ -16,13 +16,13 @@ use std::time::{Duration, Instant};
 use redb::{Database, Durability, Table, WriteTransaction};
 use tokio::sync::oneshot;
 
+use super::SESSIONS;
 use super::derived::Derived;
 use super::journal::{Change, Journal};
 use super::user_index::IndexChange;
-use super::{BY_EXPIRY, SESSIONS};
 use crate::SessionError;
 
-/// A write transaction's two tables, open for the whole batch, the log of what it changed,
+/// A write transaction's `sessions` table, open for the whole batch, the log of what it changed,
 /// which the journal records, and the changes it makes to the in-memory user index, applied
 /// once it has committed.
 ///
@@ -31,7 +31,6 @@ use crate::SessionError;
 /// create.
 pub(super) struct Tx<'a> {
     sessions: RefCell<Table<'a, &'static str, &'static [u8]>>,
-    by_expiry: RefCell<Table<'a, (i64, &'static str), ()>>,
     changes: RefCell<Vec<Change>>,
     index_changes: RefCell<Vec<IndexChange>>,
 }
@@ -41,7 +40,6 @@ impl<'a> Tx<'a> {
     pub(super) fn new(txn: &'a WriteTransaction) -> Result<Self, redb::Error> {
         Ok(Self {
             sessions: RefCell::new(txn.open_table(SESSIONS)?),
-            by_expiry: RefCell::new(txn.open_table(BY_EXPIRY)?),
             changes: RefCell::new(Vec::new()),
             index_changes: RefCell::new(Vec::new()),
         })
@@ -51,11 +49,6 @@ impl<'a> Tx<'a> {
     /// borrow while one is held panics (and fails the batch, see `commit_batch`).
     pub(super) fn sessions(&self) -> RefMut<'_, Table<'a, &'static str, &'static [u8]>> {
         self.sessions.borrow_mut()
-    }
-
-    /// The `sessions_by_expiry` index.
-    pub(super) fn by_expiry(&self) -> RefMut<'_, Table<'a, (i64, &'static str), ()>> {
-        self.by_expiry.borrow_mut()
     }
 
     /// Logs that session `id` now has `record`.
@@ -165,9 +158,17 @@ where
 pub(super) trait Housekeeping: Send {
     /// How often to run.
     fn interval(&self) -> Duration;
-    /// Runs once, in durable transactions of its own; says whether one of them committed
-    /// (which made every earlier commit durable too).
-    fn run(&mut self, db: &Database, derived: &Derived) -> bool;
+    /// Runs once, in durable transactions of its own.
+    fn run(&mut self, db: &Database, derived: &Derived) -> Chore;
+}
+
+/// What one run of the housekeeping did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Chore {
+    /// A durable transaction committed, which made every earlier commit durable too.
+    pub(super) committed: bool,
+    /// The work is not done: run again after the next batch rather than after the interval.
+    pub(super) again_soon: bool,
 }
 
 /// The writer's state.
@@ -206,10 +207,14 @@ pub(super) fn run(
             Err(RecvTimeoutError::Disconnected) => break,
         };
         if Instant::now() >= next_chore {
-            if chores.run(&writer.db, &writer.derived) {
+            let chore = chores.run(&writer.db, &writer.derived);
+            if chore.committed {
                 writer.durable_commit_made();
             }
-            next_chore = Instant::now() + chores.interval();
+            next_chore = Instant::now();
+            if !chore.again_soon {
+                next_chore += chores.interval();
+            }
         }
         if writer
             .checkpoint_due()
