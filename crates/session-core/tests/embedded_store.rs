@@ -283,3 +283,59 @@ async fn a_store_without_a_read_cache_reads_its_writes() {
         .expect("replace");
     assert_eq!(store.get(&s.id, t0).await.expect("read again"), written);
 }
+
+/// Listings take the sessions they list from the read cache when it has them, and fill it
+/// with the others: a listing after a replace, a delete or an expiry shows the session as it
+/// now is, and a read by id after a listing returns what the listing showed.
+#[tokio::test]
+async fn listings_through_the_read_cache_show_every_write() {
+    use session_core::VersionCheck;
+    use session_core::store::PageRequest;
+
+    let t0 = base_time();
+    let store = EmbeddedStore::in_memory(EmbeddedOptions::default()).expect("store");
+    let user = UserId::parse("lister").expect("valid");
+    let page = PageRequest {
+        limit: 10,
+        after: None,
+    };
+    let short = session("lister", t0, 60);
+    let kept = session("lister", t0, 3600);
+    let gone = session("lister", t0, 3600);
+    for s in [&short, &kept, &gone] {
+        store.create(s).await.expect("create");
+    }
+    // The first listing reads redb and fills the cache; the read by id then hits it.
+    assert_eq!(
+        store
+            .list_user(&user, &page, t0)
+            .await
+            .expect("list")
+            .sessions
+            .len(),
+        3
+    );
+    assert_eq!(store.get(&kept.id, t0).await.expect("read"), kept);
+
+    let data = json!({"k": "new"}).as_object().cloned().expect("object");
+    let replaced = store
+        .replace(&kept.id, &data, &VersionCheck::Any, t0)
+        .await
+        .expect("replace");
+    store.delete(&gone.id).await.expect("delete");
+    let listed = store.list_user(&user, &page, t0).await.expect("list");
+    assert_eq!(listed.sessions.len(), 2);
+    assert!(
+        listed.sessions.contains(&replaced),
+        "the replaced version is listed"
+    );
+    assert!(
+        !listed.sessions.iter().any(|s| s.id == gone.id),
+        "the deleted one is not"
+    );
+
+    // Cached or not, an expired session is not listed.
+    let later = t0.plus_seconds(61);
+    let listed = store.list_user(&user, &page, later).await.expect("list");
+    assert_eq!(listed.sessions, vec![replaced]);
+}

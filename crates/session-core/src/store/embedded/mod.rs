@@ -393,7 +393,15 @@ impl SessionStore for EmbeddedStore {
         now: Timestamp,
     ) -> Result<StorePage, SessionError> {
         // Not through `read`: the listing reads the index before it begins its snapshot.
-        ops::list_user(&self.derived.index, &self.db, user_id, page, now).map_err(map_redb)?
+        ops::list_user(
+            &self.derived.index,
+            &self.derived.cache,
+            &self.db,
+            user_id,
+            page,
+            now,
+        )
+        .map_err(map_redb)?
     }
 
     async fn list_all(

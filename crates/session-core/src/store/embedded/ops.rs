@@ -6,6 +6,7 @@ use std::ops::Bound;
 use redb::{ReadTransaction, ReadableDatabase, ReadableTable};
 
 use super::journal::Change;
+use super::read_cache::ReadCache;
 use super::record::{decode, encode};
 use super::user_index::{IndexChange, UserIndex};
 use super::writer::Tx;
@@ -182,6 +183,7 @@ pub(super) fn delete_user(
 /// `user_index`).
 pub(super) fn list_user(
     index: &UserIndex,
+    cache: &ReadCache,
     db: &redb::Database,
     user_id: &UserId,
     page: &PageRequest,
@@ -213,10 +215,32 @@ pub(super) fn list_user(
         };
         after = Some((*created, id.to_string()));
         let exhausted = candidates.len() < chunk;
-        let txn = db.begin_read()?;
-        let sessions = txn.open_table(SESSIONS)?;
-        for (_, id) in &candidates {
-            match load(&sessions, id) {
+        // Cached sessions first; the tickets of the others are taken before the snapshot
+        // opens, so that what it reads may fill the cache (see `read_cache`).
+        let looked: Vec<_> = candidates.iter().map(|(_, id)| cache.lookup(id)).collect();
+        let txn = if looked.iter().any(Result::is_err) {
+            Some(db.begin_read()?)
+        } else {
+            None
+        };
+        let sessions = txn
+            .as_ref()
+            .map(|txn| txn.open_table(SESSIONS))
+            .transpose()?;
+        for ((_, id), looked) in candidates.iter().zip(looked) {
+            let loaded = match (looked, &sessions) {
+                (Ok(cached), _) => Ok(cached),
+                (Err(ticket), Some(sessions)) => {
+                    load_sized(sessions, id).map(|(session, record_len)| {
+                        if let Some(ticket) = ticket {
+                            cache.offer(ticket, &session, record_len);
+                        }
+                        session
+                    })
+                }
+                (Err(_), None) => Err(SessionError::internal("listing without a snapshot")),
+            };
+            match loaded {
                 Ok(session) if !session.is_expired(now) => found.push(session),
                 Ok(_) | Err(SessionError::NotFound) => continue,
                 Err(error) => return Ok(Err(error)),
