@@ -116,7 +116,7 @@ pub struct Settings {
     #[arg(long = "embedded-cache-mb", env = "EMBEDDED_CACHE_MB", value_name = "EMBEDDED_CACHE_MB", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=65536))]
     pub embedded_cache_mb: u64,
 
-    /// Embedded store: memory for recently read sessions, served to the next read by id without a lookup or a decode, in MiB (0 turns it off).
+    /// Embedded store: memory for recently read sessions, served to the next read by id or listing without a lookup or a decode, in MiB (0 turns it off).
     #[arg(long = "embedded-read-cache-mb", env = "EMBEDDED_READ_CACHE_MB", value_name = "EMBEDDED_READ_CACHE_MB", default_value_t = 16, value_parser = clap::value_parser!(u64).range(0..=65536))]
     pub embedded_read_cache_mb: u64,
 
