@@ -455,22 +455,23 @@ mod tests {
         assert!(error.to_string().contains("SESSION_TTL_HOURS"), "{error}");
         let error = parse(&["--session-store", "postgres"]).expect_err("unknown store");
         assert!(error.to_string().contains("SESSION_STORE"), "{error}");
-        for bad in ["0", "65537", "lots"] {
-            let error = parse(&["--embedded-cache-mb", bad]).expect_err("out of range");
-            assert!(
-                error.to_string().contains("EMBEDDED_CACHE_MB"),
-                "{bad}: {error}"
-            );
+        for (flag, variable, bad) in [
+            ("--embedded-cache-mb", "EMBEDDED_CACHE_MB", "0"),
+            ("--embedded-cache-mb", "EMBEDDED_CACHE_MB", "65537"),
+            ("--embedded-cache-mb", "EMBEDDED_CACHE_MB", "lots"),
+            (
+                "--embedded-read-cache-mb",
+                "EMBEDDED_READ_CACHE_MB",
+                "65537",
+            ),
+            ("--embedded-read-cache-mb", "EMBEDDED_READ_CACHE_MB", "some"),
+            ("--embedded-read-cache-mb", "EMBEDDED_READ_CACHE_MB", "1.5"),
+        ] {
+            let error = parse(&[flag, bad]).expect_err("out of range");
+            assert!(error.to_string().contains(variable), "{bad}: {error}");
         }
         let cache = parse(&["--embedded-cache-mb", "256"]).expect("parse");
         assert_eq!(cache.embedded_cache_mb, 256);
-        for bad in ["65537", "some", "1.5"] {
-            let error = parse(&["--embedded-read-cache-mb", bad]).expect_err("out of range");
-            assert!(
-                error.to_string().contains("EMBEDDED_READ_CACHE_MB"),
-                "{bad}: {error}"
-            );
-        }
         let off = parse(&["--embedded-read-cache-mb", "0"]).expect("parse");
         assert_eq!(off.embedded_read_cache_mb, 0);
     }

@@ -8,7 +8,8 @@ use serde_json::json;
 use session_core::store::conformance::base_time;
 use session_core::store::embedded::{EmbeddedOptions, EmbeddedStore};
 use session_core::{
-    Clock, ManualClock, Session, SessionError, SessionId, SessionStore, Timestamp, UserId,
+    Clock, ManualClock, Session, SessionData, SessionError, SessionId, SessionStore, Timestamp,
+    UserId,
 };
 
 session_core::conformance_tests!(async {
@@ -16,11 +17,16 @@ session_core::conformance_tests!(async {
     Some(Arc::new(store) as Arc<dyn SessionStore>)
 });
 
+/// The JSON object `value` as session data.
+fn object(value: serde_json::Value) -> SessionData {
+    value.as_object().cloned().expect("object")
+}
+
 fn session(user: &str, at: Timestamp, ttl_seconds: u64) -> Session {
     Session {
         id: SessionId::generate(),
         user_id: UserId::parse(user).expect("valid"),
-        data: json!({"k": "v"}).as_object().cloned().expect("object"),
+        data: object(json!({"k": "v"})),
         created_at: at,
         updated_at: at,
         touched_at: at,
@@ -226,10 +232,7 @@ async fn reads_racing_writes_never_see_a_replaced_or_deleted_session() {
 
     for round in 0..400u64 {
         let target = &sessions[usize::try_from(round % 4).expect("small")];
-        let data = json!({"round": round})
-            .as_object()
-            .cloned()
-            .expect("object");
+        let data = object(json!({"round": round}));
         let written = store
             .replace(&target.id, &data, &VersionCheck::Any, t0)
             .await
@@ -276,7 +279,7 @@ async fn a_store_without_a_read_cache_reads_its_writes() {
     let s = session("uncached", t0, 3600);
     store.create(&s).await.expect("create");
     assert_eq!(store.get(&s.id, t0).await.expect("read"), s);
-    let data = json!({"k": "w"}).as_object().cloned().expect("object");
+    let data = object(json!({"k": "w"}));
     let written = store
         .replace(&s.id, &data, &VersionCheck::Any, t0)
         .await
@@ -317,7 +320,7 @@ async fn listings_through_the_read_cache_show_every_write() {
     );
     assert_eq!(store.get(&kept.id, t0).await.expect("read"), kept);
 
-    let data = json!({"k": "new"}).as_object().cloned().expect("object");
+    let data = object(json!({"k": "new"}));
     let replaced = store
         .replace(&kept.id, &data, &VersionCheck::Any, t0)
         .await

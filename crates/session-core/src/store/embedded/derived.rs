@@ -10,7 +10,7 @@ use super::user_index::{IndexChange, UserIndex};
 pub(super) struct Derived {
     /// Sessions by user, for listings and revoke-all.
     pub(super) index: UserIndex,
-    /// Recently read sessions, for reads by id.
+    /// Recently read sessions, for reads by id and listings.
     pub(super) cache: ReadCache,
 }
 

@@ -58,7 +58,7 @@ pub const DEFAULT_PURGE_AFTER_SECONDS: u64 = 3600;
 /// faster, their p99 latency 2 to 7 times lower, and reads as fast (the operating system's
 /// page cache serves what redb's does not hold); see docs/benchmarks.md.
 pub const DEFAULT_CACHE_MB: usize = 32;
-/// Default size of the cache of decoded sessions for reads by id (`EMBEDDED_READ_CACHE_MB`),
+/// Default size of the cache of decoded sessions for reads and listings (`EMBEDDED_READ_CACHE_MB`),
 /// in MiB: room for about 10,000 sessions with 200 bytes of data each. See `read_cache`.
 pub const DEFAULT_READ_CACHE_MB: usize = 16;
 
@@ -74,7 +74,8 @@ pub struct EmbeddedOptions {
     pub clock: Arc<dyn Clock>,
     /// Bytes of memory for redb's page cache (a database file only).
     pub cache_bytes: usize,
-    /// Bytes of memory for decoded sessions kept for reads by id; 0 turns that cache off.
+    /// Bytes of memory for decoded sessions kept for reads by id and listings; 0 turns that
+    /// cache off.
     pub read_cache_bytes: usize,
     /// Longest time a write is durable only in the journal before redb's file is made
     /// durable and the journal emptied (a database file only). Longer means fewer
@@ -275,13 +276,10 @@ impl SessionStore for EmbeddedStore {
             // Taken before the snapshot opens; see `read_cache`.
             Err(ticket) => ticket,
         };
-        let (session, record_len) = self.read(|txn| {
+        let session = self.read(|txn| {
             let table = txn.open_table(SESSIONS)?;
-            Ok(ops::load_sized(&table, id.as_str()))
+            Ok(ops::load_caching(&table, id.as_str(), cache, ticket))
         })?;
-        if let Some(ticket) = ticket {
-            cache.offer(ticket, &session, record_len);
-        }
         ops::live(session, now)
     }
 

@@ -6,7 +6,7 @@ use std::ops::Bound;
 use redb::{ReadTransaction, ReadableDatabase, ReadableTable};
 
 use super::journal::Change;
-use super::read_cache::ReadCache;
+use super::read_cache::{ReadCache, Ticket};
 use super::record::{decode, encode};
 use super::user_index::{IndexChange, UserIndex};
 use super::writer::Tx;
@@ -24,8 +24,23 @@ pub(super) fn load(
     load_sized(table, id).map(|(session, _)| session)
 }
 
+/// Loads the session `id` from a snapshot opened after `ticket` was taken, and offers it to
+/// the read cache (see `read_cache`); `ticket` is `None` when the cache is off.
+pub(super) fn load_caching(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    id: &str,
+    cache: &ReadCache,
+    ticket: Option<Ticket>,
+) -> Result<Session, SessionError> {
+    let (session, record_len) = load_sized(table, id)?;
+    if let Some(ticket) = ticket {
+        cache.offer(ticket, &session, record_len);
+    }
+    Ok(session)
+}
+
 /// Loads the session `id` with the length of its record.
-pub(super) fn load_sized(
+fn load_sized(
     table: &impl ReadableTable<&'static str, &'static [u8]>,
     id: &str,
 ) -> Result<(Session, usize), SessionError> {
@@ -218,28 +233,10 @@ pub(super) fn list_user(
         // Cached sessions first; the tickets of the others are taken before the snapshot
         // opens, so that what it reads may fill the cache (see `read_cache`).
         let looked: Vec<_> = candidates.iter().map(|(_, id)| cache.lookup(id)).collect();
-        let txn = if looked.iter().any(Result::is_err) {
-            Some(db.begin_read()?)
-        } else {
-            None
-        };
-        let sessions = txn
-            .as_ref()
-            .map(|txn| txn.open_table(SESSIONS))
-            .transpose()?;
+        let txn = db.begin_read()?;
+        let sessions = txn.open_table(SESSIONS)?;
         for ((_, id), looked) in candidates.iter().zip(looked) {
-            let loaded = match (looked, &sessions) {
-                (Ok(cached), _) => Ok(cached),
-                (Err(ticket), Some(sessions)) => {
-                    load_sized(sessions, id).map(|(session, record_len)| {
-                        if let Some(ticket) = ticket {
-                            cache.offer(ticket, &session, record_len);
-                        }
-                        session
-                    })
-                }
-                (Err(_), None) => Err(SessionError::internal("listing without a snapshot")),
-            };
+            let loaded = looked.or_else(|ticket| load_caching(&sessions, id, cache, ticket));
             match loaded {
                 Ok(session) if !session.is_expired(now) => found.push(session),
                 Ok(_) | Err(SessionError::NotFound) => continue,

@@ -1,4 +1,4 @@
-//! Decoded sessions kept in memory for reads by id.
+//! Decoded sessions kept in memory for reads by id and listings.
 //!
 //! A read by id otherwise opens a redb read transaction, looks the id up in the B-tree and
 //! decodes the record, the data's JSON included: about a third of what the server spends on a
@@ -110,10 +110,13 @@ impl ReadCache {
     }
 
     fn shard_of(id: &str) -> usize {
-        // Session ids are random UUIDs: their last hex digits spread evenly.
-        id.bytes()
-            .last()
-            .map_or(0, |byte| usize::from(byte) % SHARDS)
+        // Session ids are random UUIDs: the value of their last hex digit spreads evenly over
+        // the 16 shards (the digit's byte would not: '0'..'9' and 'a'..'f' leave 6 of 16
+        // remainders unused).
+        id.chars()
+            .next_back()
+            .and_then(|digit| digit.to_digit(16))
+            .map_or(0, |value| value as usize % SHARDS)
     }
 
     fn lock(&self, shard: usize) -> Option<std::sync::MutexGuard<'_, Shard>> {
@@ -290,6 +293,10 @@ mod tests {
         }
         assert!(cache.len() <= SHARDS * 4, "{} entries", cache.len());
         assert!(cache.len() >= SHARDS * 2, "{} entries", cache.len());
+        for (index, shard) in cache.shards.iter().enumerate() {
+            let held = shard.lock().expect("not poisoned").entries.len();
+            assert!(held > 0, "shard {index} holds nothing: ids do not spread");
+        }
         for shard in cache.shards.iter() {
             let shard = shard.lock().expect("not poisoned");
             let sum: usize = shard.entries.values().map(|entry| entry.cost).sum();
