@@ -116,7 +116,8 @@ impl TokenSet {
     /// The role of `token`, comparing its digest with every configured digest without
     /// stopping at the first match, so that timing tells nothing about which (or whether
     /// any) token matched.
-    fn role_of(&self, token: &str) -> Option<Caller> {
+    /// The role of `token`, with its digest (the rate limiter's key), when it is one of ours.
+    fn role_of(&self, token: &str) -> Option<(Caller, Digest32)> {
         let presented = digest(token);
         let matches = |set: &[Digest32]| {
             set.iter().fold(Choice::from(0), |found, known| {
@@ -126,9 +127,9 @@ impl TokenSet {
         let admin = matches(&self.admin);
         let client = matches(&self.client);
         if bool::from(admin) {
-            Some(Caller::Admin)
+            Some((Caller::Admin, presented))
         } else if bool::from(client) {
-            Some(Caller::Client)
+            Some((Caller::Client, presented))
         } else {
             None
         }
@@ -352,8 +353,7 @@ impl Auth {
 
     /// Who `request` comes from (no refusal yet), and the token's digest when a valid token
     /// identified it.
-    fn identify(&self, request: &Request) -> Identity {
-        let client = request.extensions().get::<ClientAddr>().copied();
+    fn identify(&self, request: &Request, client: Option<ClientAddr>) -> Identity {
         if self.disabled {
             return Identity {
                 caller: Caller::Admin,
@@ -387,7 +387,7 @@ impl Auth {
             .and_then(|text| text.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim());
-        match token.and_then(|token| tokens.role_of(token).map(|role| (role, digest(token)))) {
+        match token.and_then(|token| tokens.role_of(token)) {
             Some((caller, digest)) => Identity {
                 caller,
                 credential: Credential::Valid(digest),
@@ -441,11 +441,17 @@ fn unauthorized(detail: &str, invalid_token: bool) -> ApiError {
 }
 
 /// Identifies the caller of `request` (a request to the route `template`, `None` when none
-/// matched), applies the rate limit, and says what to answer instead of serving it: 429 past
-/// the limit, 401 without a valid token, 403 for a client token on an admin route.
-pub fn check(auth: &Auth, request: &Request, template: Option<&str>) -> (Caller, Option<Response>) {
+/// matched, from `client` when known), applies the rate limit, and says what to answer instead
+/// of serving it: 429 past the limit, 401 without a valid token, 403 for a client token on an
+/// admin route.
+pub fn check(
+    auth: &Auth,
+    request: &Request,
+    template: Option<&str>,
+    client: Option<ClientAddr>,
+) -> (Caller, Option<Response>) {
     let access = required_access(request.method(), template);
-    let identity = auth.identify(request);
+    let identity = auth.identify(request, client);
     if access != Access::Open
         && let (Some(limiter), Some(key)) = (&auth.limiter, identity.rate_key())
         && let Err(retry_after) = limiter.check(key)
@@ -536,11 +542,15 @@ mod tests {
     #[test]
     fn roles_come_from_the_matching_set_admin_first() {
         let set = TokenSet::new(["client-token", "both"], ["admin-token", "both"]);
-        assert_eq!(set.role_of("client-token"), Some(Caller::Client));
-        assert_eq!(set.role_of("admin-token"), Some(Caller::Admin));
-        assert_eq!(set.role_of("both"), Some(Caller::Admin));
-        assert_eq!(set.role_of("client-token "), None);
-        assert_eq!(set.role_of(""), None);
+        let role = |token: &str| set.role_of(token).map(|(role, _)| role);
+        assert_eq!(role("client-token"), Some(Caller::Client));
+        assert_eq!(role("admin-token"), Some(Caller::Admin));
+        assert_eq!(role("both"), Some(Caller::Admin));
+        assert_eq!(role("client-token "), None);
+        assert_eq!(role(""), None);
+        // The digest handed back is the rate limiter's key for the token.
+        let (_, key) = set.role_of("client-token").expect("known");
+        assert_eq!(key, digest("client-token"));
     }
 
     #[test]
@@ -557,15 +567,16 @@ mod tests {
             None,
         )
         .expect("load");
-        assert_eq!(auth.current().role_of("first-token"), Some(Caller::Client));
+        let role = |token: &str| auth.current().role_of(token).map(|(role, _)| role);
+        assert_eq!(role("first-token"), Some(Caller::Client));
         std::fs::write(&path, "second-token\n").expect("rewrite");
         auth.reload().expect("reload");
-        assert_eq!(auth.current().role_of("first-token"), None);
-        assert_eq!(auth.current().role_of("second-token"), Some(Caller::Client));
+        assert_eq!(role("first-token"), None);
+        assert_eq!(role("second-token"), Some(Caller::Client));
         std::fs::remove_file(&path).expect("remove");
         assert!(auth.reload().is_err());
         assert_eq!(
-            auth.current().role_of("second-token"),
+            role("second-token"),
             Some(Caller::Client),
             "kept on failure"
         );

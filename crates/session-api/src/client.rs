@@ -23,18 +23,17 @@ impl ClientAddr {
     }
 }
 
-/// The client of `request`: the one an adapter recorded, else the connection's peer (which
-/// is then recorded too).
-pub fn resolve(request: &mut Request) -> Option<ClientAddr> {
+/// The client of `request`: the one an adapter recorded, else the connection's peer. It is
+/// not recorded in the request: the envelope, its only reader, passes it on, and every entry
+/// in a request's extensions costs a hash-map insert on every request.
+pub fn resolve(request: &Request) -> Option<ClientAddr> {
     if let Some(client) = request.extensions().get::<ClientAddr>() {
         return Some(*client);
     }
-    let peer = request
+    request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(peer)| ClientAddr(peer.ip()))?;
-    request.extensions_mut().insert(peer);
-    Some(peer)
+        .map(|ConnectInfo(peer)| ClientAddr(peer.ip()))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use session_core::{SessionId, VersionCheck};
@@ -48,9 +49,10 @@ fn too_large() -> ApiError {
     ))
 }
 
-/// Reads the body under the router's size limit (413 beyond it) and before the request's
-/// deadline (408 after it).
-async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
+/// Reads the body under the size limit (413 beyond it) and before the request's deadline
+/// (408 after it). The limit is enforced here rather than by axum's `DefaultBodyLimit` layer,
+/// which would cost every request, bodies or not, a layer of its own.
+async fn read_body(request: Request) -> Result<Bytes, ApiError> {
     // A declared length over the limit is refused before anything is read: the client learns
     // at once, and one that sent `Expect: 100-continue` is not invited to send it.
     let declared = request
@@ -62,7 +64,8 @@ async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes,
         return Err(too_large());
     }
     let deadline = request.extensions().get::<BodyDeadline>().copied();
-    let read = Bytes::from_request(request, state);
+    // A body without a declared length (chunked) is cut off as soon as it passes the limit.
+    let read = Limited::new(request.into_body(), crate::settings::MAX_BODY_BYTES).collect();
     let read = match deadline {
         Some(BodyDeadline(deadline)) => match tokio::time::timeout_at(deadline, read).await {
             Ok(read) => read,
@@ -70,16 +73,13 @@ async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes,
         },
         None => read.await,
     };
-    read.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            too_large()
-        } else {
-            ApiError::invalid(format!(
-                "the request body could not be read: {}",
-                rejection.body_text()
-            ))
-        }
-    })
+    match read {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<LengthLimitError>() => Err(too_large()),
+        Err(error) => Err(ApiError::invalid(format!(
+            "the request body could not be read: {error}"
+        ))),
+    }
 }
 
 /// The client did not send its whole body in time. That is the client's fault (408), not the
@@ -112,9 +112,9 @@ pub struct JsonObject(pub Fields);
 impl<S: Send + Sync> FromRequest<S> for JsonObject {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
         require_media_type(request.headers(), JSON)?;
-        let bytes = read_body(request, state).await?;
+        let bytes = read_body(request).await?;
         Ok(Self(Fields(parse_object(&bytes)?)))
     }
 }
@@ -126,14 +126,14 @@ pub struct MergePatch(pub Map<String, Value>);
 impl<S: Send + Sync> FromRequest<S> for MergePatch {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
         require_media_type(request.headers(), MERGE_PATCH_JSON).map_err(|error| {
             error.with_header(
                 HeaderName::from_static("accept-patch"),
                 HeaderValue::from_static(MERGE_PATCH_JSON),
             )
         })?;
-        let bytes = read_body(request, state).await?;
+        let bytes = read_body(request).await?;
         match strict_json::from_slice(&bytes) {
             Ok(Value::Object(map)) => Ok(Self(map)),
             Ok(_) => Err(ApiError::invalid(
@@ -154,9 +154,9 @@ pub struct OptionalJsonObject(pub Option<Fields>);
 impl<S: Send + Sync> FromRequest<S> for OptionalJsonObject {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
         let headers = request.headers().clone();
-        let bytes = read_body(request, state).await?;
+        let bytes = read_body(request).await?;
         if bytes.is_empty() {
             return Ok(Self(None));
         }

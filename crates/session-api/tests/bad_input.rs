@@ -3,8 +3,10 @@
 
 mod common;
 
-use axum::http::Method;
+use axum::body::Body;
+use axum::http::{Method, Request};
 use common::TestApp;
+use futures_util::StreamExt;
 use serde_json::json;
 
 #[tokio::test]
@@ -573,4 +575,85 @@ async fn whole_numbers_written_as_floats_come_back_as_integers_on_write_and_read
     assert!(String::from_utf8_lossy(&created.body).contains(r#""a":1,"#));
     let uri = format!("/sessions/{}", created.json()["id"].as_str().expect("id"));
     assert_eq!(app.get(&uri).await.json()["data"], expected);
+}
+
+#[tokio::test]
+async fn a_chunked_body_over_1_mib_is_413_and_nothing_is_written() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    // No Content-Length: the limit must hold while the body streams in, and reading must stop
+    // there rather than buffer whatever the client sends (here up to 64 MiB).
+    let app = TestApp::new();
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let counter = pulled.clone();
+    let head = futures_util::stream::once(async {
+        Ok::<_, std::io::Error>("{\"userId\":\"chunked\",\"data\":{\"blob\":\"".to_owned())
+    });
+    let blob = futures_util::stream::repeat_with(move || {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Ok("x".repeat(64 * 1024))
+    })
+    .take(1024);
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/sessions")
+        .header("content-type", "application/json")
+        .body(Body::from_stream(head.chain(blob)))
+        .expect("request");
+    assert!(request.headers().get("content-length").is_none());
+    app.send(request)
+        .await
+        .assert_problem(413, "payload_too_large");
+    let chunks = pulled.load(Ordering::Relaxed);
+    assert!(
+        (16..=20).contains(&chunks),
+        "read {chunks} chunks of 64 KiB; the limit is 1 MiB"
+    );
+    let listed = app.get("/sessions/user/chunked").await;
+    assert_eq!(listed.status, 200);
+    assert_eq!(listed.json()["count"], 0, "nothing was written");
+}
+
+#[tokio::test]
+async fn a_panicking_handler_is_answered_500_without_its_message() {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use axum::Router;
+    use axum::extract::Path;
+    use axum::middleware::from_fn_with_state;
+    use axum::routing::get;
+    use session_api::auth::Auth;
+    use session_api::layers::{Envelope, envelope};
+
+    let envelope_state = Arc::new(Envelope {
+        auth: Arc::new(Auth::disabled()),
+        request_timeout: Duration::from_secs(5),
+    });
+    let router: Router = Router::new()
+        .route(
+            "/sessions/{id}",
+            get(|Path(id): Path<String>| async move {
+                // A session id is no number: this handler always panics.
+                id.parse::<u64>()
+                    .map(|n| n.to_string())
+                    .expect("secret detail of the failure")
+            }),
+        )
+        .layer(from_fn_with_state(envelope_state, envelope));
+    let reply = common::send_to(
+        &router,
+        Method::GET,
+        "/sessions/6ba7b810-9dad-41d1-80b4-00c04fd430c8",
+    )
+    .await;
+    let body = reply.assert_problem(500, "internal");
+    assert!(
+        !String::from_utf8_lossy(&reply.body).contains("secret detail"),
+        "the cause goes to the log, not the client: {body}"
+    );
+    // The rest of the envelope still ran.
+    assert!(reply.header("x-request-id").is_some());
+    assert_eq!(reply.header("cache-control"), Some("no-store"));
 }

@@ -1,13 +1,16 @@
 //! The one middleware around every route: request id, client address, authentication and
-//! rate limit, request timeout, problem+json for every error, `Cache-Control`, metrics and
-//! the request log, in that order.
+//! rate limit, request timeout, panics, problem+json for every error, `Cache-Control`, metrics
+//! and the request log, in that order.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::body::HttpBody as _;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures_util::FutureExt;
 
 use super::access_log::{self, Entry};
 use super::request_id::{self, X_REQUEST_ID};
@@ -37,7 +40,7 @@ pub async fn envelope(
 ) -> Response {
     let started = Instant::now();
     let request_id = request_id::assign(&mut request);
-    let client = client::resolve(&mut request);
+    let client = client::resolve(&request);
     let method = request.method().clone();
     let route = template(
         request
@@ -48,17 +51,29 @@ pub async fn envelope(
     let matched = (route != UNMATCHED).then_some(route);
 
     // Before any body is read: a stranger's request costs no parsing.
-    let (caller, refusal) = auth::check(&envelope.auth, &request, matched);
+    let (caller, refusal) = auth::check(&envelope.auth, &request, matched, client);
     // The body must arrive a little before the request's deadline, so that the extractors
     // answer first and tell a slow client (408) from a slow store (503). Timers firing at the
-    // same instant could wake the request for the outer one first.
+    // same instant could wake the request for the outer one first. A request known to have
+    // no body cannot be late with it, and is spared the extension.
     let deadline = tokio::time::Instant::now() + envelope.request_timeout;
-    let body_deadline = deadline.checked_sub(BODY_MARGIN).unwrap_or(deadline);
-    request.extensions_mut().insert(BodyDeadline(body_deadline));
+    if request.body().size_hint().exact() != Some(0) {
+        let body_deadline = deadline.checked_sub(BODY_MARGIN).unwrap_or(deadline);
+        request.extensions_mut().insert(BodyDeadline(body_deadline));
+    }
     let response = match refusal {
         Some(refusal) => refusal,
-        None => match tokio::time::timeout_at(deadline, next.run(request)).await {
-            Ok(response) => response,
+        // A panicking handler is answered 500 here, inside the envelope, so that it is counted
+        // and logged like any other failure. (tower-http's catch-panic layer did this as a
+        // layer of its own, which cost every request a boxed service and future.)
+        None => match tokio::time::timeout_at(
+            deadline,
+            AssertUnwindSafe(next.run(request)).catch_unwind(),
+        )
+        .await
+        {
+            Ok(Ok(response)) => response,
+            Ok(Err(panic)) => super::panic_response(panic),
             // The handler's work is dropped; a store write already sent may still land, as
             // with any timeout.
             Err(_) => ApiError::unavailable(format!(

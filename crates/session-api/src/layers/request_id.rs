@@ -12,10 +12,6 @@ pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Longest caller-supplied request id kept.
 pub const MAX_REQUEST_ID_CHARS: usize = 128;
 
-/// The id of the request being served, in the request's extensions.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub HeaderValue);
-
 /// A caller's id is kept if it is 1 to 128 visible ASCII characters (it is echoed in a header
 /// and written to logs, so nothing else is trusted).
 pub fn sane(value: &HeaderValue) -> bool {
@@ -51,8 +47,8 @@ pub fn fresh() -> HeaderValue {
         .unwrap_or(HeaderValue::from_static("unknown"))
 }
 
-/// Gives `request` its id (the caller's if sane, else a fresh one), in its headers and
-/// extensions, and returns it for the response.
+/// Gives `request` its id (the caller's if sane, else a fresh one), in its headers, and
+/// returns it for the response and the request log.
 pub fn assign(request: &mut Request) -> HeaderValue {
     let id = request
         .headers()
@@ -63,7 +59,6 @@ pub fn assign(request: &mut Request) -> HeaderValue {
     request
         .headers_mut()
         .insert(X_REQUEST_ID.clone(), id.clone());
-    request.extensions_mut().insert(RequestId(id.clone()));
     id
 }
 
