@@ -107,6 +107,7 @@ pub fn router(state: AppState) -> Router {
     let envelope = Arc::new(layers::Envelope {
         auth: state.options.auth.clone(),
         request_timeout: state.options.request_timeout,
+        draining: state.options.draining.clone(),
     });
     // One layer only: every `Router::layer` wraps each route in another boxed service, which
     // costs every request a clone and a boxed future. The envelope catches panics itself, and

@@ -630,6 +630,7 @@ async fn a_panicking_handler_is_answered_500_without_its_message() {
     let envelope_state = Arc::new(Envelope {
         auth: Arc::new(Auth::disabled()),
         request_timeout: Duration::from_secs(5),
+        draining: Arc::default(),
     });
     let router: Router = Router::new()
         .route(

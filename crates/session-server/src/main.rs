@@ -9,12 +9,9 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::{HeaderValue, header};
-use axum::response::Response;
 use clap::Parser;
 use session_api::{build_store, router, state_from_settings};
 use session_core::store::dynamodb::{DynamoDbConfig, connect, create_table};
@@ -95,12 +92,8 @@ async fn serve(args: ServeArgs) -> ExitCode {
     let drain = Duration::from_secs(args.shutdown_drain_seconds);
     let draining = state.options.draining.clone();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let app = router(state)
-        .layer(axum::middleware::map_response_with_state(
-            draining.clone(),
-            close_when_draining,
-        ))
-        .into_make_service_with_connect_info::<SocketAddr>();
+    // While draining, the router's envelope closes each connection after its response.
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown_signal().await;
         draining.store(true, Ordering::Relaxed);
@@ -131,20 +124,6 @@ async fn serve(args: ServeArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// While draining, every response asks its client to close the connection, so that clients
-/// reconnect (through the load balancer) to an instance that is not going away.
-async fn close_when_draining(
-    State(draining): State<Arc<AtomicBool>>,
-    mut response: Response,
-) -> Response {
-    if draining.load(Ordering::Relaxed) {
-        response
-            .headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    }
-    response
 }
 
 /// Completes `grace` after the shutdown began (never, if it does not).

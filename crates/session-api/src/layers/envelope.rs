@@ -1,13 +1,15 @@
 //! The one middleware around every route: request id, client address, authentication and
-//! rate limit, request timeout, panics, problem+json for every error, `Cache-Control`, metrics
-//! and the request log, in that order.
+//! rate limit, request timeout, panics, problem+json for every error, `Cache-Control`,
+//! `Connection: close` while draining, metrics and the request log, in that order.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::body::HttpBody as _;
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt;
@@ -30,6 +32,9 @@ pub struct Envelope {
     pub auth: Arc<Auth>,
     /// Longest time a request may take before it is answered 503.
     pub request_timeout: Duration,
+    /// Set while the process drains before shutting down: every response then closes its
+    /// connection, so that clients reconnect to another instance.
+    pub draining: Arc<AtomicBool>,
 }
 
 /// Middleware: everything every request goes through.
@@ -88,6 +93,11 @@ pub async fn envelope(
     response
         .headers_mut()
         .insert(X_REQUEST_ID.clone(), request_id.clone());
+    if envelope.draining.load(Ordering::Relaxed) {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
 
     let elapsed = started.elapsed();
     metrics::record_request(route, &method, response.status(), elapsed);
