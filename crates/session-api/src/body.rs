@@ -2,9 +2,10 @@
 
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use serde::Serialize;
 use serde_json::{Map, Value};
-use session_core::{Page, Session, Timestamp};
+use session_core::{Page, Session, SharedSession, Timestamp};
 
 use crate::problem::ApiError;
 use utoipa::ToSchema;
@@ -57,9 +58,11 @@ impl<'a> From<&'a Session> for SessionBody<'a> {
     }
 }
 
-/// A session response: the session object with its `ETag`.
+/// A session response: the session object with its `ETag`. The body is encoded once per
+/// shared session: a session the store serves from memory again and again is encoded on its
+/// first read only.
 #[derive(Debug)]
-pub struct SessionResponse(pub Session);
+pub struct SessionResponse(pub SharedSession);
 
 /// The `ETag` of a session at `version`.
 pub fn etag(version: u64) -> HeaderValue {
@@ -79,15 +82,24 @@ pub fn etag(version: u64) -> HeaderValue {
     HeaderValue::from_bytes(&text[at - 1..]).unwrap_or(HeaderValue::from_static("\"0\""))
 }
 
+/// The session object of `session`, as JSON.
+pub fn encode_session(session: &Session) -> Result<Bytes, serde_json::Error> {
+    // Into a buffer sized for a typical session at once: serde_json's writer would start
+    // small and grow it twice on the way to an ordinary session's 300 bytes.
+    let mut body = Vec::with_capacity(512);
+    serde_json::to_writer(&mut body, &SessionBody::from(session))?;
+    Ok(Bytes::from(body))
+}
+
 impl IntoResponse for SessionResponse {
     fn into_response(self) -> Response {
-        let session = self.0;
-        // Into a buffer sized for a typical session at once: axum's `Json` starts at 128
-        // bytes and grows twice on the way to an ordinary session's 300.
-        let mut body = Vec::with_capacity(512);
-        if let Err(error) = serde_json::to_writer(&mut body, &SessionBody::from(&session)) {
-            return ApiError::internal(format!("unencodable session: {error}")).into_response();
-        }
+        let shared = self.0;
+        let body = match shared.body(encode_session) {
+            Ok(body) => body,
+            Err(error) => {
+                return ApiError::internal(format!("unencodable session: {error}")).into_response();
+            }
+        };
         let mut response = (
             [(
                 header::CONTENT_TYPE,
@@ -98,10 +110,10 @@ impl IntoResponse for SessionResponse {
             .into_response();
         response
             .headers_mut()
-            .insert(header::ETAG, etag(session.version));
+            .insert(header::ETAG, etag(shared.version));
         response
             .extensions_mut()
-            .insert(SessionTag(session.id.fingerprint()));
+            .insert(SessionTag(shared.id.fingerprint()));
         response
     }
 }

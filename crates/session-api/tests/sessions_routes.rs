@@ -331,3 +331,48 @@ impl ClockNow for TestApp {
         session_core::Clock::now(&*self.clock)
     }
 }
+
+#[tokio::test]
+async fn a_session_read_from_memory_shows_every_write() {
+    // Reads are served from the store's cache with a body encoded once: every kind of write
+    // must still show in the next read, and the session read twice must not change.
+    let app = TestApp::new();
+    let created = app
+        .create(json!({"userId": "u", "data": {"a": 1}, "ttlSeconds": 600}))
+        .await;
+    let uri = format!("/sessions/{}", created["id"].as_str().expect("id"));
+    let first = app.get(&uri).await;
+    let again = app.get(&uri).await;
+    assert_eq!(
+        first.body, again.body,
+        "a session read twice reads the same"
+    );
+    assert_eq!(first.json(), created);
+
+    app.put_json(&uri, &json!({"data": {"b": 2}})).await;
+    let read = app.get(&uri).await;
+    assert_eq!(
+        (read.json()["data"].clone(), read.header("etag")),
+        (json!({"b": 2}), Some("\"2\""))
+    );
+
+    app.patch(&uri, &json!({"c": 3})).await;
+    let read = app.get(&uri).await;
+    assert_eq!(
+        (read.json()["data"].clone(), read.header("etag")),
+        (json!({"b": 2, "c": 3}), Some("\"3\""))
+    );
+
+    app.clock.advance_seconds(100);
+    let refreshed = app
+        .call(Method::POST, &format!("{uri}/refresh"), None, "")
+        .await
+        .json();
+    let read = app.get(&uri).await.json();
+    assert_eq!(read["ttl"], app.clock_now().epoch_seconds() + 600);
+    assert_eq!(read["expiresAt"], refreshed["expiresAt"]);
+    assert_ne!(read["expiresAt"], created["expiresAt"]);
+
+    assert_eq!(app.delete(&uri).await.status, 204);
+    app.get(&uri).await.assert_problem(404, "session_not_found");
+}

@@ -44,7 +44,7 @@ pub async fn create(
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, location)],
-        SessionResponse(session),
+        SessionResponse(session.into()),
     )
         .into_response())
 }
@@ -98,7 +98,7 @@ pub async fn replace(
         .ok_or_else(|| ApiError::invalid("data is required and must be a JSON object"))?;
     let check = precondition(&app, if_match)?;
     Ok(SessionResponse(
-        app.service.replace(&id, data, &check).await?,
+        app.service.replace(&id, data, &check).await?.into(),
     ))
 }
 
@@ -121,7 +121,8 @@ pub async fn patch(
     Ok(SessionResponse(
         app.service
             .patch(&id, DataPatch::new(patch), &check)
-            .await?,
+            .await?
+            .into(),
     ))
 }
 
@@ -147,7 +148,7 @@ pub async fn refresh(
         None => None,
     };
     Ok(SessionResponse(
-        app.service.refresh(&id, ttl_seconds).await?,
+        app.service.refresh(&id, ttl_seconds).await?.into(),
     ))
 }
 

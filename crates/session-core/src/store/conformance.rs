@@ -177,7 +177,7 @@ pub async fn data_round_trips_exactly(store: Arc<dyn SessionStore>) {
     let session = new_session(&fresh_user("data"), t0, 3600, data.clone());
     stored(&*store, &session).await;
     let read = store.get(&session.id, t0).await.expect("get");
-    assert_eq!(Value::Object(read.data), data);
+    assert_eq!(Value::Object(read.data.clone()), data);
 }
 
 /// Every operation on an id that names no session answers `NotFound` and creates nothing.

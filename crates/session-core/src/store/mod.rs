@@ -8,7 +8,8 @@ use async_trait::async_trait;
 
 use crate::cursor::Position;
 use crate::{
-    DataPatch, ExpiryPolicy, Session, SessionData, SessionError, SessionId, Timestamp, UserId,
+    DataPatch, ExpiryPolicy, Session, SessionData, SessionError, SessionId, SharedSession,
+    Timestamp, UserId,
 };
 
 #[cfg(feature = "conformance")]
@@ -70,8 +71,9 @@ pub trait SessionStore: Send + Sync + Debug {
     /// Stores a new session. Fails if a session with its id exists.
     async fn create(&self, session: &Session) -> Result<(), SessionError>;
 
-    /// Reads a session (strongly consistent).
-    async fn get(&self, id: &SessionId, now: Timestamp) -> Result<Session, SessionError>;
+    /// Reads a session (strongly consistent). What a store keeps in memory it shares rather
+    /// than copies.
+    async fn get(&self, id: &SessionId, now: Timestamp) -> Result<SharedSession, SessionError>;
 
     /// Replaces the data of a live session, bumps `version` and sets `updatedAt` to `now`.
     async fn replace(

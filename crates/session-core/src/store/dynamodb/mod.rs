@@ -35,7 +35,8 @@ use crate::cursor::Position;
 use crate::schema::{PARTITION_KEY, USER_INDEX};
 use crate::store::{PageRequest, SessionStore, StorePage, VersionCheck};
 use crate::{
-    DataPatch, ExpiryPolicy, Session, SessionData, SessionError, SessionId, Timestamp, UserId,
+    DataPatch, ExpiryPolicy, Session, SessionData, SessionError, SessionId, SharedSession,
+    Timestamp, UserId,
 };
 
 /// How many times a PATCH re-reads and retries when another write changed the session between
@@ -289,8 +290,8 @@ impl SessionStore for DynamoDbStore {
         }
     }
 
-    async fn get(&self, id: &SessionId, now: Timestamp) -> Result<Session, SessionError> {
-        self.read_live(id, now).await
+    async fn get(&self, id: &SessionId, now: Timestamp) -> Result<SharedSession, SessionError> {
+        self.read_live(id, now).await.map(SharedSession::new)
     }
 
     async fn replace(

@@ -27,8 +27,8 @@ use redb::{Database, ReadableDatabase, TableDefinition};
 
 use crate::store::{PageRequest, SessionStore, StorePage, VersionCheck};
 use crate::{
-    Clock, DataPatch, ExpiryPolicy, Session, SessionData, SessionError, SessionId, SystemClock,
-    Timestamp, UserId,
+    Clock, DataPatch, ExpiryPolicy, Session, SessionData, SessionError, SessionId, SharedSession,
+    SystemClock, Timestamp, UserId,
 };
 
 use derived::Derived;
@@ -59,7 +59,7 @@ pub const DEFAULT_PURGE_AFTER_SECONDS: u64 = 3600;
 /// page cache serves what redb's does not hold); see docs/benchmarks.md.
 pub const DEFAULT_CACHE_MB: usize = 32;
 /// Default size of the cache of decoded sessions for reads and listings (`EMBEDDED_READ_CACHE_MB`),
-/// in MiB: room for about 10,000 sessions with 200 bytes of data each. See `read_cache`.
+/// in MiB: room for about 9,000 sessions with 200 bytes of data each. See `read_cache`.
 pub const DEFAULT_READ_CACHE_MB: usize = 16;
 
 /// Settings of the embedded store.
@@ -269,7 +269,7 @@ impl SessionStore for EmbeddedStore {
         self.write(move |tx| ops::create(tx, &session)).await
     }
 
-    async fn get(&self, id: &SessionId, now: Timestamp) -> Result<Session, SessionError> {
+    async fn get(&self, id: &SessionId, now: Timestamp) -> Result<SharedSession, SessionError> {
         let cache = &self.derived.cache;
         let ticket = match cache.lookup(id.as_str()) {
             Ok(cached) => return ops::live(cached, now),

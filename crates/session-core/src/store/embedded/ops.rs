@@ -1,6 +1,7 @@
 //! The bodies of the embedded store's transactions. Each checks everything before it changes
 //! anything, so a refusal leaves the shared batch transaction untouched.
 
+use std::borrow::Borrow;
 use std::ops::Bound;
 
 use redb::{ReadTransaction, ReadableDatabase, ReadableTable};
@@ -13,7 +14,7 @@ use super::writer::Tx;
 use super::{SESSIONS, map_redb};
 use crate::cursor::Position;
 use crate::store::{PageRequest, StorePage, VersionCheck};
-use crate::{Session, SessionError, SessionId, Timestamp, UserId};
+use crate::{Session, SessionError, SessionId, SharedSession, Timestamp, UserId};
 
 type TxnResult<T> = Result<Result<T, SessionError>, redb::Error>;
 
@@ -31,8 +32,9 @@ pub(super) fn load_caching(
     id: &str,
     cache: &ReadCache,
     ticket: Option<Ticket>,
-) -> Result<Session, SessionError> {
+) -> Result<SharedSession, SessionError> {
     let (session, record_len) = load_sized(table, id)?;
+    let session = SharedSession::new(session);
     if let Some(ticket) = ticket {
         cache.offer(ticket, &session, record_len);
     }
@@ -52,8 +54,8 @@ fn load_sized(
     Ok((decode(record)?, record.len()))
 }
 
-pub(super) fn live(session: Session, now: Timestamp) -> Result<Session, SessionError> {
-    if session.is_expired(now) {
+pub(super) fn live<S: Borrow<Session>>(session: S, now: Timestamp) -> Result<S, SessionError> {
+    if session.borrow().is_expired(now) {
         Err(SessionError::Expired)
     } else {
         Ok(session)
@@ -238,7 +240,7 @@ pub(super) fn list_user(
         for ((_, id), looked) in candidates.iter().zip(looked) {
             let loaded = looked.or_else(|ticket| load_caching(&sessions, id, cache, ticket));
             match loaded {
-                Ok(session) if !session.is_expired(now) => found.push(session),
+                Ok(session) if !session.is_expired(now) => found.push(session.into_session()),
                 Ok(_) | Err(SessionError::NotFound) => continue,
                 Err(error) => return Ok(Err(error)),
             }

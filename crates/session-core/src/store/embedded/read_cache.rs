@@ -16,28 +16,29 @@
 //! no read by id returns what it replaced, from redb or from here, and reads of a session
 //! never go back to an older version.
 //!
-//! **Size.** Bounded by an estimate of the memory each entry holds (its record's length,
-//! twice, for the decoded data, plus a fixed overhead). A full shard drops entries in its
+//! **Size.** Bounded by an estimate of the memory each entry holds (its record's length
+//! three times, for the decoded data and for the body encoded for clients once the session is
+//! served, plus a fixed overhead). A full shard drops entries in its
 //! hash order, which is unrelated to age: random replacement, cheap and good enough for a
 //! working set of logged-in users.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::Session;
+use crate::SharedSession;
 
 /// Independent parts, each with its own lock, so that two workers rarely wait for each other.
 const SHARDS: usize = 16;
 // `Writing` notes the shards it marked in the bits of a `u32`.
 const _: () = assert!(SHARDS <= 32);
-/// What an entry costs beyond twice its record: the key, the map slot, the session's fixed
+/// What an entry costs beyond three times its record: the key, the map slot, the session's fixed
 /// fields, the allocator's rounding, and the data map's first B-tree node (about 630 bytes
 /// however small the data).
 const ENTRY_OVERHEAD: usize = 1024;
 
 /// A session as cached, with what it counts against the budget.
 struct Entry {
-    session: Session,
+    session: SharedSession,
     cost: usize,
 }
 
@@ -132,7 +133,7 @@ impl ReadCache {
     /// The cached session `id`, or, when it is not cached, a ticket noting the state of its
     /// shard: take it before opening the snapshot whose result will be offered to
     /// [`ReadCache::offer`]. `Err(None)` when the cache is off.
-    pub(super) fn lookup(&self, id: &str) -> Result<Session, Option<Ticket>> {
+    pub(super) fn lookup(&self, id: &str) -> Result<SharedSession, Option<Ticket>> {
         let shard_index = Self::shard_of(id);
         let shard = self.lock(shard_index).ok_or(None)?;
         match shard.entries.get(id) {
@@ -146,8 +147,8 @@ impl ReadCache {
 
     /// Caches `session`, read from a snapshot opened after `ticket` was taken, unless a
     /// write may have changed it since. `record_len` is the length of its stored record.
-    pub(super) fn offer(&self, ticket: Ticket, session: &Session, record_len: usize) {
-        let cost = record_len.saturating_mul(2).saturating_add(ENTRY_OVERHEAD);
+    pub(super) fn offer(&self, ticket: Ticket, session: &SharedSession, record_len: usize) {
+        let cost = record_len.saturating_mul(3).saturating_add(ENTRY_OVERHEAD);
         if cost > self.shard_budget {
             return;
         }
@@ -198,7 +199,6 @@ impl ReadCache {
     }
 
     /// Sessions cached now (for tests).
-    /// Sessions cached now (for tests).
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {
         (0..SHARDS)
@@ -211,11 +211,11 @@ impl ReadCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{SessionData, SessionId, Timestamp, UserId};
+    use crate::{Session, SessionData, SessionId, Timestamp, UserId};
 
-    fn session(n: u64) -> Session {
+    fn session(n: u64) -> SharedSession {
         let at = Timestamp::from_epoch_seconds(1_800_000_000);
-        Session {
+        SharedSession::new(Session {
             id: SessionId::generate(),
             user_id: UserId::parse("alice").expect("valid user"),
             data: SessionData::new(),
@@ -225,10 +225,10 @@ mod tests {
             ttl: 1_800_003_600,
             ttl_seconds: 3600,
             version: n,
-        }
+        })
     }
 
-    fn ticket(cache: &ReadCache, s: &Session) -> Ticket {
+    fn ticket(cache: &ReadCache, s: &SharedSession) -> Ticket {
         cache
             .lookup(s.id.as_str())
             .expect_err("not cached")
@@ -285,8 +285,8 @@ mod tests {
 
     #[test]
     fn the_budget_bounds_what_is_held() {
-        // Room for about 4 entries of cost 2 * 100 + ENTRY_OVERHEAD per shard.
-        let cache = ReadCache::new(SHARDS * 4 * (200 + ENTRY_OVERHEAD));
+        // Room for about 4 entries of cost 3 * 100 + ENTRY_OVERHEAD per shard.
+        let cache = ReadCache::new(SHARDS * 4 * (300 + ENTRY_OVERHEAD));
         for n in 0..2_000 {
             let s = session(n);
             cache.offer(ticket(&cache, &s), &s, 100);
