@@ -73,11 +73,6 @@ impl SharedSession {
         }))
     }
 
-    /// The session.
-    pub fn session(&self) -> &Session {
-        &self.0.session
-    }
-
     /// The session itself, copied only if it is shared.
     pub fn into_session(self) -> Session {
         Arc::try_unwrap(self.0).map_or_else(|shared| shared.session.clone(), |own| own.session)
@@ -117,19 +112,19 @@ impl Borrow<Session> for SharedSession {
 
 impl PartialEq for SharedSession {
     fn eq(&self, other: &Self) -> bool {
-        self.session() == other.session()
+        **self == **other
     }
 }
 
 impl PartialEq<Session> for SharedSession {
     fn eq(&self, other: &Session) -> bool {
-        self.session() == other
+        **self == *other
     }
 }
 
 impl PartialEq<SharedSession> for Session {
     fn eq(&self, other: &SharedSession) -> bool {
-        self == other.session()
+        *self == **other
     }
 }
 

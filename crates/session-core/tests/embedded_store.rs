@@ -5,11 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
+use session_core::store::PageRequest;
 use session_core::store::conformance::base_time;
 use session_core::store::embedded::{EmbeddedOptions, EmbeddedStore};
 use session_core::{
     Clock, ManualClock, Session, SessionData, SessionError, SessionId, SessionStore, Timestamp,
-    UserId,
+    UserId, VersionCheck,
 };
 
 session_core::conformance_tests!(async {
@@ -184,7 +185,6 @@ async fn concurrent_writers_share_commits_and_all_land() {
 /// never comes back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn reads_racing_writes_never_see_a_replaced_or_deleted_session() {
-    use session_core::VersionCheck;
     use std::sync::atomic::{AtomicBool, Ordering};
 
     let t0 = base_time();
@@ -268,8 +268,6 @@ async fn reads_racing_writes_never_see_a_replaced_or_deleted_session() {
 /// With the read cache off, reads go to redb every time and still see every write.
 #[tokio::test]
 async fn a_store_without_a_read_cache_reads_its_writes() {
-    use session_core::VersionCheck;
-
     let t0 = base_time();
     let store = EmbeddedStore::in_memory(EmbeddedOptions {
         read_cache_bytes: 0,
@@ -292,9 +290,6 @@ async fn a_store_without_a_read_cache_reads_its_writes() {
 /// now is, and a read by id after a listing returns what the listing showed.
 #[tokio::test]
 async fn listings_through_the_read_cache_show_every_write() {
-    use session_core::VersionCheck;
-    use session_core::store::PageRequest;
-
     let t0 = base_time();
     let store = EmbeddedStore::in_memory(EmbeddedOptions::default()).expect("store");
     let user = UserId::parse("lister").expect("valid");

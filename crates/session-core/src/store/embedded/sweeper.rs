@@ -151,28 +151,20 @@ impl Housekeeping for Sweeper {
             }
         };
         self.resume = resume;
-        let again_soon = self.resume.is_some();
-        if due.is_empty() {
-            return Chore {
-                committed: false,
-                again_soon,
+        let committed = !due.is_empty()
+            && match Self::purge_durably(db, derived, due, cutoff) {
+                Ok(purged) => {
+                    tracing::debug!(purged, "purged expired sessions");
+                    true
+                }
+                Err(error) => {
+                    tracing::warn!(error = %error, "embedded store sweep failed; will retry");
+                    false
+                }
             };
-        }
-        match Self::purge_durably(db, derived, due, cutoff) {
-            Ok(purged) => {
-                tracing::debug!(purged, "purged expired sessions");
-                Chore {
-                    committed: true,
-                    again_soon,
-                }
-            }
-            Err(error) => {
-                tracing::warn!(error = %error, "embedded store sweep failed; will retry");
-                Chore {
-                    committed: false,
-                    again_soon,
-                }
-            }
+        Chore {
+            committed,
+            again_soon: self.resume.is_some(),
         }
     }
 }
