@@ -1,13 +1,15 @@
 //! `EmbeddedStore`: sessions in a local `redb` file, for a laptop, a single container, or tests.
 //!
-//! One table: `sessions` (id → record); the sweeper reads every record's `ttl` (see
-//! `sweeper`). The per-user index, for listings newest first, lives in memory (see `user_index`),
-//! and so do recently read sessions (see `read_cache`). All writes go through one writer
-//! thread that commits in batches (see `writer`); reads run on the caller's thread, from the
-//! read cache or against a consistent snapshot.
+//! One table: `sessions_by_creation` (creation time and id → record; see `locator` for why
+//! not the id alone); the sweeper reads every record's `ttl` (see `sweeper`). The map from id
+//! to key (see `locator`) and the per-user index, for listings newest first (see
+//! `user_index`), live in memory, and so do recently read sessions (see `read_cache`). All
+//! writes go through one writer thread that commits in batches (see `writer`); reads run on
+//! the caller's thread, from the read cache or against a consistent snapshot.
 
 mod derived;
 mod journal;
+mod locator;
 mod ops;
 mod read_cache;
 mod record;
@@ -23,7 +25,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use redb::backends::InMemoryBackend;
-use redb::{Database, ReadableDatabase, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::store::{PageRequest, SessionStore, StorePage, VersionCheck};
 use crate::{
@@ -33,11 +35,12 @@ use crate::{
 
 use derived::Derived;
 use journal::Journal;
-use read_cache::ReadCache;
-use user_index::UserIndex;
 use writer::{ClosureOp, Tx, WriteOp};
 
-pub(crate) const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
+pub(crate) const SESSIONS: TableDefinition<&[u8], &[u8]> =
+    TableDefinition::new("sessions_by_creation");
+/// The sessions table of earlier versions, keyed by id; moved into `SESSIONS` on open.
+const LEGACY_SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
 /// The per-user index of earlier versions, kept in the file; dropped on open now that the
 /// index lives in memory.
 const LEGACY_BY_USER: TableDefinition<(&str, &str, &str), ()> =
@@ -135,17 +138,14 @@ impl EmbeddedStore {
             })?;
         let location = path.display().to_string();
         let journal_path = journal::path_for(path);
-        let (mut journal, replay) = Journal::open(&journal_path, options.checkpoint_interval)
-            .map_err(|e| {
+        let (journal, replay) =
+            Journal::open(&journal_path, options.checkpoint_interval).map_err(|e| {
                 SessionError::internal(format!(
                     "cannot open the embedded store journal {}: {e}",
                     journal_path.display()
                 ))
             })?;
-        if !replay.is_empty() {
-            replay_journal(&db, &mut journal, replay, &location)?;
-        }
-        Self::start(db, Some(journal), options, location)
+        Self::start(db, Some((journal, replay)), options, location)
     }
 
     /// A store that lives in memory and vanishes when dropped.
@@ -157,23 +157,29 @@ impl EmbeddedStore {
         Self::start(db, None, options, "memory".to_owned())
     }
 
+    /// Brings the file up to this version's layout, builds what lives in memory, replays what
+    /// `journal` holds, and starts the writer.
     fn start(
         db: Database,
-        journal: Option<Journal>,
+        journal: Option<(Journal, Vec<journal::Change>)>,
         options: EmbeddedOptions,
         location: String,
     ) -> Result<Self, SessionError> {
         let db = Arc::new(db);
-        let txn = db.begin_write().map_err(map_redb)?;
-        // Opening a table in a write transaction creates it.
-        txn.open_table(SESSIONS).map_err(map_redb)?;
-        txn.delete_table(LEGACY_BY_EXPIRY).map_err(map_redb)?;
-        txn.delete_table(LEGACY_BY_USER).map_err(map_redb)?;
-        txn.commit().map_err(map_redb)?;
-        let derived = Arc::new(Derived {
-            index: UserIndex::build(&db.begin_read().map_err(map_redb)?)?,
-            cache: ReadCache::new(options.read_cache_bytes),
-        });
+        upgrade_layout(&db, &location)?;
+        let derived = Arc::new(Derived::build(
+            &db.begin_read().map_err(map_redb)?,
+            options.read_cache_bytes,
+        )?);
+        let journal = match journal {
+            Some((mut journal, replay)) => {
+                if !replay.is_empty() {
+                    replay_journal(&db, &derived, &mut journal, replay, &location)?;
+                }
+                Some(journal)
+            }
+            None => None,
+        };
 
         let (queue, receiver) = mpsc::channel();
         let chores = Box::new(sweeper::Sweeper::new(
@@ -276,9 +282,14 @@ impl SessionStore for EmbeddedStore {
             // Taken before the snapshot opens; see `read_cache`.
             Err(ticket) => ticket,
         };
+        let key = self
+            .derived
+            .locator
+            .key(id.as_str())
+            .ok_or(SessionError::NotFound)?;
         let session = self.read(|txn| {
             let table = txn.open_table(SESSIONS)?;
-            Ok(ops::load_caching(&table, id.as_str(), cache, ticket))
+            Ok(ops::load_caching(&table, &key, cache, ticket))
         })?;
         ops::live(session, now)
     }
@@ -407,7 +418,7 @@ impl SessionStore for EmbeddedStore {
         page: &PageRequest,
         now: Timestamp,
     ) -> Result<StorePage, SessionError> {
-        self.read(|txn| ops::list_all(txn, page, now))
+        self.read(|txn| ops::list_all(txn, &self.derived.locator, page, now))
     }
 
     async fn delete_user(&self, user_id: &UserId, now: Timestamp) -> Result<u64, SessionError> {
@@ -433,18 +444,55 @@ impl SessionStore for EmbeddedStore {
     }
 }
 
+/// Creates the sessions table, moves the sessions of a file written by an earlier version
+/// (keyed by id) into it, and drops the tables this version no longer keeps; one durable
+/// transaction, so a crash leaves either the old layout or the new one.
+fn upgrade_layout(db: &Database, location: &str) -> Result<(), SessionError> {
+    let txn = db.begin_write().map_err(map_redb)?;
+    let mut moved = 0_u64;
+    {
+        // Opening a table in a write transaction creates it.
+        let mut sessions = txn.open_table(SESSIONS).map_err(map_redb)?;
+        let legacy = txn.open_table(LEGACY_SESSIONS).map_err(map_redb)?;
+        for entry in legacy.iter().map_err(map_redb)? {
+            let (id, record) = entry.map_err(map_redb)?;
+            let (id, record) = (id.value(), record.value());
+            // A record that cannot be read moves too (first in the table), so that nothing
+            // is lost; reads of it answer 500 with the cause logged, as they did.
+            let created = record::user_and_creation(record).map_or(i64::MIN, |(_, at)| at);
+            sessions
+                .insert(locator::key(created, id).as_slice(), record)
+                .map_err(map_redb)?;
+            moved += 1;
+        }
+    }
+    txn.delete_table(LEGACY_SESSIONS).map_err(map_redb)?;
+    txn.delete_table(LEGACY_BY_EXPIRY).map_err(map_redb)?;
+    txn.delete_table(LEGACY_BY_USER).map_err(map_redb)?;
+    txn.commit().map_err(map_redb)?;
+    if moved > 0 {
+        tracing::info!(
+            store = location,
+            sessions = moved,
+            "moved the embedded store's sessions to the table keyed by creation time"
+        );
+    }
+    Ok(())
+}
+
 /// Brings redb up to date with the journal after a crash: applies its changes in order in one
 /// durable transaction, then empties it.
 fn replay_journal(
     db: &Database,
+    derived: &Derived,
     journal: &mut Journal,
     changes: Vec<journal::Change>,
     location: &str,
 ) -> Result<(), SessionError> {
     let count = changes.len();
     let txn = db.begin_write().map_err(map_redb)?;
-    {
-        let tx = Tx::new(&txn).map_err(map_redb)?;
+    let (journalled, index_changes) = {
+        let tx = Tx::new(&txn, &derived.locator).map_err(map_redb)?;
         for change in changes {
             ops::replay(&tx, change).map_err(map_redb)?.map_err(|e| {
                 SessionError::internal(format!(
@@ -453,8 +501,11 @@ fn replay_journal(
                 ))
             })?;
         }
-    }
+        tx.into_changes()
+    };
+    let commit = derived.committing(&journalled, index_changes);
     txn.commit().map_err(map_redb)?;
+    commit.committed();
     journal.reset().map_err(|e| {
         SessionError::internal(format!(
             "cannot empty the journal {}: {e}",
@@ -485,6 +536,7 @@ mod tests {
     use super::journal::{Change, Journal, path_for};
     use super::*;
     use crate::store::SessionStore;
+    use redb::ReadableTableMetadata;
 
     fn session(user: &str, version: u64) -> Session {
         let at = SystemClock.now();
@@ -552,23 +604,33 @@ mod tests {
         ));
     }
 
-    /// Earlier versions kept the per-user index and an expiry index in the file: such a file
-    /// opens, its sessions list from the index rebuilt in memory, expired ones are purged
-    /// without the expiry index, and both old tables are dropped.
+    /// Earlier versions kept the sessions by id, the per-user index and an expiry index in
+    /// the file: such a file opens, its sessions (records of both layouts, and one that cannot
+    /// be read) move to the table keyed by creation time, read by id and list from the index
+    /// rebuilt in memory, expired ones are purged without the expiry index, and all three old
+    /// tables are dropped.
     #[tokio::test]
-    async fn a_file_with_the_earlier_on_disk_user_index_opens_and_lists() {
+    async fn a_file_of_an_earlier_layout_opens_reads_and_lists() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("s.redb");
         let (older, newer) = (session("u1", 1), session("u1", 1));
+        let unreadable = SessionId::generate();
         {
             let db = Database::create(&path).expect("create");
             let txn = db.begin_write().expect("write");
             {
-                let mut sessions = txn.open_table(SESSIONS).expect("sessions");
+                let mut sessions = txn.open_table(LEGACY_SESSIONS).expect("sessions");
                 let mut legacy = txn.open_table(LEGACY_BY_USER).expect("legacy");
                 let mut expiry = txn.open_table(LEGACY_BY_EXPIRY).expect("expiry");
+                sessions
+                    .insert(unreadable.as_str(), b"\xb1 torn".as_slice())
+                    .expect("insert");
                 for (s, created) in [(&older, "2026-01-01T00:00:00.000Z"), (&newer, "x")] {
-                    let record = record::encode(s).expect("encode");
+                    let record = if s.id == older.id {
+                        record::encode(s).expect("encode")
+                    } else {
+                        serde_json::to_vec(s).expect("the JSON records of older versions")
+                    };
                     let id = s.id.as_str();
                     sessions.insert(id, record.as_slice()).expect("insert");
                     legacy
@@ -594,10 +656,31 @@ mod tests {
         ids.sort_by(|a, b| a.as_str().cmp(b.as_str()));
         expected.sort_by(|a, b| a.as_str().cmp(b.as_str()));
         assert_eq!(ids, expected);
+        assert_eq!(store.get(&older.id, now).await.expect("older"), older);
+        assert_eq!(store.get(&newer.id, now).await.expect("newer"), newer);
+        assert!(
+            matches!(
+                store.get(&unreadable, now).await,
+                Err(SessionError::Internal { .. })
+            ),
+            "the unreadable record moved too, and still reads as a fault"
+        );
         drop(store);
         {
             let db = Database::open(&path).expect("reopen");
             let txn = db.begin_read().expect("read");
+            assert!(
+                txn.open_table(LEGACY_SESSIONS).is_err(),
+                "the table keyed by id is gone"
+            );
+            assert_eq!(
+                txn.open_table(SESSIONS)
+                    .expect("sessions")
+                    .len()
+                    .expect("len"),
+                3,
+                "every session moved"
+            );
             assert!(
                 txn.open_table(LEGACY_BY_USER).is_err(),
                 "the old user index is gone"

@@ -7,6 +7,7 @@ use std::ops::Bound;
 use redb::{ReadTransaction, ReadableDatabase, ReadableTable};
 
 use super::journal::Change;
+use super::locator::{self, Locator};
 use super::read_cache::{ReadCache, Ticket};
 use super::record::{decode, encode};
 use super::user_index::{IndexChange, UserIndex};
@@ -18,22 +19,23 @@ use crate::{Session, SessionError, SessionId, SharedSession, Timestamp, UserId};
 
 type TxnResult<T> = Result<Result<T, SessionError>, redb::Error>;
 
+/// Loads the session stored under `key`.
 pub(super) fn load(
-    table: &impl ReadableTable<&'static str, &'static [u8]>,
-    id: &str,
+    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    key: &[u8],
 ) -> Result<Session, SessionError> {
-    load_sized(table, id).map(|(session, _)| session)
+    load_sized(table, key).map(|(session, _)| session)
 }
 
-/// Loads the session `id` from a snapshot opened after `ticket` was taken, and offers it to
-/// the read cache (see `read_cache`); `ticket` is `None` when the cache is off.
+/// Loads the session stored under `key` from a snapshot opened after `ticket` was taken, and
+/// offers it to the read cache (see `read_cache`); `ticket` is `None` when the cache is off.
 pub(super) fn load_caching(
-    table: &impl ReadableTable<&'static str, &'static [u8]>,
-    id: &str,
+    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    key: &[u8],
     cache: &ReadCache,
     ticket: Option<Ticket>,
 ) -> Result<SharedSession, SessionError> {
-    let (session, record_len) = load_sized(table, id)?;
+    let (session, record_len) = load_sized(table, key)?;
     let session = SharedSession::new(session);
     if let Some(ticket) = ticket {
         cache.offer(ticket, &session, record_len);
@@ -41,13 +43,13 @@ pub(super) fn load_caching(
     Ok(session)
 }
 
-/// Loads the session `id` with the length of its record.
+/// Loads the session stored under `key` with the length of its record.
 fn load_sized(
-    table: &impl ReadableTable<&'static str, &'static [u8]>,
-    id: &str,
+    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    key: &[u8],
 ) -> Result<(Session, usize), SessionError> {
     let record = table
-        .get(id)
+        .get(key)
         .map_err(map_redb)?
         .ok_or(SessionError::NotFound)?;
     let record = record.value();
@@ -74,24 +76,19 @@ pub(super) fn check_version(session: &Session, check: &VersionCheck) -> Result<(
 
 pub(super) fn create(tx: &Tx<'_>, session: &Session) -> TxnResult<()> {
     let id = session.id.as_str();
+    let created = session.created_at.millis();
     let record = match encode(session) {
         Ok(record) => record,
         Err(error) => return Ok(Err(error)),
     };
-    {
-        // Insert first and look at what it replaced, rather than look up then insert: one
-        // B-tree descent instead of two, on the path of every create.
-        let mut sessions = tx.sessions();
-        let replaced = sessions
-            .insert(id, record.as_slice())?
-            .map(|old| old.value().to_vec());
-        if let Some(old) = replaced {
-            // 122 random bits collided: put the other session back and refuse.
-            sessions.insert(id, old.as_slice())?;
-            return Ok(Err(SessionError::internal("session id collision")));
-        }
+    if !tx.claim(id, created) {
+        // 122 random bits collided.
+        return Ok(Err(SessionError::internal("session id collision")));
     }
+    // Noted before the insert: if the insert fails, the batch takes back what it noted.
     index(tx, session);
+    tx.sessions()
+        .insert(locator::key(created, id).as_slice(), record.as_slice())?;
     tx.put(id, record);
     Ok(Ok(()))
 }
@@ -123,8 +120,11 @@ pub(super) fn replay(tx: &Tx<'_>, change: Change) -> TxnResult<()> {
                 Err(error) => return Ok(Err(error)),
             };
             remove(tx, &id)?.ok();
-            tx.sessions().insert(id.as_str(), record.as_slice())?;
+            let created = session.created_at.millis();
+            tx.place(&id, created);
             index(tx, &session);
+            tx.sessions()
+                .insert(locator::key(created, &id).as_slice(), record.as_slice())?;
         }
     }
     Ok(Ok(()))
@@ -137,7 +137,10 @@ pub(super) fn update(
     now: Timestamp,
     change: impl FnOnce(&mut Session) -> Result<(), SessionError>,
 ) -> TxnResult<Session> {
-    let current = match load(&*tx.sessions(), id.as_str()).and_then(|found| live(found, now)) {
+    let Some(key) = tx.locate(id.as_str()) else {
+        return Ok(Err(SessionError::NotFound));
+    };
+    let current = match load(&*tx.sessions(), &key).and_then(|found| live(found, now)) {
         Ok(current) => current,
         Err(refusal) => return Ok(Err(refusal)),
     };
@@ -149,25 +152,37 @@ pub(super) fn update(
         Ok(record) => record,
         Err(error) => return Ok(Err(error)),
     };
-    tx.sessions().insert(id.as_str(), record.as_slice())?;
+    tx.sessions().insert(key.as_slice(), record.as_slice())?;
     tx.put(id.as_str(), record);
     Ok(Ok(next))
 }
 
-/// Removes a session and its index entries; `NotFound` when there is none.
+/// Removes session `id` and its index entries; `NotFound` when there is none.
 pub(super) fn remove(tx: &Tx<'_>, id: &str) -> TxnResult<Session> {
+    match tx.locate(id) {
+        Some(key) => remove_at(tx, &key),
+        None => Ok(Err(SessionError::NotFound)),
+    }
+}
+
+/// Removes the session stored under `key` and its index entries; `NotFound` when there is
+/// none.
+pub(super) fn remove_at(tx: &Tx<'_>, key: &[u8]) -> TxnResult<Session> {
     let session = {
         let mut sessions = tx.sessions();
-        let session = match load(&*sessions, id) {
+        let session = match load(&*sessions, key) {
             Ok(session) => session,
             Err(refusal) => return Ok(Err(refusal)),
         };
-        sessions.remove(id)?;
+        sessions.remove(key)?;
         session
     };
+    // The key's own creation time and id: they are what the index and the locator hold.
+    let (created, id) =
+        locator::parts(key).unwrap_or((session.created_at.millis(), session.id.as_str()));
     tx.index(IndexChange::Remove {
         user: session.user_id.as_str().to_owned(),
-        created: session.created_at.millis(),
+        created,
         id: id.to_owned(),
     });
     tx.removed(id);
@@ -181,12 +196,12 @@ pub(super) fn delete_user(
     now: Timestamp,
 ) -> TxnResult<u64> {
     // The index holds what earlier batches committed; this batch's own creates are not in it
-    // yet. An id listed twice, or already removed, is `NotFound` the second time.
-    let mut ids = index.ids(user_id.as_str());
-    ids.extend(tx.indexed_here(user_id.as_str()));
+    // yet. A session listed twice, or already removed, is `NotFound` the second time.
+    let mut entries = index.entries(user_id.as_str());
+    entries.extend(tx.indexed_here(user_id.as_str()));
     let mut live = 0;
-    for id in ids {
-        if let Ok(session) = remove(tx, &id)?
+    for (created, id) in entries {
+        if let Ok(session) = remove_at(tx, &locator::key(created, &id))?
             && !session.is_expired(now)
         {
             live += 1;
@@ -237,8 +252,10 @@ pub(super) fn list_user(
         let looked: Vec<_> = candidates.iter().map(|(_, id)| cache.lookup(id)).collect();
         let txn = db.begin_read()?;
         let sessions = txn.open_table(SESSIONS)?;
-        for ((_, id), looked) in candidates.iter().zip(looked) {
-            let loaded = looked.or_else(|ticket| load_caching(&sessions, id, cache, ticket));
+        for ((created, id), looked) in candidates.iter().zip(looked) {
+            let loaded = looked.or_else(|ticket| {
+                load_caching(&sessions, &locator::key(*created, id), cache, ticket)
+            });
             match loaded {
                 Ok(session) if !session.is_expired(now) => found.push(session.into_session()),
                 Ok(_) | Err(SessionError::NotFound) => continue,
@@ -258,18 +275,35 @@ pub(super) fn list_user(
     })))
 }
 
+/// A page of every live session, oldest first (the table's order). A cursor made by an
+/// earlier version holds only an id; it resumes after that session if it still exists.
 pub(super) fn list_all(
     txn: &ReadTransaction,
+    locator: &Locator,
     page: &PageRequest,
     now: Timestamp,
 ) -> TxnResult<StorePage> {
     let sessions = txn.open_table(SESSIONS)?;
-    let start = page
-        .after
-        .as_ref()
-        .map_or(Bound::Unbounded, |after| Bound::Excluded(after.id.as_str()));
+    let after = match &page.after {
+        None => None,
+        Some(Position {
+            id,
+            created_at: Some(created),
+        }) => match Timestamp::parse(created) {
+            Some(created) => Some(locator::key(created.millis(), id)),
+            None => return Ok(Err(SessionError::InvalidCursor)),
+        },
+        Some(Position {
+            id,
+            created_at: None,
+        }) => match locator.key(id) {
+            Some(key) => Some(key),
+            None => return Ok(Err(SessionError::InvalidCursor)),
+        },
+    };
+    let start = after.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
     let mut found = Vec::with_capacity(page.limit + 1);
-    for entry in sessions.range::<&str>((start, Bound::Unbounded))? {
+    for entry in sessions.range::<&[u8]>((start, Bound::Unbounded))? {
         let (_, record) = entry?;
         match decode(record.value()) {
             Ok(session) if !session.is_expired(now) => found.push(session),
@@ -282,7 +316,7 @@ pub(super) fn list_all(
     }
     Ok(Ok(into_page(found, page.limit, |last| Position {
         id: last.id.as_str().to_owned(),
-        created_at: None,
+        created_at: Some(last.created_at.to_string()),
     })))
 }
 

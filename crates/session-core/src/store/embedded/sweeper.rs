@@ -2,7 +2,7 @@
 //! so purges never race other writes.
 //!
 //! There is no index by expiry: a sweep reads the `ttl` of every record, from its fixed slot
-//! (see `record::ttl`), in chunks of [`SCAN_CHUNK`] sessions in id order, one chunk between
+//! (see `record::ttl`), in chunks of [`SCAN_CHUNK`] sessions in key order, one chunk between
 //! two write batches. An index would make every create and every extension insert into one
 //! more B-tree, which cost about 9% of the server's CPU per create; reading every record once
 //! a sweep interval (a minute by default) costs far less, and only a chunk at a time holds
@@ -16,7 +16,7 @@ use redb::{Database, ReadableDatabase, ReadableTable};
 
 use super::derived::Derived;
 use super::writer::{Chore, Housekeeping, Tx};
-use super::{SESSIONS, ops, record};
+use super::{SESSIONS, locator, ops, record};
 use crate::{Clock, Timestamp};
 
 /// Sessions read per chunk of a sweep: a few milliseconds of the writer's time.
@@ -30,53 +30,55 @@ pub(super) fn cutoff(now: Timestamp, purge_after_seconds: u64) -> i64 {
 
 /// What one chunk of a scan found.
 struct Scanned {
-    /// Sessions with `ttl <= cutoff`.
-    due: Vec<String>,
-    /// The last id read, when the chunk was full: the next chunk starts after it.
-    resume: Option<String>,
+    /// The keys of sessions with `ttl <= cutoff`.
+    due: Vec<Vec<u8>>,
+    /// The last key read, when the chunk was full: the next chunk starts after it.
+    resume: Option<Vec<u8>>,
 }
 
-/// Reads up to `max` sessions after `after` (from the first when `None`), in id order.
+/// Reads up to `max` sessions after the key `after` (from the first when `None`), in key
+/// order.
 fn scan(
-    table: &impl ReadableTable<&'static str, &'static [u8]>,
-    after: Option<&str>,
+    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    after: Option<&[u8]>,
     max: usize,
     cutoff: i64,
 ) -> Result<Scanned, redb::Error> {
     let range = match after {
-        Some(after) => table.range::<&str>((Bound::Excluded(after), Bound::Unbounded))?,
-        None => table.range::<&str>(..)?,
+        Some(after) => table.range::<&[u8]>((Bound::Excluded(after), Bound::Unbounded))?,
+        None => table.range::<&[u8]>(..)?,
     };
     let mut scanned = Scanned {
         due: Vec::new(),
         resume: None,
     };
     for (read, entry) in range.enumerate() {
-        let (id, record) = entry?;
+        let (key, record) = entry?;
         match record::ttl(record.value()) {
-            Ok(ttl) if ttl <= cutoff => scanned.due.push(id.value().to_owned()),
+            Ok(ttl) if ttl <= cutoff => scanned.due.push(key.value().to_owned()),
             Ok(_) => {}
             // Never purge what cannot be read; reads of it answer 500 with the cause logged.
             Err(error) => tracing::warn!(
-                session = %crate::id::fingerprint(id.value()),
+                session = %locator::parts(key.value()).map_or_else(String::new, |(_, id)| crate::id::fingerprint(id)),
                 error = %error,
                 "the sweeper skipped an unreadable session record"
             ),
         }
         if read + 1 == max {
-            scanned.resume = Some(id.value().to_owned());
+            scanned.resume = Some(key.value().to_owned());
             break;
         }
     }
     Ok(scanned)
 }
 
-/// Removes the sessions `due` that still have `ttl <= cutoff`; returns how many.
-fn purge(tx: &Tx<'_>, due: Vec<String>, cutoff: i64) -> Result<u64, redb::Error> {
+/// Removes the sessions under the keys `due` that still have `ttl <= cutoff`; returns how
+/// many.
+fn purge(tx: &Tx<'_>, due: Vec<Vec<u8>>, cutoff: i64) -> Result<u64, redb::Error> {
     let mut purged = 0;
-    for id in due {
-        let current = ops::load(&*tx.sessions(), &id);
-        if current.is_ok_and(|session| session.ttl <= cutoff) && ops::remove(tx, &id)?.is_ok() {
+    for key in due {
+        let current = ops::load(&*tx.sessions(), &key);
+        if current.is_ok_and(|session| session.ttl <= cutoff) && ops::remove_at(tx, &key)?.is_ok() {
             purged += 1;
         }
     }
@@ -95,8 +97,8 @@ pub(super) struct Sweeper {
     interval: Duration,
     /// Sessions read per run.
     chunk: usize,
-    /// Where the sweep in progress goes on; `None` between sweeps.
-    resume: Option<String>,
+    /// The key after which the sweep in progress goes on; `None` between sweeps.
+    resume: Option<Vec<u8>>,
 }
 
 impl Sweeper {
@@ -115,18 +117,18 @@ impl Sweeper {
     fn purge_durably(
         db: &Database,
         derived: &Derived,
-        due: Vec<String>,
+        due: Vec<Vec<u8>>,
         cutoff: i64,
     ) -> Result<u64, redb::Error> {
         let txn = db.begin_write()?;
         let (purged, (changes, index_changes)) = {
-            let tx = Tx::new(&txn)?;
+            let tx = Tx::new(&txn, &derived.locator)?;
             let purged = purge(&tx, due, cutoff)?;
             (purged, tx.into_changes())
         };
-        let commit = derived.committing(&changes);
+        let commit = derived.committing(&changes, index_changes);
         txn.commit()?;
-        commit.committed(index_changes);
+        commit.committed();
         Ok(purged)
     }
 }
@@ -174,8 +176,6 @@ mod tests {
     use redb::backends::InMemoryBackend;
 
     use super::*;
-    use crate::store::embedded::read_cache::ReadCache;
-    use crate::store::embedded::user_index::UserIndex;
     use crate::{ManualClock, Session, SessionId, UserId};
 
     fn session(ttl: i64) -> Session {
@@ -205,18 +205,23 @@ mod tests {
         let kept: Vec<Session> = (0..6).map(|n| session(base + 1 + n)).collect();
         {
             let txn = db.begin_write().expect("write");
-            {
-                let tx = Tx::new(&txn).expect("tables");
+            txn.open_table(SESSIONS).expect("table");
+            txn.commit().expect("commit");
+        }
+        let derived = Derived::build(&db.begin_read().expect("read"), 1 << 20).expect("derived");
+        {
+            let txn = db.begin_write().expect("write");
+            let (_, index_changes) = {
+                let tx = Tx::new(&txn, &derived.locator).expect("tables");
                 for s in due.iter().chain(&kept) {
                     ops::create(&tx, s).expect("insert").expect("created");
                 }
-            }
+                tx.into_changes()
+            };
+            let commit = derived.committing(&[], index_changes);
             txn.commit().expect("commit");
+            commit.committed();
         }
-        let derived = Derived {
-            index: UserIndex::build(&db.begin_read().expect("read")).expect("index"),
-            cache: ReadCache::new(1 << 20),
-        };
         let clock = Arc::new(ManualClock::new(Timestamp::from_epoch_seconds(base)));
         let mut sweeper = Sweeper::new(clock, 0, Duration::from_secs(60));
         sweeper.chunk = 3;
@@ -233,11 +238,16 @@ mod tests {
         assert_eq!(runs, 5);
         let txn = db.begin_read().expect("read");
         let table = txn.open_table(SESSIONS).expect("table");
+        let stored = |s: &Session| {
+            let key = locator::key(s.created_at.millis(), s.id.as_str());
+            table.get(key.as_slice()).expect("get").is_some()
+        };
         for s in &due {
-            assert!(table.get(s.id.as_str()).expect("get").is_none(), "purged");
+            assert!(!stored(s), "purged");
+            assert_eq!(derived.locator.key(s.id.as_str()), None, "unlocated");
         }
         for s in &kept {
-            assert!(table.get(s.id.as_str()).expect("get").is_some(), "kept");
+            assert!(stored(s), "kept");
         }
         // The next sweep starts over from the first record.
         assert!(sweeper.resume.is_none());

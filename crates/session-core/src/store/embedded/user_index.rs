@@ -5,8 +5,8 @@
 //! index, so each create copied and checksummed another page of it in every commit (about a
 //! quarter of the server's CPU per create, measured; see docs/benchmarks.md). The sessions
 //! table says everything the index holds, so the index lives in memory instead and is
-//! rebuilt from the table when the store opens: about 100 bytes per session, and a scan of
-//! the table at start.
+//! rebuilt from the table when the store opens (see `Derived::build`): about 100 bytes per
+//! session, and a scan of the table at start.
 //!
 //! The writer changes the index only after the commit that made its changes visible, so a
 //! reader that finds an entry finds the committed session too (or nothing, when a removal
@@ -14,11 +14,6 @@
 
 use std::collections::HashMap;
 use std::sync::RwLock;
-
-use redb::{ReadTransaction, ReadableTable};
-
-use super::{SESSIONS, map_redb, record};
-use crate::SessionError;
 
 /// One session's place in the index: its creation time in milliseconds, then its id.
 type Entry = (i64, Box<str>);
@@ -56,31 +51,28 @@ fn insert(entries: &mut Vec<Entry>, entry: Entry) {
 }
 
 impl UserIndex {
-    /// The index of every session in `txn`'s `sessions` table.
-    pub(super) fn build(txn: &ReadTransaction) -> Result<Self, SessionError> {
-        let sessions = txn.open_table(SESSIONS).map_err(map_redb)?;
-        let mut users: HashMap<Box<str>, Vec<Entry>> = HashMap::new();
-        for entry in sessions.iter().map_err(map_redb)? {
-            let (id, stored) = entry.map_err(map_redb)?;
-            let (user, created) = match record::user_and_creation(stored.value()) {
-                Ok(fields) => fields,
-                // Reads report an undecodable record; listings skip it, as they did.
-                Err(error) => {
-                    tracing::warn!(error = %error, "a session record left out of the user index");
-                    continue;
-                }
-            };
-            insert(
-                users.entry(user.into_boxed_str()).or_default(),
-                (created, id.value().into()),
-            );
-        }
+    /// Adds a session while the index is built (see `Derived::build`), before anyone shares
+    /// it.
+    pub(super) fn add_built(&mut self, user: String, created: i64, id: &str) {
+        let users = self
+            .users
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        insert(
+            users.entry(user.into_boxed_str()).or_default(),
+            (created, id.into()),
+        );
+    }
+
+    /// Ends the build: gives back the room that growing the lists left over.
+    pub(super) fn finish_build(&mut self) {
+        let users = self
+            .users
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         for entries in users.values_mut() {
             entries.shrink_to_fit();
         }
-        Ok(Self {
-            users: RwLock::new(users),
-        })
     }
 
     /// Applies `changes`, in order.
@@ -133,14 +125,17 @@ impl UserIndex {
         entries[..end].iter().rev().take(max).cloned().collect()
     }
 
-    /// The ids of all of `user`'s sessions.
-    pub(super) fn ids(&self, user: &str) -> Vec<String> {
+    /// All of `user`'s sessions, as (created, id).
+    pub(super) fn entries(&self, user: &str) -> Vec<(i64, String)> {
         let users = self
             .users
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         users.get(user).map_or_else(Vec::new, |entries| {
-            entries.iter().map(|(_, id)| id.to_string()).collect()
+            entries
+                .iter()
+                .map(|(created, id)| (*created, id.to_string()))
+                .collect()
         })
     }
 }
@@ -183,14 +178,14 @@ mod tests {
             id: "c".to_owned(),
         }]);
         assert_eq!(ids(index.page("u", None, 10)), ["a", "b"]);
-        let mut all = index.ids("u");
+        let mut all = index.entries("u");
         all.sort();
-        assert_eq!(all, ["a", "b"]);
+        assert_eq!(all, [(10, "b".to_owned()), (20, "a".to_owned())]);
         index.apply(vec![IndexChange::Remove {
             user: "v".to_owned(),
             created: 30,
             id: "z".to_owned(),
         }]);
-        assert!(index.ids("v").is_empty());
+        assert!(index.entries("v").is_empty());
     }
 }

@@ -19,6 +19,7 @@ use tokio::sync::oneshot;
 use super::SESSIONS;
 use super::derived::Derived;
 use super::journal::{Change, Journal};
+use super::locator::Locator;
 use super::user_index::IndexChange;
 use crate::SessionError;
 
@@ -30,25 +31,46 @@ use crate::SessionError;
 /// table up and each closing writes its root back, which cost more than the inserts of a
 /// create.
 pub(super) struct Tx<'a> {
-    sessions: RefCell<Table<'a, &'static str, &'static [u8]>>,
+    sessions: RefCell<Table<'a, &'static [u8], &'static [u8]>>,
+    locator: &'a Locator,
     changes: RefCell<Vec<Change>>,
     index_changes: RefCell<Vec<IndexChange>>,
 }
 
 impl<'a> Tx<'a> {
-    /// Opens the tables of `txn`, with an empty log.
-    pub(super) fn new(txn: &'a WriteTransaction) -> Result<Self, redb::Error> {
+    /// Opens the tables of `txn`, with an empty log; new sessions are noted in `locator` as
+    /// they are inserted (see `locator`).
+    pub(super) fn new(
+        txn: &'a WriteTransaction,
+        locator: &'a Locator,
+    ) -> Result<Self, redb::Error> {
         Ok(Self {
             sessions: RefCell::new(txn.open_table(SESSIONS)?),
+            locator,
             changes: RefCell::new(Vec::new()),
             index_changes: RefCell::new(Vec::new()),
         })
     }
 
-    /// The `sessions` table. Like the other two, borrowed for one step at a time: a second
+    /// The `sessions` table. Like the logs, borrowed for one step at a time: a second
     /// borrow while one is held panics (and fails the batch, see `commit_batch`).
-    pub(super) fn sessions(&self) -> RefMut<'_, Table<'a, &'static str, &'static [u8]>> {
+    pub(super) fn sessions(&self) -> RefMut<'_, Table<'a, &'static [u8], &'static [u8]>> {
         self.sessions.borrow_mut()
+    }
+
+    /// The key of session `id`, if it exists (committed, or created in this transaction).
+    pub(super) fn locate(&self, id: &str) -> Option<Vec<u8>> {
+        self.locator.key(id)
+    }
+
+    /// Notes a new session `id` created at `created`; false when the id is taken.
+    pub(super) fn claim(&self, id: &str, created: i64) -> bool {
+        self.locator.claim(id, created)
+    }
+
+    /// Notes session `id` created at `created`, known or not (journal replay).
+    pub(super) fn place(&self, id: &str, created: i64) {
+        self.locator.place(id, created);
     }
 
     /// Logs that session `id` now has `record`.
@@ -71,13 +93,17 @@ impl<'a> Tx<'a> {
         self.index_changes.borrow_mut().push(change);
     }
 
-    /// The ids of `user`'s sessions added to the user index by this transaction so far.
-    pub(super) fn indexed_here(&self, user: &str) -> Vec<String> {
+    /// `user`'s sessions added to the user index by this transaction so far, as (created, id).
+    pub(super) fn indexed_here(&self, user: &str) -> Vec<(i64, String)> {
         self.index_changes
             .borrow()
             .iter()
             .filter_map(|change| match change {
-                IndexChange::Add { user: of, id, .. } if of == user => Some(id.clone()),
+                IndexChange::Add {
+                    user: of,
+                    created,
+                    id,
+                } if of == user => Some((*created, id.clone())),
                 _ => None,
             })
             .collect()
@@ -281,7 +307,8 @@ impl Writer {
             Ok(txn) => txn,
             Err(error) => return fail_all(batch, &error.to_string()),
         };
-        let tx = match Tx::new(&txn) {
+        let derived = self.derived.clone();
+        let tx = match Tx::new(&txn, &derived.locator) {
             Ok(tx) => tx,
             // Dropping the transaction aborts it.
             Err(error) => return fail_all(batch, &error.to_string()),
@@ -295,11 +322,14 @@ impl Writer {
                 Err(_) => "a write panicked".to_owned(),
             };
             tracing::error!(error = %failure, batch = batch.len(), "embedded store batch aborted");
-            drop(tx);
+            let (_, index_changes) = tx.into_changes();
+            derived.abandon(&index_changes);
             let _ = txn.abort();
             return fail_all(batch, &failure);
         }
         let (changes, index_changes) = tx.into_changes();
+        // From here, a failure drops `commit`, which takes back the batch's new sessions.
+        let commit = derived.committing(&changes, index_changes);
         let journalled = if changes.is_empty() {
             // Every op was refused: nothing to make durable.
             None
@@ -319,8 +349,6 @@ impl Writer {
             self.undo_journal(journalled);
             return fail_all(batch, &error.to_string());
         }
-        let derived = self.derived.clone();
-        let commit = derived.committing(&changes);
         match txn.commit() {
             Ok(()) => {
                 if redb_syncs {
@@ -328,13 +356,14 @@ impl Writer {
                 }
                 // Before the writes are acknowledged: a listing right after sees them, and
                 // no read by id returns what they replaced.
-                commit.committed(index_changes);
+                commit.committed();
                 batch.into_iter().for_each(|op| op.finish(None));
             }
             Err(error) => {
                 tracing::error!(error = %error, "embedded store commit failed");
                 // The journal must not replay a batch that was reported as failed.
                 self.undo_journal(journalled);
+                drop(commit);
                 fail_all(batch, &error.to_string());
             }
         }
