@@ -44,8 +44,10 @@ pub(super) struct UserIndex {
 
 /// Adds `entry` to `entries`, keeping them sorted.
 fn insert(entries: &mut Vec<Entry>, entry: Entry) {
-    // Creates come in time order, so the search usually ends at the end.
-    if let Err(at) = entries.binary_search(&entry) {
+    // Creates come in time order: most entries go at the end, with no search.
+    if entries.last().is_none_or(|last| *last < entry) {
+        entries.push(entry);
+    } else if let Err(at) = entries.binary_search(&entry) {
         entries.insert(at, entry);
     }
 }
@@ -89,10 +91,14 @@ impl UserIndex {
         for change in changes {
             match change {
                 IndexChange::Add { user, created, id } => {
-                    insert(
-                        users.entry(user.into_boxed_str()).or_default(),
-                        (created, id.into_boxed_str()),
-                    );
+                    let entry = (created, id.into_boxed_str());
+                    // Most users have sessions already: look up before making a key.
+                    match users.get_mut(user.as_str()) {
+                        Some(entries) => insert(entries, entry),
+                        None => {
+                            users.insert(user.into_boxed_str(), vec![entry]);
+                        }
+                    }
                 }
                 IndexChange::Remove { user, created, id } => {
                     if let Some(entries) = users.get_mut(user.as_str()) {
