@@ -27,7 +27,8 @@ pub struct Position {
     /// The last session's id.
     #[serde(rename = "i")]
     pub id: String,
-    /// The last session's `createdAt`, for listings ordered by it (per user).
+    /// The last session's `createdAt`: the per-user listing is ordered by it, and so is the
+    /// embedded store's admin listing (DynamoDB's scan resumes from the id alone).
     #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
 }
@@ -130,9 +131,10 @@ impl CursorCodec {
         // session, in the form its listing uses, before any store sees it as a start key.
         let well_formed = crate::SessionId::parse(&position.id).is_some()
             && match (listing, position.created_at.as_deref()) {
-                (Listing::User(_), Some(created)) => crate::Timestamp::parse(created).is_some(),
+                (_, Some(created)) => crate::Timestamp::parse(created).is_some(),
+                // Admin cursors issued by earlier versions hold only the id.
                 (Listing::All, None) => true,
-                _ => false,
+                (Listing::User(_), None) => false,
             };
         if well_formed {
             Ok(position)
@@ -172,7 +174,7 @@ mod tests {
             (
                 Listing::All,
                 "6ba7b810-9dad-41d1-80b4-00c04fd430c8",
-                Some("2026-11-23T10:00:00.000Z"),
+                Some("yesterday"),
             ),
         ] {
             let forged = Position {
@@ -188,12 +190,14 @@ mod tests {
                 "{forged:?}"
             );
         }
-        let all = Position {
-            id: "6ba7b810-9dad-41d1-80b4-00c04fd430c8".into(),
-            created_at: None,
-        };
-        let cursor = codec.seal(Listing::All, &all).expect("seal");
-        assert_eq!(codec.open(Listing::All, &cursor).ok(), Some(all));
+        for created in [None, Some("2026-11-23T10:00:00.000Z".to_owned())] {
+            let all = Position {
+                id: "6ba7b810-9dad-41d1-80b4-00c04fd430c8".into(),
+                created_at: created,
+            };
+            let cursor = codec.seal(Listing::All, &all).expect("seal");
+            assert_eq!(codec.open(Listing::All, &cursor).ok(), Some(all));
+        }
     }
 
     #[test]

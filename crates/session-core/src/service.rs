@@ -267,10 +267,7 @@ impl SessionService {
             // Cut short by size: the next page starts right after the last session kept,
             // exactly as the store's own cursors do (see `StorePage::next`).
             page.sessions.truncate(fitting);
-            page.next = page
-                .sessions
-                .last()
-                .map(|last| position_after(listing, last));
+            page.next = page.sessions.last().map(position_after);
         }
         let next_cursor = page
             .next
@@ -301,13 +298,10 @@ fn fitting_sessions(sessions: &[Session], budget: usize) -> usize {
 }
 
 /// The position a listing resumes from after `session`, in the form the stores give it.
-fn position_after(listing: Listing<'_>, session: &Session) -> Position {
+fn position_after(session: &Session) -> Position {
     Position {
         id: session.id.as_str().to_owned(),
-        created_at: match listing {
-            Listing::User(_) => Some(session.created_at.to_string()),
-            Listing::All => None,
-        },
+        created_at: Some(session.created_at.to_string()),
     }
 }
 

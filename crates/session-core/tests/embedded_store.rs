@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
+use session_core::cursor::Position;
 use session_core::store::PageRequest;
 use session_core::store::conformance::base_time;
 use session_core::store::embedded::{EmbeddedOptions, EmbeddedStore};
@@ -336,4 +337,89 @@ async fn listings_through_the_read_cache_show_every_write() {
     let later = t0.plus_seconds(61);
     let listed = store.list_user(&user, &page, later).await.expect("list");
     assert_eq!(listed.sessions, vec![replaced]);
+}
+
+/// The admin listing runs oldest first; its cursors hold the creation time, so a walk goes on
+/// when the session a cursor points after is deleted. A cursor that holds only an id (as the
+/// listing issued them before sessions were kept in creation order) resumes after that
+/// session while it exists, and is refused once it is gone.
+#[tokio::test]
+async fn the_admin_listing_runs_oldest_first_and_reads_id_only_cursors() {
+    let store = EmbeddedStore::in_memory(EmbeddedOptions::default()).expect("store");
+    let t0 = base_time();
+    let sessions: Vec<Session> = (0..5_i64)
+        .map(|n| {
+            session(
+                "order",
+                Timestamp::from_millis(t0.millis() + (4 - n) * 1000),
+                3600,
+            )
+        })
+        .collect();
+    for s in &sessions {
+        store.create(s).await.expect("create");
+    }
+    let mut oldest_first = sessions.clone();
+    oldest_first.sort_by_key(|s| s.created_at.millis());
+    let ids = |page: &session_core::store::StorePage| -> Vec<SessionId> {
+        page.sessions.iter().map(|s| s.id.clone()).collect()
+    };
+    let expected: Vec<SessionId> = oldest_first.iter().map(|s| s.id.clone()).collect();
+    let all = store
+        .list_all(
+            &PageRequest {
+                limit: 10,
+                after: None,
+            },
+            t0,
+        )
+        .await
+        .expect("list");
+    assert_eq!(ids(&all), expected);
+    // The session a cursor points after may go away between pages; the walk goes on.
+    let first = store
+        .list_all(
+            &PageRequest {
+                limit: 2,
+                after: None,
+            },
+            t0,
+        )
+        .await
+        .expect("list");
+    assert_eq!(ids(&first), expected[..2]);
+    let next = first.next.clone().expect("a next page");
+    assert!(
+        next.created_at.is_some(),
+        "the cursor holds the creation time"
+    );
+    store.delete(&oldest_first[1].id).await.expect("delete");
+    let rest = store
+        .list_all(
+            &PageRequest {
+                limit: 10,
+                after: Some(next),
+            },
+            t0,
+        )
+        .await
+        .expect("list");
+    assert_eq!(ids(&rest), expected[2..]);
+
+    let id_only = |s: &Session| PageRequest {
+        limit: 10,
+        after: Some(Position {
+            id: s.id.as_str().to_owned(),
+            created_at: None,
+        }),
+    };
+    let rest = store
+        .list_all(&id_only(&oldest_first[2]), t0)
+        .await
+        .expect("list");
+    assert_eq!(ids(&rest), expected[3..]);
+    assert!(matches!(
+        store.list_all(&id_only(&oldest_first[1]), t0).await,
+        Err(SessionError::InvalidCursor)
+    ));
 }

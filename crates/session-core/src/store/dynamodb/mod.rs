@@ -513,9 +513,11 @@ impl SessionStore for DynamoDbStore {
                 .map_err(classify)?;
             Ok((output.items.unwrap_or_default(), output.last_evaluated_key))
         };
+        // The scan resumes from the id alone; `createdAt` keeps the cursor in the form every
+        // admin cursor has (see `Position`).
         self.collect_page(page, start, fetch, |last| Position {
             id: last.id.as_str().to_owned(),
-            created_at: None,
+            created_at: Some(last.created_at.to_string()),
         })
         .await
     }
