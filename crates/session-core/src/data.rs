@@ -35,17 +35,54 @@ pub fn validate_data(data: &SessionData, max_bytes: usize) -> Result<usize, Sess
         });
     }
     for (key, value) in data {
-        check_key(key, "data")?;
-        check_value(value, 2, &format!("data.{key}"))?;
+        check_key(key, &Path::Data)?;
+        check_value(value, 2, &Path::Key(&Path::Data, key))?;
     }
     Ok(size)
 }
 
+/// Where a value sits in the data, for error messages. Written out only when a check fails:
+/// building the text of every path up front cost more than the checks themselves.
+#[derive(Clone, Copy)]
+enum Path<'a> {
+    /// `data` itself.
+    Data,
+    /// A key of an object.
+    Key(&'a Path<'a>, &'a str),
+    /// An element of an array.
+    Index(&'a Path<'a>, usize),
+}
+
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Path::Data => f.write_str("data"),
+            Path::Key(parent, key) => write!(f, "{parent}.{key}"),
+            Path::Index(parent, index) => write!(f, "{parent}[{index}]"),
+        }
+    }
+}
+
+/// Counts the bytes written to it.
+struct ByteCount(usize);
+
+impl std::io::Write for ByteCount {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 += bytes.len();
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// The size of `data` as compact JSON, the measure `SESSION_MAX_DATA_BYTES` bounds.
 pub fn encoded_size(data: &SessionData) -> usize {
-    // Writing into a counter would avoid the buffer, but data is at most a few hundred KiB
-    // and serialising a `Map` of `Value`s cannot fail.
-    serde_json::to_vec(data).map_or(usize::MAX, |bytes| bytes.len())
+    // Counted as it is written, without a buffer; serialising a `Map` of `Value`s cannot
+    // fail.
+    let mut count = ByteCount(0);
+    serde_json::to_writer(&mut count, data).map_or(usize::MAX, |()| count.0)
 }
 
 /// An upper bound on the size of `data` as compact JSON, found without writing it: every
@@ -93,7 +130,7 @@ pub fn string_bound(text: &str) -> usize {
         .sum::<usize>()
 }
 
-fn check_key(key: &str, at: &str) -> Result<(), SessionError> {
+fn check_key(key: &str, at: &Path<'_>) -> Result<(), SessionError> {
     if key.is_empty() {
         return Err(SessionError::invalid(
             "data",
@@ -103,19 +140,19 @@ fn check_key(key: &str, at: &str) -> Result<(), SessionError> {
     Ok(())
 }
 
-fn check_value(value: &Value, depth: usize, at: &str) -> Result<(), SessionError> {
+fn check_value(value: &Value, depth: usize, at: &Path<'_>) -> Result<(), SessionError> {
     match value {
         Value::Object(map) => {
             check_depth(depth, at)?;
             for (key, inner) in map {
                 check_key(key, at)?;
-                check_value(inner, depth + 1, &format!("{at}.{key}"))?;
+                check_value(inner, depth + 1, &Path::Key(at, key))?;
             }
         }
         Value::Array(items) => {
             check_depth(depth, at)?;
             for (index, inner) in items.iter().enumerate() {
-                check_value(inner, depth + 1, &format!("{at}[{index}]"))?;
+                check_value(inner, depth + 1, &Path::Index(at, index))?;
             }
         }
         Value::Number(number) => {
@@ -139,7 +176,7 @@ fn check_value(value: &Value, depth: usize, at: &str) -> Result<(), SessionError
     Ok(())
 }
 
-fn check_depth(depth: usize, at: &str) -> Result<(), SessionError> {
+fn check_depth(depth: usize, at: &Path<'_>) -> Result<(), SessionError> {
     if depth > MAX_DATA_DEPTH {
         return Err(SessionError::invalid(
             "data",
@@ -193,7 +230,7 @@ impl DataPatch {
         // An empty key is never valid, even to remove.
         self.entries
             .keys()
-            .try_for_each(|key| check_key(key, "data"))
+            .try_for_each(|key| check_key(key, &Path::Data))
     }
 }
 
@@ -248,6 +285,28 @@ mod tests {
         assert!(validate_data(&object(json!({"a": 0.0, "b": 1e125, "c": 1e-130})), 1024).is_ok());
         assert!(validate_data(&nested(MAX_DATA_DEPTH), 4096).is_ok());
         assert!(validate_data(&nested(MAX_DATA_DEPTH + 1), 4096).is_err());
+    }
+
+    /// A refusal names where the offending value sits, as a path from `data`.
+    #[test]
+    fn refusals_name_the_path_of_what_they_refuse() {
+        let message = |data: Value| match validate_data(&object(data), 4096) {
+            Err(SessionError::Invalid { message, .. }) => message,
+            other => panic!("expected a refusal, got {other:?}"),
+        };
+        assert!(message(json!({"a": {"b": [0, 1e200]}})).starts_with("data.a.b[1] is "));
+        assert!(message(json!({"a": [{"": 1}]})).starts_with("data.a[0] has an empty key"));
+        assert!(message(json!({"": 1})).starts_with("data has an empty key"));
+        let deep = message(Value::Object(nested(MAX_DATA_DEPTH + 1)));
+        assert!(deep.starts_with("data.k.k."), "{deep}");
+        assert!(deep.contains("is nested too deeply"), "{deep}");
+    }
+
+    #[test]
+    fn the_encoded_size_is_the_length_of_the_compact_json() {
+        let data = object(json!({"text": "q\"\n\u{1f}é", "n": [1, 2.5, null], "o": {"x": true}}));
+        let written = serde_json::to_vec(&data).expect("json");
+        assert_eq!(encoded_size(&data), written.len());
     }
 
     #[test]

@@ -271,8 +271,8 @@ impl SessionStore for EmbeddedStore {
     }
 
     async fn create(&self, session: &Session) -> Result<(), SessionError> {
-        let session = session.clone();
-        self.write(move |tx| ops::create(tx, &session)).await
+        let new = ops::NewSession::prepare(session)?;
+        self.write(move |tx| ops::create(tx, new)).await
     }
 
     async fn get(&self, id: &SessionId, now: Timestamp) -> Result<SharedSession, SessionError> {

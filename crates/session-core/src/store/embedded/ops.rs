@@ -74,21 +74,48 @@ pub(super) fn check_version(session: &Session, check: &VersionCheck) -> Result<(
     }
 }
 
-pub(super) fn create(tx: &Tx<'_>, session: &Session) -> TxnResult<()> {
-    let id = session.id.as_str();
-    let created = session.created_at.millis();
-    let record = match encode(session) {
-        Ok(record) => record,
-        Err(error) => return Ok(Err(error)),
-    };
-    if !tx.claim(id, created) {
+/// A session to create, made ready on the caller's thread, so that the writer thread, which
+/// every write goes through one at a time, only has to insert it: the record is encoded and
+/// the strings are allocated where requests run in parallel, and no copy of the session is
+/// freed on the writer thread.
+pub(super) struct NewSession {
+    id: String,
+    user: String,
+    created: i64,
+    record: Vec<u8>,
+}
+
+impl NewSession {
+    /// `session`, ready to insert.
+    pub(super) fn prepare(session: &Session) -> Result<Self, SessionError> {
+        Ok(Self {
+            id: session.id.as_str().to_owned(),
+            user: session.user_id.as_str().to_owned(),
+            created: session.created_at.millis(),
+            record: encode(session)?,
+        })
+    }
+}
+
+pub(super) fn create(tx: &Tx<'_>, new: NewSession) -> TxnResult<()> {
+    let NewSession {
+        id,
+        user,
+        created,
+        record,
+    } = new;
+    if !tx.claim(&id, created) {
         // 122 random bits collided.
         return Ok(Err(SessionError::internal("session id collision")));
     }
+    let key = locator::key(created, &id);
     // Noted before the insert: if the insert fails, the batch takes back what it noted.
-    index(tx, session);
-    tx.sessions()
-        .insert(locator::key(created, id).as_slice(), record.as_slice())?;
+    tx.index(IndexChange::Add {
+        user,
+        created,
+        id: id.clone(),
+    });
+    tx.sessions().insert(key.as_slice(), record.as_slice())?;
     tx.put(id, record);
     Ok(Ok(()))
 }
@@ -153,7 +180,7 @@ pub(super) fn update(
         Err(error) => return Ok(Err(error)),
     };
     tx.sessions().insert(key.as_slice(), record.as_slice())?;
-    tx.put(id.as_str(), record);
+    tx.put(id.as_str().to_owned(), record);
     Ok(Ok(next))
 }
 

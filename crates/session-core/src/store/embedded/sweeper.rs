@@ -214,7 +214,8 @@ mod tests {
             let (_, index_changes) = {
                 let tx = Tx::new(&txn, &derived.locator).expect("tables");
                 for s in due.iter().chain(&kept) {
-                    ops::create(&tx, s).expect("insert").expect("created");
+                    let new = ops::NewSession::prepare(s).expect("record");
+                    ops::create(&tx, new).expect("insert").expect("created");
                 }
                 tx.into_changes()
             };

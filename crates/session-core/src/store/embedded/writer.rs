@@ -74,11 +74,8 @@ impl<'a> Tx<'a> {
     }
 
     /// Logs that session `id` now has `record`.
-    pub(super) fn put(&self, id: &str, record: Vec<u8>) {
-        self.changes.borrow_mut().push(Change::Put {
-            id: id.to_owned(),
-            record,
-        });
+    pub(super) fn put(&self, id: String, record: Vec<u8>) {
+        self.changes.borrow_mut().push(Change::Put { id, record });
     }
 
     /// Logs that session `id` is gone.
