@@ -97,6 +97,7 @@ impl NewSession {
     }
 }
 
+/// Inserts `new`; refuses, changing nothing, an id that is taken.
 pub(super) fn create(tx: &Tx<'_>, new: NewSession) -> TxnResult<()> {
     let NewSession {
         id,
