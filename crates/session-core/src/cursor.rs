@@ -13,7 +13,7 @@ use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::{SessionError, UserId};
+use crate::{Session, SessionError, Timestamp, UserId};
 
 /// Longest cursor accepted, in characters. Real ones are about 150; anything much longer is
 /// not ours and is refused before any decoding work.
@@ -31,6 +31,25 @@ pub struct Position {
     /// embedded store's admin listing (DynamoDB's scan resumes from the id alone).
     #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
+}
+
+impl Position {
+    /// Where a listing resumes after `session`. Every listing's positions have this form.
+    pub fn after(session: &Session) -> Self {
+        Self {
+            id: session.id.as_str().to_owned(),
+            created_at: Some(session.created_at.to_string()),
+        }
+    }
+
+    /// The creation time the position holds: `None` in an admin cursor of an earlier
+    /// version, which held only the id; `InvalidCursor` when it is not a timestamp.
+    pub fn created(&self) -> Result<Option<Timestamp>, SessionError> {
+        self.created_at
+            .as_deref()
+            .map(|created| Timestamp::parse(created).ok_or(SessionError::InvalidCursor))
+            .transpose()
+    }
 }
 
 /// Which listing a cursor belongs to.
@@ -130,11 +149,11 @@ impl CursorCodec {
         // Whoever holds the key could seal anything: a position must still name a possible
         // session, in the form its listing uses, before any store sees it as a start key.
         let well_formed = crate::SessionId::parse(&position.id).is_some()
-            && match (listing, position.created_at.as_deref()) {
-                (_, Some(created)) => crate::Timestamp::parse(created).is_some(),
+            && match (listing, position.created()) {
+                (_, Ok(Some(_))) => true,
                 // Admin cursors issued by earlier versions hold only the id.
-                (Listing::All, None) => true,
-                (Listing::User(_), None) => false,
+                (Listing::All, Ok(None)) => true,
+                (Listing::User(_), Ok(None)) | (_, Err(_)) => false,
             };
         if well_formed {
             Ok(position)
@@ -153,6 +172,25 @@ mod tests {
             id: "6ba7b810-9dad-41d1-80b4-00c04fd430c8".into(),
             created_at: Some("2026-11-23T10:00:00.000Z".into()),
         }
+    }
+
+    #[test]
+    fn a_position_gives_back_its_creation_time_or_says_it_has_none() {
+        let at = Timestamp::parse("2026-11-23T10:00:00.000Z").expect("timestamp");
+        assert_eq!(position().created().expect("valid"), Some(at));
+        let id_only = Position {
+            created_at: None,
+            ..position()
+        };
+        assert_eq!(id_only.created().expect("valid"), None);
+        let garbled = Position {
+            created_at: Some("yesterday".into()),
+            ..position()
+        };
+        assert!(matches!(
+            garbled.created(),
+            Err(SessionError::InvalidCursor)
+        ));
     }
 
     #[test]

@@ -267,7 +267,7 @@ impl SessionService {
             // Cut short by size: the next page starts right after the last session kept,
             // exactly as the store's own cursors do (see `StorePage::next`).
             page.sessions.truncate(fitting);
-            page.next = page.sessions.last().map(position_after);
+            page.next = page.sessions.last().map(Position::after);
         }
         let next_cursor = page
             .next
@@ -295,14 +295,6 @@ fn fitting_sessions(sessions: &[Session], budget: usize) -> usize {
         }
     }
     sessions.len()
-}
-
-/// The position a listing resumes from after `session`, in the form the stores give it.
-fn position_after(session: &Session) -> Position {
-    Position {
-        id: session.id.as_str().to_owned(),
-        created_at: Some(session.created_at.to_string()),
-    }
 }
 
 /// A malformed id names no session: `NotFound`, before any store is asked.

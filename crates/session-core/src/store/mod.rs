@@ -58,6 +58,24 @@ pub struct StorePage {
     pub next: Option<Position>,
 }
 
+impl StorePage {
+    /// The page of up to `limit + 1` sessions `found`, in listing order: the extra one only
+    /// proves that a next page exists, so that the last page never carries a cursor to an
+    /// empty one.
+    pub fn from_found(mut found: Vec<Session>, limit: usize) -> Self {
+        let next = if found.len() > limit {
+            found.truncate(limit);
+            found.last().map(Position::after)
+        } else {
+            None
+        };
+        Self {
+            sessions: found,
+            next,
+        }
+    }
+}
+
 /// A place sessions live. Every method is one atomic step with respect to the others.
 ///
 /// Methods that address one session answer `NotFound` when there is none and `Expired` when it

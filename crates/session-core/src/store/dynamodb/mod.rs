@@ -31,7 +31,6 @@ pub use table::{CreateTableOutcome, create_table};
 use errors::classify;
 use item::{Item, Seen, data_value, from_item, key, n, names, s, seen, to_item, ts};
 
-use crate::cursor::Position;
 use crate::schema::{PARTITION_KEY, USER_INDEX};
 use crate::store::{PageRequest, SessionStore, StorePage, VersionCheck};
 use crate::{
@@ -140,7 +139,6 @@ impl DynamoDbStore {
         page: &PageRequest,
         first_start: Option<Item>,
         mut fetch: F,
-        position: impl Fn(&Session) -> Position,
     ) -> Result<StorePage, SessionError>
     where
         F: FnMut(Option<Item>, i32) -> Fut,
@@ -165,16 +163,7 @@ impl DynamoDbStore {
                 _ => break,
             }
         }
-        let next = if found.len() > page.limit {
-            found.truncate(page.limit);
-            found.last().map(position)
-        } else {
-            None
-        };
-        Ok(StorePage {
-            sessions: found,
-            next,
-        })
+        Ok(StorePage::from_found(found, page.limit))
     }
 
     async fn batch_delete(&self, ids: Vec<String>) -> Result<(), SessionError> {
@@ -485,11 +474,7 @@ impl SessionStore for DynamoDbStore {
                 .map_err(classify)?;
             Ok((output.items.unwrap_or_default(), output.last_evaluated_key))
         };
-        self.collect_page(page, start, fetch, |last| Position {
-            id: last.id.as_str().to_owned(),
-            created_at: Some(last.created_at.to_string()),
-        })
-        .await
+        self.collect_page(page, start, fetch).await
     }
 
     async fn list_all(
@@ -513,13 +498,9 @@ impl SessionStore for DynamoDbStore {
                 .map_err(classify)?;
             Ok((output.items.unwrap_or_default(), output.last_evaluated_key))
         };
-        // The scan resumes from the id alone; `createdAt` keeps the cursor in the form every
-        // admin cursor has (see `Position`).
-        self.collect_page(page, start, fetch, |last| Position {
-            id: last.id.as_str().to_owned(),
-            created_at: Some(last.created_at.to_string()),
-        })
-        .await
+        // The scan resumes from the id alone; the cursor's `createdAt` is for the embedded
+        // store's admin listing, which is ordered by it (see `Position`).
+        self.collect_page(page, start, fetch).await
     }
 
     /// Finds the user's sessions through the index (eventually consistent: one created a

@@ -13,7 +13,6 @@ use super::record::{decode, encode};
 use super::user_index::{IndexChange, UserIndex};
 use super::writer::Tx;
 use super::{SESSIONS, map_redb};
-use crate::cursor::Position;
 use crate::store::{PageRequest, StorePage, VersionCheck};
 use crate::{Session, SessionError, SessionId, SharedSession, Timestamp, UserId};
 
@@ -249,15 +248,9 @@ pub(super) fn list_user(
     page: &PageRequest,
     now: Timestamp,
 ) -> TxnResult<StorePage> {
-    let mut after = match &page.after {
+    let mut after = match page.after.as_ref().map(|at| (at, at.created())) {
         None => None,
-        Some(Position {
-            id,
-            created_at: Some(created),
-        }) => match Timestamp::parse(created) {
-            Some(created) => Some((created.millis(), id.clone())),
-            None => return Ok(Err(SessionError::InvalidCursor)),
-        },
+        Some((at, Ok(Some(created)))) => Some((created.millis(), at.id.clone())),
         Some(_) => return Ok(Err(SessionError::InvalidCursor)),
     };
     let mut found = Vec::with_capacity(page.limit + 1);
@@ -297,10 +290,7 @@ pub(super) fn list_user(
             break;
         }
     }
-    Ok(Ok(into_page(found, page.limit, |last| Position {
-        id: last.id.as_str().to_owned(),
-        created_at: Some(last.created_at.to_string()),
-    })))
+    Ok(Ok(StorePage::from_found(found, page.limit)))
 }
 
 /// A page of every live session, oldest first (the table's order). A cursor made by an
@@ -312,22 +302,14 @@ pub(super) fn list_all(
     now: Timestamp,
 ) -> TxnResult<StorePage> {
     let sessions = txn.open_table(SESSIONS)?;
-    let after = match &page.after {
+    let after = match page.after.as_ref().map(|at| (at, at.created())) {
         None => None,
-        Some(Position {
-            id,
-            created_at: Some(created),
-        }) => match Timestamp::parse(created) {
-            Some(created) => Some(locator::key(created.millis(), id)),
-            None => return Ok(Err(SessionError::InvalidCursor)),
-        },
-        Some(Position {
-            id,
-            created_at: None,
-        }) => match locator.key(id) {
+        Some((at, Ok(Some(created)))) => Some(locator::key(created.millis(), &at.id)),
+        Some((at, Ok(None))) => match locator.key(&at.id) {
             Some(key) => Some(key),
             None => return Ok(Err(SessionError::InvalidCursor)),
         },
+        Some((_, Err(error))) => return Ok(Err(error)),
     };
     let start = after.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
     let mut found = Vec::with_capacity(page.limit + 1);
@@ -342,27 +324,5 @@ pub(super) fn list_all(
             break;
         }
     }
-    Ok(Ok(into_page(found, page.limit, |last| Position {
-        id: last.id.as_str().to_owned(),
-        created_at: Some(last.created_at.to_string()),
-    })))
-}
-
-/// Turns up to `limit + 1` sessions into a page: the extra one only proves that a next page
-/// exists, so that the last page never carries a cursor to an empty one.
-fn into_page(
-    mut found: Vec<Session>,
-    limit: usize,
-    position: impl Fn(&Session) -> Position,
-) -> StorePage {
-    let next = if found.len() > limit {
-        found.truncate(limit);
-        found.last().map(position)
-    } else {
-        None
-    };
-    StorePage {
-        sessions: found,
-        next,
-    }
+    Ok(Ok(StorePage::from_found(found, page.limit)))
 }
