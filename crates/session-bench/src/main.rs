@@ -47,6 +47,22 @@ enum Command {
         #[arg(long, default_value_t = 32)]
         connections: usize,
     },
+    /// Drive a store alone, in process, as the suite's store ceiling does (for profiling);
+    /// print its figures.
+    Store {
+        /// DynamoDB Local's endpoint (else: the embedded store in a temporary directory).
+        #[arg(long)]
+        dynamodb_endpoint: Option<String>,
+        /// Reads by id (else: creates).
+        #[arg(long)]
+        read: bool,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+        /// Concurrent callers.
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+    },
     /// Measure one store: the service, its HTTP ceiling and the store alone; print markdown.
     Suite {
         /// The session-server binary to measure.
@@ -133,6 +149,36 @@ fn main() -> ExitCode {
                         stats.quantile_ms(0.5),
                         stats.quantile_ms(0.99),
                         stats.quantile_ms(0.999),
+                        stats.errors
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    let _ = writeln!(std::io::stderr(), "session-bench: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Store {
+            dynamodb_endpoint,
+            read,
+            duration,
+            connections,
+        } => {
+            let operation = if read {
+                store::Operation::Get
+            } else {
+                store::Operation::Create
+            };
+            let duration = Duration::from_secs_f64(duration);
+            match suite::store_alone(dynamodb_endpoint, operation, connections, duration) {
+                Ok(stats) => {
+                    let _ = writeln!(
+                        std::io::stdout(),
+                        "store alone, {operation:?}: {:.0} op/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
+                        stats.throughput(),
+                        stats.quantile_ms(0.5),
+                        stats.quantile_ms(0.99),
                         stats.errors
                     );
                     ExitCode::SUCCESS

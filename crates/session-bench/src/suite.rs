@@ -244,6 +244,39 @@ impl StoreCeiling {
     }
 }
 
+/// Drives the store alone for `duration`, as the suite's store ceiling does: the embedded store
+/// in a temporary directory, or DynamoDB Local at `dynamodb_endpoint` on a table of its own
+/// (created first, and warmed up for reads).
+pub fn store_alone(
+    dynamodb_endpoint: Option<String>,
+    operation: Operation,
+    tasks: usize,
+    duration: Duration,
+) -> Result<Stats, Failure> {
+    let dir = tempfile::tempdir()?;
+    let ceiling = StoreCeiling {
+        runtime: tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?,
+        dynamodb: dynamodb_endpoint.map(|endpoint| {
+            (
+                session_core::store::dynamodb::testing::local_client(&endpoint),
+                format!("{TABLE_PREFIX}-{}-alone", std::process::id()),
+            )
+        }),
+    };
+    if let Some((client, table)) = &ceiling.dynamodb {
+        ceiling
+            .runtime
+            .block_on(session_core::store::dynamodb::create_table(
+                client,
+                table,
+                Some(Duration::from_secs(30)),
+            ))?;
+    }
+    Ok(ceiling.measure(operation, tasks, duration, dir.path()))
+}
+
 /// Runs the suite.
 pub fn run(plan: &Plan) -> Result<Report, Failure> {
     let dir = tempfile::tempdir()?;

@@ -4,14 +4,20 @@
 //! serialises through serde with a map per event and cost more than the whole store read of a
 //! request (see docs/benchmarks.md). Every request writes one line, so this is a hot path.
 
+use std::cell::RefCell;
 use std::fmt::{self, Write as _};
+use std::net::IpAddr;
 
-use session_core::{Clock, SystemClock};
+use session_api::layers::access_log::{Line, LineWriter};
+use session_core::timestamp::CANONICAL_LEN;
+use session_core::{Clock, SystemClock, Timestamp};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
+
+use crate::log_writer::BatchedWriter;
 
 /// The event formatter of `LOG_FORMAT=json`.
 #[derive(Debug, Default, Clone, Copy)]
@@ -142,6 +148,106 @@ where
     }
 }
 
+/// Request lines in the same JSON as [`JsonLines`] gives their `tracing` event, written
+/// straight to the log writer (see `session_api::layers::access_log`).
+#[derive(Debug)]
+pub struct RequestLines {
+    out: BatchedWriter,
+}
+
+impl RequestLines {
+    /// Request lines appended to `out`.
+    pub fn new(out: BatchedWriter) -> Self {
+        Self { out }
+    }
+}
+
+thread_local! {
+    /// Each worker thread formats its lines in one buffer, reused from line to line.
+    static LINE: RefCell<String> = RefCell::new(String::with_capacity(320));
+}
+
+impl LineWriter for RequestLines {
+    fn write(&self, line: &Line<'_>) {
+        LINE.with(|buffer| match buffer.try_borrow_mut() {
+            Ok(mut buffer) => {
+                buffer.clear();
+                request_line(&mut buffer, line, SystemClock.now());
+                self.out.append(buffer.as_bytes());
+            }
+            // Only if writing a line ever logged a request line itself; never lose it.
+            Err(_) => {
+                let mut own = String::with_capacity(320);
+                request_line(&mut own, line, SystemClock.now());
+                self.out.append(own.as_bytes());
+            }
+        });
+    }
+}
+
+/// Appends the JSON line of `line` logged at `timestamp`: the fields of the `tracing` event
+/// of `session_api::layers::access_log`, in its order.
+fn request_line(out: &mut String, line: &Line<'_>, at: Timestamp) {
+    out.push_str("{\"timestamp\":\"");
+    let mut buffer = [0; CANONICAL_LEN];
+    match at.write(&mut buffer) {
+        Some(text) => out.push_str(text),
+        None => {
+            let _ = write!(out, "{at}");
+        }
+    }
+    let (level, message) = match line.error {
+        Some(_) => ("ERROR", "request failed"),
+        None => ("INFO", "request"),
+    };
+    let _ = write!(
+        out,
+        "\",\"level\":\"{level}\",\"message\":\"{message}\",\"request_id\":"
+    );
+    push_json_string(out, line.request_id);
+    out.push_str(",\"method\":");
+    push_json_string(out, line.method);
+    out.push_str(",\"route\":");
+    push_json_string(out, line.route);
+    let _ = write!(out, ",\"status\":{},\"latency_ms\":", line.status);
+    push_millis(out, line.elapsed.as_micros());
+    out.push_str(",\"session\":");
+    push_json_string(out, line.session);
+    out.push_str(",\"client\":\"");
+    match line.client.map(|client| client.0) {
+        Some(IpAddr::V4(address)) => {
+            let [a, b, c, d] = address.octets();
+            let _ = write!(out, "{a}.{b}.{c}.{d}");
+        }
+        Some(address) => {
+            let _ = write!(out, "{address}");
+        }
+        None => {}
+    }
+    out.push_str("\",\"caller\":");
+    push_json_string(out, line.caller);
+    if let Some(error) = line.error {
+        out.push_str(",\"error\":");
+        push_json_string(out, error);
+    }
+    out.push_str(",\"target\":\"session_api::request\"}\n");
+}
+
+/// Appends `micros` as milliseconds, as the shortest decimal that reads back as the same
+/// `f64` (what the `tracing` event's `latency_ms` prints): `1.5`, `0.042`, `12`.
+fn push_millis(out: &mut String, micros: u128) {
+    let (whole, mut fraction) = (micros / 1000, micros % 1000);
+    let _ = write!(out, "{whole}");
+    if fraction != 0 {
+        let mut width = 3;
+        while fraction % 10 == 0 {
+            fraction /= 10;
+            width -= 1;
+        }
+        let _ = write!(out, ".{fraction:0width$}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,5 +268,181 @@ mod tests {
         line.push('"');
         let parsed: String = serde_json::from_str(&line).expect("valid JSON string");
         assert_eq!(parsed, format!("{value:?} and {value}"));
+    }
+}
+
+#[cfg(test)]
+mod request_line_tests {
+    use std::io;
+    use std::net::Ipv6Addr;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use axum::http::{HeaderValue, Method, StatusCode};
+    use axum::response::{IntoResponse, Response};
+    use session_api::ClientAddr;
+    use session_api::auth::Caller;
+    use session_api::body::SessionTag;
+    use session_api::layers::access_log::{self, Entry};
+    use session_api::problem::ErrorReport;
+    use tracing_subscriber::fmt::MakeWriter;
+
+    use super::*;
+
+    /// Collects what the subscriber writes.
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl io::Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().expect("capture").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Capture {
+        type Writer = Capture;
+        fn make_writer(&'a self) -> Self::Writer {
+            self.clone()
+        }
+    }
+
+    /// The line `access_log::write` logs as a `tracing` event through [`JsonLines`] (no line
+    /// writer is installed in this test binary).
+    fn through_tracing(entry: &Entry<'_>, response: &Response) -> String {
+        let capture = Capture::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(capture.clone())
+            .event_format(JsonLines)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || access_log::write(entry, response));
+        let bytes = capture.0.lock().expect("capture").clone();
+        String::from_utf8(bytes).expect("utf-8")
+    }
+
+    /// The same line written directly, as [`RequestLines`] does.
+    fn direct(entry: &Entry<'_>, response: &Response, at: Timestamp) -> String {
+        let error = response
+            .extensions()
+            .get::<ErrorReport>()
+            .filter(|_| response.status().is_server_error())
+            .map(|report| &*report.0);
+        let line = Line {
+            request_id: entry.request_id.to_str().expect("ascii"),
+            method: entry.method.as_str(),
+            route: entry.route,
+            status: response.status().as_u16(),
+            elapsed: entry.elapsed,
+            session: response
+                .extensions()
+                .get::<SessionTag>()
+                .map_or("", |tag| tag.0.as_str()),
+            client: entry.client,
+            caller: entry.caller.as_str(),
+            error,
+        };
+        let mut out = String::new();
+        request_line(&mut out, &line, at);
+        out
+    }
+
+    /// Replaces the timestamp's value, which differs between the two lines.
+    fn without_timestamp(line: &str) -> String {
+        let value: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+        let stamp = value["timestamp"].as_str().expect("a timestamp").to_owned();
+        line.replacen(&stamp, "T", 1)
+    }
+
+    #[test]
+    fn a_direct_request_line_is_the_line_of_the_tracing_event() {
+        let request_id = HeaderValue::from_static("req-\"7\"");
+        let cases: Vec<(Response, Option<ClientAddr>, Caller, Duration)> = vec![
+            (
+                {
+                    let mut ok = StatusCode::OK.into_response();
+                    ok.extensions_mut()
+                        .insert(SessionTag("d174fd09d932297d".into()));
+                    ok
+                },
+                Some(ClientAddr("10.1.200.7".parse().expect("ip"))),
+                Caller::Client,
+                Duration::from_micros(1_500),
+            ),
+            (
+                {
+                    let mut failed = StatusCode::SERVICE_UNAVAILABLE.into_response();
+                    failed
+                        .extensions_mut()
+                        .insert(ErrorReport("store: \"timed out\"\nafter 2s".into()));
+                    failed
+                },
+                Some(ClientAddr(Ipv6Addr::LOCALHOST.into())),
+                Caller::Admin,
+                Duration::from_micros(2_000_042),
+            ),
+            (
+                {
+                    // A cause on a 4xx stays out of the line, as in the event.
+                    let mut refused = StatusCode::NOT_FOUND.into_response();
+                    refused
+                        .extensions_mut()
+                        .insert(ErrorReport("not logged".into()));
+                    refused
+                },
+                None,
+                Caller::Anonymous,
+                Duration::ZERO,
+            ),
+        ];
+        for (response, client, caller, elapsed) in &cases {
+            let entry = Entry {
+                request_id: &request_id,
+                method: &Method::PATCH,
+                route: "/sessions/{id}",
+                client: *client,
+                caller: *caller,
+                elapsed: *elapsed,
+            };
+            let expected = through_tracing(&entry, response);
+            let written = direct(&entry, response, SystemClock.now());
+            assert_eq!(without_timestamp(&written), without_timestamp(&expected));
+            assert!(written.ends_with("}\n"), "one whole line: {written}");
+        }
+    }
+
+    #[test]
+    fn latency_is_written_as_the_event_prints_it() {
+        // Up to a year: far past any request's deadline, and well inside the range where an
+        // `f64` holds every thousandth exactly enough to print it back.
+        let samples =
+            (0..3_000u128).chain([9_999, 10_000, 123_456, 86_400_000_001, 31_536_000_000_000]);
+        for micros in samples {
+            let mut out = String::new();
+            push_millis(&mut out, micros);
+            assert_eq!(out, format!("{}", micros as f64 / 1000.0), "{micros} µs");
+        }
+    }
+
+    #[test]
+    fn a_timestamp_outside_the_canonical_years_is_still_written() {
+        let line = Line {
+            request_id: "r",
+            method: "GET",
+            route: "/health",
+            status: 200,
+            elapsed: Duration::from_micros(42),
+            session: "",
+            client: None,
+            caller: "anonymous",
+            error: None,
+        };
+        let mut out = String::new();
+        request_line(&mut out, &line, Timestamp::from_millis(-62_200_000_000_000));
+        let value: serde_json::Value = serde_json::from_str(&out).expect("a JSON line");
+        assert!(value["timestamp"].as_str().is_some_and(|t| !t.is_empty()));
+        assert_eq!(value["latency_ms"], 0.042);
     }
 }

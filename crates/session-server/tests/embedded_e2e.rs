@@ -182,3 +182,39 @@ fn help_shows_every_setting_and_the_commands() {
     let table_help = run(&["create-table", "--help"], &[]);
     assert!(String::from_utf8_lossy(&table_help.stdout).contains("--wait"));
 }
+
+#[tokio::test]
+async fn rust_log_decides_which_request_lines_are_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("sessions.redb");
+    let server = Server::spawn(&[
+        ("EMBEDDED_DB_PATH", path.to_str().expect("utf-8")),
+        // Request lines are written straight to the log, not through `tracing`'s
+        // formatter; the filter must still apply to them.
+        ("RUST_LOG", "info,session_api::request=error"),
+    ]);
+    let http = client();
+    for path in ["/health", "/sessions/6ba7b810-9dad-41d1-80b4-00c04fd430c8"] {
+        let status = http
+            .get(server.url(path))
+            .send()
+            .await
+            .expect("request")
+            .status();
+        assert!(status == 200 || status == 404, "{path}: {status}");
+    }
+    support::signal(server.pid(), "TERM");
+    let logs = server.wait_for_logs(|lines| lines.iter().any(|l| l.contains("\"stopped\"")));
+    assert!(
+        logs.iter().any(|l| l.contains("\"stopped\"")),
+        "the server stopped and wrote its last lines: {logs:?}"
+    );
+    let requests: Vec<&String> = logs
+        .iter()
+        .filter(|l| l.contains("session_api::request"))
+        .collect();
+    assert!(
+        requests.is_empty(),
+        "request lines below the filter's level are not written: {requests:?}"
+    );
+}
