@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::json;
+use session_core::store::dynamodb::DynamoDbStore;
 use session_core::store::embedded::{EmbeddedOptions, EmbeddedStore};
 use session_core::{Clock, Session, SessionId, SessionStore, SystemClock, UserId};
 
@@ -113,6 +114,33 @@ pub async fn embedded(
                     store.get(id, SystemClock.now()).await.is_ok()
                 }
             }
+        }
+    })
+    .await
+}
+
+/// Reads by id through the service's own DynamoDB store (`DynamoDbStore::get`, with its
+/// direct reads), over 1000 sessions it creates first (which also shows its direct reads the
+/// endpoint).
+pub async fn dynamodb_store_get(
+    store: Arc<DynamoDbStore>,
+    tasks: usize,
+    duration: Duration,
+) -> Stats {
+    let mut ids = Vec::new();
+    for n in 0..1000 {
+        let session = new_session(n);
+        if store.create(&session).await.is_ok() {
+            ids.push(session.id);
+        }
+    }
+    let ids = Arc::new(ids);
+    drive(tasks, duration, move |n| {
+        let (store, ids) = (store.clone(), ids.clone());
+        async move {
+            let id = &ids[usize::try_from(n.wrapping_mul(2_654_435_761) % ids.len().max(1) as u64)
+                .unwrap_or(0)];
+            store.get(id, SystemClock.now()).await.is_ok()
         }
     })
     .await

@@ -5,7 +5,11 @@ use std::fmt::Write as _;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use session_core::store::dynamodb::DynamoDbStore;
+use session_core::store::dynamodb::testing::{local_client, local_credentials};
 
 use crate::load::{self, Target, Workload};
 use crate::stats::Stats;
@@ -131,6 +135,8 @@ pub struct Report {
     pub store_create: Vec<Stats>,
     /// The store alone: read by id, likewise around the service's reads.
     pub store_get: Vec<Stats>,
+    /// DynamoDB only: read by id through the service's own store code in process, likewise.
+    pub store_code_get: Vec<Stats>,
     /// Peak RSS of the server, KiB.
     pub peak_rss_kib: Option<u64>,
     /// The plan it followed.
@@ -160,6 +166,9 @@ struct Measured {
     store_create: Vec<Stats>,
     /// The store alone's reads, likewise around the service's reads.
     store_get: Vec<Stats>,
+    /// DynamoDB only: reads by id through the service's own store code in process (its direct
+    /// GetItem), likewise around the service's reads.
+    store_code_get: Vec<Stats>,
 }
 
 /// The store operation that a workload is compared with, if any.
@@ -196,18 +205,26 @@ fn measure_interleaved(
                 .measure(operation, plan.connections, half, sides.dir)
         })
     };
+    let store_code = |workload: Workload| {
+        (workload == Workload::Read)
+            .then(|| sides.store.measure_store_code_get(plan.connections, half))
+            .flatten()
+    };
     let mut measured = Measured {
         pairs: Vec::new(),
         store_create: Vec::new(),
         store_get: Vec::new(),
+        store_code_get: Vec::new(),
     };
     for workload in WORKLOADS {
         let operation = store_operation(workload);
         let before = alone(operation);
+        measured.store_code_get.extend(store_code(workload));
         let mut on_service = run(workload, sides.service, true);
         let mut on_ceiling = run(workload, sides.ceiling, true);
         on_ceiling.extend(&run(workload, sides.ceiling, false));
         on_service.extend(&run(workload, sides.service, false));
+        measured.store_code_get.extend(store_code(workload));
         let after = alone(operation);
         measured.pairs.push((on_service, on_ceiling));
         let runs = match operation {
@@ -225,9 +242,20 @@ struct StoreCeiling {
     runtime: tokio::runtime::Runtime,
     /// DynamoDB Local's client and the table of the raw calls; `None` for the embedded store.
     dynamodb: Option<(aws_sdk_dynamodb::Client, String)>,
+    /// DynamoDB only: the service's own store over a table of its own, with its direct reads.
+    dynamodb_store: Option<Arc<DynamoDbStore>>,
 }
 
 impl StoreCeiling {
+    /// Reads by id through the service's own DynamoDB store code, when there is one.
+    fn measure_store_code_get(&self, tasks: usize, duration: Duration) -> Option<Stats> {
+        let store = self.dynamodb_store.clone()?;
+        Some(
+            self.runtime
+                .block_on(store::dynamodb_store_get(store, tasks, duration)),
+        )
+    }
+
     fn measure(&self, operation: Operation, tasks: usize, duration: Duration, dir: &Path) -> Stats {
         match &self.dynamodb {
             None => self
@@ -260,10 +288,11 @@ pub fn store_alone(
             .build()?,
         dynamodb: dynamodb_endpoint.map(|endpoint| {
             (
-                session_core::store::dynamodb::testing::local_client(&endpoint),
+                local_client(&endpoint),
                 format!("{TABLE_PREFIX}-{}-alone", std::process::id()),
             )
         }),
+        dynamodb_store: None,
     };
     if let Some((client, table)) = &ceiling.dynamodb {
         ceiling
@@ -288,17 +317,32 @@ pub fn run(plan: &Plan) -> Result<Report, Failure> {
     let table = format!("{TABLE_PREFIX}-{}", std::process::id());
 
     // The store alone runs on a runtime like the server's.
-    let ceiling_store = StoreCeiling {
+    let mut ceiling_store = StoreCeiling {
         runtime: tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?,
-        dynamodb: plan.dynamodb_endpoint.as_ref().map(|endpoint| {
-            (
-                session_core::store::dynamodb::testing::local_client(endpoint),
-                format!("{table}-raw"),
-            )
-        }),
+        dynamodb: plan
+            .dynamodb_endpoint
+            .as_ref()
+            .map(|endpoint| (local_client(endpoint), format!("{table}-raw"))),
+        dynamodb_store: None,
     };
+    if let (Some(endpoint), Some((client, _))) = (&plan.dynamodb_endpoint, &ceiling_store.dynamodb)
+    {
+        let code_table = format!("{table}-store");
+        ceiling_store
+            .runtime
+            .block_on(session_core::store::dynamodb::create_table(
+                client,
+                &code_table,
+                Some(Duration::from_secs(30)),
+            ))?;
+        ceiling_store.dynamodb_store = Some(Arc::new(DynamoDbStore::with_direct_reads(
+            local_client(endpoint),
+            code_table,
+            local_credentials(),
+        )));
+    }
     if let Some((client, raw_table)) = &ceiling_store.dynamodb {
         // DynamoDB Local is a JVM whose speed grows for many seconds while its code compiles:
         // warm it up before anything is measured.
@@ -397,6 +441,7 @@ pub fn run(plan: &Plan) -> Result<Report, Failure> {
             .collect(),
         store_create: measured.store_create,
         store_get: measured.store_get,
+        store_code_get: measured.store_code_get,
         peak_rss_kib,
         plan: plan.clone(),
     })
@@ -460,7 +505,7 @@ impl Report {
             );
         }
         let store_name = if self.store == "dynamodb" {
-            "DynamoDB Local through the SDK (PutItem with the service's condition; consistent GetItem)"
+            "DynamoDB Local through the SDK (PutItem with the service's condition; consistent GetItem) and, for reads, also through the service's own store code in process (`DynamoDbStore::get`, whose reads skip the SDK's request pipeline)"
         } else {
             "the embedded store called in process (durable create; read by id)"
         };
@@ -478,10 +523,18 @@ impl Report {
             "\nThe store alone, {store_name}, {} concurrent callers{order}:\n\n| Operation | Store ops/s | Store p99 ms | Service req/s | Service vs store |\n|---|---|---|---|---|",
             self.plan.connections
         );
-        for (name, runs, workload) in [
+        let mut store_rows = vec![
             ("create", &self.store_create, Workload::Create),
             ("read by id", &self.store_get, Workload::Read),
-        ] {
+        ];
+        if !self.store_code_get.is_empty() {
+            store_rows.push((
+                "read by id, through the service's own store code (its direct GetItem)",
+                &self.store_code_get,
+                Workload::Read,
+            ));
+        }
+        for (name, runs, workload) in store_rows {
             let service = self
                 .row(workload)
                 .map_or(0.0, |row| row.service.throughput());
@@ -527,6 +580,7 @@ impl Report {
             .store_create
             .iter()
             .chain(&self.store_get)
+            .chain(&self.store_code_get)
             .all(|run| run.ok > 0)
     }
 }

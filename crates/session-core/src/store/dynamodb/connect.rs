@@ -28,11 +28,13 @@ pub struct DynamoDbConfig {
     pub operation_timeout: Duration,
     /// Attempts per request (1 = no retries), with the SDK's standard jittered backoff.
     pub max_attempts: u32,
+    /// Reads by id sent straight to the endpoint (see `DynamoDbStore::with_direct_reads`).
+    pub direct_reads: bool,
 }
 
 impl DynamoDbConfig {
     /// Defaults for `table_name`: 1 s to connect, 2 s per attempt, 5 s per operation, 3
-    /// attempts. DynamoDB answers in milliseconds; anything slower is a fault to report (503)
+    /// attempts, direct reads. DynamoDB answers in milliseconds; anything slower is a fault to report (503)
     /// rather than wait out.
     pub fn new(table_name: impl Into<String>) -> Self {
         Self {
@@ -43,12 +45,14 @@ impl DynamoDbConfig {
             attempt_timeout: Duration::from_secs(2),
             operation_timeout: Duration::from_secs(5),
             max_attempts: 3,
+            direct_reads: true,
         }
     }
 }
 
 /// Loads credentials and region the standard SDK way (environment, profile, IRSA web
-/// identity, container or instance role) and builds the store. Makes no request.
+/// identity, container or instance role) and builds the store, with direct reads unless
+/// `config` turns them off. Makes no request.
 pub async fn connect(config: &DynamoDbConfig) -> DynamoDbStore {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(
@@ -70,5 +74,14 @@ pub async fn connect(config: &DynamoDbConfig) -> DynamoDbStore {
         loader = loader.endpoint_url(endpoint);
     }
     let sdk_config = loader.load().await;
-    DynamoDbStore::new(Client::new(&sdk_config), config.table_name.clone())
+    let client = Client::new(&sdk_config);
+    match sdk_config
+        .credentials_provider()
+        .filter(|_| config.direct_reads)
+    {
+        Some(credentials) => {
+            DynamoDbStore::with_direct_reads(client, config.table_name.clone(), credentials)
+        }
+        None => DynamoDbStore::new(client, config.table_name.clone()),
+    }
 }

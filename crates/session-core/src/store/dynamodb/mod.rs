@@ -7,6 +7,7 @@
 //! from 412 without a second request. Reads by id are strongly consistent.
 
 mod connect;
+mod direct_read;
 mod errors;
 mod item;
 mod table;
@@ -14,10 +15,12 @@ mod table;
 pub mod testing;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::SharedCredentialsProvider;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
@@ -28,6 +31,7 @@ use aws_sdk_dynamodb::types::{
 pub use connect::{DynamoDbConfig, connect};
 pub use table::{CreateTableOutcome, create_table};
 
+use direct_read::DirectRead;
 use errors::classify;
 use item::{Item, Seen, data_value, from_item, key, n, names, s, seen, to_item, ts};
 
@@ -51,14 +55,34 @@ const BATCH_WRITE_ATTEMPTS: u32 = 8;
 pub struct DynamoDbStore {
     client: Client,
     table: String,
+    /// Reads by id without the SDK's per-request machinery (see `direct_read`).
+    direct: Option<Arc<DirectRead>>,
 }
 
 impl DynamoDbStore {
-    /// A store over `table`, through `client`.
+    /// A store over `table`, every request through `client`.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
             table: table.into(),
+            direct: None,
+        }
+    }
+
+    /// A store over `table` whose reads by id go straight to the endpoint `client` uses,
+    /// signed with `credentials` (the provider `client` was built with), once the client has
+    /// sent a first request; everything else, and any read not answered cleanly that way,
+    /// goes through `client` (see `direct_read`).
+    pub fn with_direct_reads(
+        client: Client,
+        table: impl Into<String>,
+        credentials: SharedCredentialsProvider,
+    ) -> Self {
+        let (client, direct) = DirectRead::attach(client, credentials);
+        Self {
+            client,
+            table: table.into(),
+            direct: direct.map(Arc::new),
         }
     }
 
@@ -73,6 +97,22 @@ impl DynamoDbStore {
     }
 
     async fn read(&self, id: &SessionId) -> Result<Option<Item>, SessionError> {
+        if let Some(direct) = self.direct.as_ref().filter(|direct| direct.active()) {
+            match direct.get(&self.table, id).await {
+                Ok(item) => return Ok(item),
+                // Until the SDK has sent its first request; nothing went wrong.
+                Err(direct_read::Fallback::NoEndpoint) => {}
+                Err(why) => {
+                    direct.pause();
+                    tracing::warn!(
+                        session = %id.fingerprint(),
+                        reason = %why,
+                        pause_seconds = direct_read::PAUSE_AFTER_FAILURE.as_secs(),
+                        "direct read not answered; reading through the SDK, and so for the pause"
+                    );
+                }
+            }
+        }
         let output = self
             .client
             .get_item()
