@@ -26,7 +26,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_sdk_dynamodb::Client;
@@ -57,6 +57,9 @@ use crate::schema::PARTITION_KEY;
 pub(super) const PAUSE_AFTER_FAILURE: Duration = Duration::from_secs(10);
 /// Credentials are fetched again this long before they expire.
 const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(60);
+/// Credentials that say nothing of their expiry are fetched again after this long, as the
+/// SDK's own identity cache does.
+const REFRESH_UNDATED_AFTER: Duration = Duration::from_secs(15 * 60);
 /// Limit on one attempt when the client sets none.
 const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Limit on opening a connection when the client sets none.
@@ -153,12 +156,34 @@ pub(super) enum Fallback {
     Answer(&'static str),
 }
 
+/// The HTTP connector, built at the first direct read rather than at start: loading the TLS
+/// roots takes milliseconds, which a Lambda cold start would pay before its first answer.
+struct LazyConnector {
+    build: Box<dyn Fn() -> Connector + Send + Sync>,
+    built: OnceLock<Connector>,
+}
+
+impl LazyConnector {
+    fn get(&self) -> &Connector {
+        self.built.get_or_init(|| (self.build)())
+    }
+}
+
+impl std::fmt::Debug for LazyConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LazyConnector")
+            .field("built", &self.built.get().is_some())
+            .finish()
+    }
+}
+
 /// The direct reader of one store.
 #[derive(Debug)]
 pub(super) struct DirectRead {
-    connector: Connector,
+    connector: LazyConnector,
     credentials: SharedCredentialsProvider,
-    cached: RwLock<Option<Credentials>>,
+    /// The credentials, and until when they may sign.
+    cached: RwLock<Option<(Credentials, SystemTime)>>,
     refresh: tokio::sync::Mutex<()>,
     region: String,
     endpoint: SeenEndpoint,
@@ -203,7 +228,10 @@ impl DirectRead {
         }
         let endpoint = SeenEndpoint::default();
         let reader = Self {
-            connector: connector.build(),
+            connector: LazyConnector {
+                build: Box::new(move || connector.clone().build()),
+                built: OnceLock::new(),
+            },
             credentials,
             cached: RwLock::new(None),
             refresh: tokio::sync::Mutex::new(()),
@@ -252,6 +280,7 @@ impl DirectRead {
         let answer = tokio::time::timeout(self.attempt_timeout, async {
             let response = self
                 .connector
+                .get()
                 .call(request)
                 .await
                 .map_err(|e| Fallback::Transport(e.to_string()))?;
@@ -290,7 +319,9 @@ impl DirectRead {
             .provide_credentials()
             .await
             .map_err(|e| Fallback::Credentials(e.to_string()))?;
-        *self.cached.write().unwrap_or_else(PoisonError::into_inner) = Some(credentials.clone());
+        let usable_until = usable_until(&credentials, SystemTime::now());
+        *self.cached.write().unwrap_or_else(PoisonError::into_inner) =
+            Some((credentials.clone(), usable_until));
         Ok(credentials)
     }
 
@@ -298,8 +329,8 @@ impl DirectRead {
         let cached = self.cached.read().unwrap_or_else(PoisonError::into_inner);
         cached
             .as_ref()
-            .filter(|credentials| fresh(credentials, SystemTime::now()))
-            .cloned()
+            .filter(|(_, until)| SystemTime::now() < *until)
+            .map(|(credentials, _)| credentials.clone())
     }
 
     /// The GetItem request for `body`, signed now with `credentials`.
@@ -313,11 +344,15 @@ impl DirectRead {
     }
 }
 
-/// Whether `credentials` can still sign at `now` with a margin.
-fn fresh(credentials: &Credentials, now: SystemTime) -> bool {
-    credentials
-        .expiry()
-        .is_none_or(|expiry| expiry > now + REFRESH_BEFORE_EXPIRY)
+/// Until when `credentials`, fetched at `now`, are used: a minute before they expire, or
+/// [`REFRESH_UNDATED_AFTER`] when they do not say.
+fn usable_until(credentials: &Credentials, now: SystemTime) -> SystemTime {
+    match credentials.expiry() {
+        Some(expiry) => expiry
+            .checked_sub(REFRESH_BEFORE_EXPIRY)
+            .unwrap_or(SystemTime::UNIX_EPOCH),
+        None => now + REFRESH_UNDATED_AFTER,
+    }
 }
 
 /// A GetItem request for `endpoint`, its body `body`, signed at `at` for `region`.
@@ -855,6 +890,15 @@ mod tests {
         });
         let (_client, reader) = DirectRead::attach(local_client("http://127.0.0.1:9"), provider);
         (reader.expect("a region"), calls)
+    }
+
+    #[test]
+    fn undated_credentials_are_used_for_fifteen_minutes() {
+        let now = SystemTime::now();
+        let undated = Credentials::new("a", "b", None, None, "test");
+        assert_eq!(usable_until(&undated, now), now + REFRESH_UNDATED_AFTER);
+        let dated = Credentials::new("a", "b", None, Some(now + Duration::from_secs(600)), "test");
+        assert_eq!(usable_until(&dated, now), now + Duration::from_secs(540));
     }
 
     #[tokio::test]
