@@ -13,9 +13,13 @@
 //!   go through the SDK;
 //! - credentials come from the client's own provider, cached until a minute before they
 //!   expire;
-//! - requests are signed by `aws-sigv4`, the SDK's signer, and sent by the SDK's HTTP
-//!   connector (same TLS, proxy settings, connect timeout and connection pool behaviour),
-//!   within the client's attempt timeout.
+//! - the region signed for is the one the SDK signed its last request for (the endpoint rules
+//!   may set it apart from the configured region);
+//! - requests are signed by `aws-sigv4`, the SDK's signer, and sent by a connector built as
+//!   the SDK builds its default HTTPS client (rustls with aws-lc, the proxy variables, the
+//!   client's connect timeout), the whole read within the client's attempt timeout. A client
+//!   given an HTTP client of its own (custom TLS, a resolver) is not mirrored: build such a
+//!   store with `DynamoDbStore::new`.
 //!
 //! Anything but a clean `200` with an item this module can decode (an error answer, a
 //! timeout, a refused connection, an attribute type the service never writes) is not
@@ -45,7 +49,7 @@ use aws_smithy_runtime_api::client::http::{HttpConnector, HttpConnectorSettings}
 use aws_smithy_runtime_api::client::identity::Identity;
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_types::body::SdkBody;
-use http_body_util::BodyExt;
+use http_body_util::{BodyExt, Limited};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -72,17 +76,29 @@ const GET_ITEM_TARGET: &str = "DynamoDB_20120810.GetItem";
 const AMZ_JSON: &str = "application/x-amz-json-1.0";
 
 /// Where the SDK sends its requests (every DynamoDB operation is a POST to the same URI): the
-/// URI without its query, and its authority.
+/// URI without its query, its authority, and the region the SDK signs for there (which the
+/// endpoint rules may set apart from the configured one: `local` signs as `us-east-1`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Endpoint {
     uri: String,
     host: String,
+    region: String,
 }
 
 impl Endpoint {
-    /// The endpoint of a request URI, if it is `http` or `https` with an authority. An empty
-    /// path is `/`; a path of an endpoint override (a proxy's prefix) is kept.
-    fn of(uri: &str) -> Option<Self> {
+    /// The endpoint of a signed SDK request: its URI, if `http` or `https` with an
+    /// authority, and the region of its SigV4 `Authorization` header.
+    fn of_request(uri: &str, authorization: &str) -> Option<Self> {
+        Some(Self {
+            region: signing_region(authorization)?.to_owned(),
+            ..Self::of(uri, "")?
+        })
+    }
+
+    /// The endpoint of a request URI signed for `region`, if it is `http` or `https` with an
+    /// authority. An empty path is `/`; a path of an endpoint override (a proxy's prefix) is
+    /// kept.
+    fn of(uri: &str, region: &str) -> Option<Self> {
         let (scheme, rest) = uri.split_once("://")?;
         let rest = rest.split(['?', '#']).next().unwrap_or_default();
         let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
@@ -93,8 +109,21 @@ impl Endpoint {
         Some(Self {
             uri: format!("{scheme}://{host}{path}"),
             host: host.to_owned(),
+            region: region.to_owned(),
         })
     }
+}
+
+/// The region of a SigV4 `Authorization` header:
+/// `AWS4-HMAC-SHA256 Credential=KEY/DATE/REGION/SERVICE/aws4_request, …`.
+fn signing_region(authorization: &str) -> Option<&str> {
+    let credential = authorization
+        .strip_prefix("AWS4-HMAC-SHA256 ")?
+        .split(',')
+        .find_map(|part| part.trim().strip_prefix("Credential="))?;
+    let mut scope = credential.rsplitn(4, '/');
+    let (_terminator, _service, region) = (scope.next()?, scope.next()?, scope.next()?);
+    (!region.is_empty()).then_some(region)
 }
 
 /// Shared between the interceptor (which writes) and the reader (which reads).
@@ -115,7 +144,11 @@ impl Intercept for EndpointSpy {
         _runtime_components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        let seen = Endpoint::of(context.request().uri());
+        let request = context.request();
+        let seen = request
+            .headers()
+            .get("authorization")
+            .and_then(|authorization| Endpoint::of_request(request.uri(), authorization));
         let changed = {
             let known = self.0.read().unwrap_or_else(PoisonError::into_inner);
             *known != seen
@@ -185,7 +218,6 @@ pub(super) struct DirectRead {
     /// The credentials, and until when they may sign.
     cached: RwLock<Option<(Credentials, SystemTime)>>,
     refresh: tokio::sync::Mutex<()>,
-    region: String,
     endpoint: SeenEndpoint,
     attempt_timeout: Duration,
     /// Reads go through the SDK until this many milliseconds after `started`.
@@ -196,16 +228,9 @@ pub(super) struct DirectRead {
 impl DirectRead {
     /// A direct reader for `client`, signing with `credentials` (the provider the client was
     /// built with), and the client to use from now on: the same, with the interceptor that
-    /// tells the reader the endpoint. `None` (and the client unchanged) when the client has no
-    /// region, where only the SDK can read.
-    pub(super) fn attach(
-        client: Client,
-        credentials: SharedCredentialsProvider,
-    ) -> (Client, Option<Self>) {
+    /// tells the reader the endpoint and the signing region.
+    pub(super) fn attach(client: Client, credentials: SharedCredentialsProvider) -> (Client, Self) {
         let config = client.config();
-        let Some(region) = config.region() else {
-            return (client, None);
-        };
         let timeouts = config.timeout_config();
         let attempt_timeout = timeouts
             .and_then(|t| t.operation_attempt_timeout())
@@ -235,7 +260,6 @@ impl DirectRead {
             credentials,
             cached: RwLock::new(None),
             refresh: tokio::sync::Mutex::new(()),
-            region: region.to_string(),
             endpoint: endpoint.clone(),
             attempt_timeout,
             paused_until_ms: AtomicU64::new(0),
@@ -247,7 +271,7 @@ impl DirectRead {
                 .interceptor(EndpointSpy(endpoint))
                 .build(),
         );
-        (client, Some(reader))
+        (client, reader)
     }
 
     /// Whether reads should try the direct path now.
@@ -274,10 +298,11 @@ impl DirectRead {
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
             .ok_or(Fallback::NoEndpoint)?;
-        let credentials = self.credentials().await?;
-        let body = get_item_body(table, id)?;
-        let request = self.signed(&endpoint, credentials, body)?;
+        // Everything, the credentials included, within one attempt's time.
         let answer = tokio::time::timeout(self.attempt_timeout, async {
+            let credentials = self.credentials().await?;
+            let body = get_item_body(table, id)?;
+            let request = sign_get_item(&endpoint, credentials, body, SystemTime::now())?;
             let response = self
                 .connector
                 .get()
@@ -288,19 +313,14 @@ impl DirectRead {
             if status != 200 {
                 return Err(Fallback::Status { status });
             }
-            let body = response
-                .into_body()
+            Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
                 .collect()
                 .await
-                .map_err(|e| Fallback::Transport(e.to_string()))?
-                .to_bytes();
-            Ok(body)
+                .map(|collected| collected.to_bytes())
+                .map_err(|e| Fallback::Transport(e.to_string()))
         })
         .await
         .map_err(|_| Fallback::Timeout(self.attempt_timeout))??;
-        if answer.len() > MAX_RESPONSE_BYTES {
-            return Err(Fallback::Answer("the answer is larger than any item"));
-        }
         decode_get_item(&answer)
     }
 
@@ -332,16 +352,6 @@ impl DirectRead {
             .filter(|(_, until)| SystemTime::now() < *until)
             .map(|(credentials, _)| credentials.clone())
     }
-
-    /// The GetItem request for `body`, signed now with `credentials`.
-    fn signed(
-        &self,
-        endpoint: &Endpoint,
-        credentials: Credentials,
-        body: Vec<u8>,
-    ) -> Result<HttpRequest, Fallback> {
-        sign_get_item(endpoint, &self.region, credentials, body, SystemTime::now())
-    }
 }
 
 /// Until when `credentials`, fetched at `now`, are used: a minute before they expire, or
@@ -355,10 +365,9 @@ fn usable_until(credentials: &Credentials, now: SystemTime) -> SystemTime {
     }
 }
 
-/// A GetItem request for `endpoint`, its body `body`, signed at `at` for `region`.
+/// A GetItem request for `endpoint`, its body `body`, signed at `at` for the endpoint's region.
 fn sign_get_item(
     endpoint: &Endpoint,
-    region: &str,
     credentials: Credentials,
     body: Vec<u8>,
     at: SystemTime,
@@ -376,7 +385,7 @@ fn sign_get_item(
     let identity = Identity::from(credentials);
     let params = v4::SigningParams::builder()
         .identity(&identity)
-        .region(region)
+        .region(&endpoint.region)
         .name("dynamodb")
         .time(at)
         .settings(SigningSettings::default())
@@ -499,7 +508,6 @@ mod tests {
     async fn reader_and_table() -> Option<(Client, DirectRead, String)> {
         let endpoint = local_endpoint()?;
         let (client, reader) = DirectRead::attach(local_client(&endpoint), local_credentials());
-        let reader = reader.expect("the local client has a region");
         let table = unique_table_name("direct-read");
         create_table(&client, &table, Some(Duration::from_secs(30)))
             .await
@@ -664,11 +672,68 @@ mod tests {
         assert!(direct.active(), "the direct read answered");
     }
 
+    /// Accepts connections and never answers.
+    async fn black_hole() -> (String, tokio::task::JoinHandle<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        let held = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                open.push(socket);
+            }
+        });
+        (format!("http://{address}"), held)
+    }
+
+    #[tokio::test]
+    async fn a_read_that_fell_back_stays_within_the_operation_timeout() {
+        let (endpoint, held) = black_hole().await;
+        let timeouts = aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+            .connect_timeout(Duration::from_millis(500))
+            .operation_attempt_timeout(Duration::from_millis(1000))
+            .operation_timeout(Duration::from_millis(1500))
+            .build();
+        let config = local_client(&endpoint)
+            .config()
+            .to_builder()
+            .timeout_config(timeouts)
+            .build();
+        let store = DynamoDbStore::with_direct_reads(
+            Client::from_conf(config),
+            "sessions",
+            local_credentials(),
+        );
+        // The SDK's request shows the endpoint as it goes out, then times out.
+        assert!(store.check_ready().await.is_err());
+        let direct = store.direct.clone().expect("direct reads");
+        assert!(direct.endpoint.read().expect("lock").is_some());
+
+        let started = Instant::now();
+        let error = store
+            .get(&SessionId::generate(), Timestamp::from_millis(0))
+            .await
+            .expect_err("nothing answers");
+        let took = started.elapsed();
+        assert!(
+            matches!(error, SessionError::Unavailable { .. }),
+            "a timeout is unavailability: {error:?}"
+        );
+        assert!(!direct.active(), "the timeout paused direct reads");
+        // The direct attempt (1 s) and a full operation through the SDK (1.5 s) would take
+        // 2.5 s; the SDK gets what is left of the 1.5 s instead.
+        assert!(
+            took < Duration::from_millis(2200),
+            "the read took {took:?}, past its operation timeout"
+        );
+        held.abort();
+    }
+
     #[tokio::test]
     async fn reads_go_through_the_sdk_until_it_has_sent_a_request() {
         let (_client, reader) =
             DirectRead::attach(local_client("http://127.0.0.1:9"), local_credentials());
-        let reader = reader.expect("a region");
         assert!(matches!(
             reader.get("table", &SessionId::generate()).await,
             Err(Fallback::NoEndpoint)
@@ -676,22 +741,78 @@ mod tests {
     }
 
     #[test]
-    fn endpoints_keep_scheme_and_authority_only() {
-        let endpoint = Endpoint::of("https://dynamodb.eu-west-1.amazonaws.com/").expect("https");
+    fn endpoints_keep_scheme_authority_and_path() {
+        let endpoint =
+            Endpoint::of("https://dynamodb.eu-west-1.amazonaws.com/", "r").expect("https");
         assert_eq!(endpoint.uri, "https://dynamodb.eu-west-1.amazonaws.com/");
         assert_eq!(endpoint.host, "dynamodb.eu-west-1.amazonaws.com");
-        let local = Endpoint::of("http://127.0.0.1:8000").expect("http");
+        assert_eq!(endpoint.region, "r");
+        let local = Endpoint::of("http://127.0.0.1:8000", "r").expect("http");
         assert_eq!(local.uri, "http://127.0.0.1:8000/");
         assert_eq!(local.host, "127.0.0.1:8000");
-        let with_query = Endpoint::of("http://[::1]:8000?x=1").expect("ipv6");
+        let with_query = Endpoint::of("http://[::1]:8000?x=1", "r").expect("ipv6");
         assert_eq!(with_query.host, "[::1]:8000");
         assert_eq!(with_query.uri, "http://[::1]:8000/");
-        let behind_a_proxy = Endpoint::of("https://proxy.internal/ddb/eu?x=1").expect("path");
+        let behind_a_proxy = Endpoint::of("https://proxy.internal/ddb/eu?x=1", "r").expect("path");
         assert_eq!(behind_a_proxy.uri, "https://proxy.internal/ddb/eu");
         assert_eq!(behind_a_proxy.host, "proxy.internal");
-        assert_eq!(Endpoint::of("ftp://example.com/"), None);
-        assert_eq!(Endpoint::of("https:///path"), None);
-        assert_eq!(Endpoint::of("no scheme"), None);
+        assert_eq!(Endpoint::of("ftp://example.com/", "r"), None);
+        assert_eq!(Endpoint::of("https:///path", "r"), None);
+        assert_eq!(Endpoint::of("no scheme", "r"), None);
+    }
+
+    #[test]
+    fn the_signing_region_is_read_from_the_sdks_signature() {
+        let signed = "AWS4-HMAC-SHA256 Credential=AKID/20261205/us-east-1/dynamodb/aws4_request, SignedHeaders=host;x-amz-date, Signature=abc";
+        assert_eq!(signing_region(signed), Some("us-east-1"));
+        let endpoint =
+            Endpoint::of_request("http://127.0.0.1:8000/", signed).expect("a signed request");
+        assert_eq!(endpoint.region, "us-east-1");
+        for unsigned in [
+            "",
+            "Bearer token",
+            "AWS4-HMAC-SHA256 SignedHeaders=host, Signature=abc",
+            "AWS4-HMAC-SHA256 Credential=AKID, Signature=abc",
+            "AWS4-HMAC-SHA256 Credential=AKID/20261205//dynamodb/aws4_request",
+        ] {
+            assert_eq!(signing_region(unsigned), None, "{unsigned}");
+            assert_eq!(
+                Endpoint::of_request("http://127.0.0.1:8000/", unsigned),
+                None
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn reads_are_signed_for_the_region_the_sdk_signs_for() {
+        let Some(endpoint) = local_endpoint() else {
+            return;
+        };
+        // The region is taken from the SDK's own signature, since the endpoint rules may sign
+        // for another region than the configured one (they sign `local` as `us-east-1`).
+        // That the signature then uses it is checked by the SigV4 test below.
+        let config = local_client(&endpoint)
+            .config()
+            .to_builder()
+            .region(aws_sdk_dynamodb::config::Region::new("eu-central-1"))
+            .build();
+        let (client, reader) = DirectRead::attach(Client::from_conf(config), local_credentials());
+        let table = unique_table_name("direct-region");
+        create_table(&client, &table, Some(Duration::from_secs(30)))
+            .await
+            .expect("create the table");
+        let known = reader.endpoint.read().expect("lock").clone().expect("seen");
+        assert_eq!(known.region, "eu-central-1");
+        let id = SessionId::generate();
+        client
+            .put_item()
+            .table_name(&table)
+            .item("id", s(id.as_str()))
+            .send()
+            .await
+            .expect("put");
+        let item = reader.get(&table, &id).await.expect("answered directly");
+        assert_eq!(item.map(|item| item["id"].clone()), Some(s(id.as_str())));
     }
 
     #[test]
@@ -775,7 +896,8 @@ mod tests {
 
     #[test]
     fn requests_carry_a_sigv4_signature_for_dynamodb_in_the_region() {
-        let endpoint = Endpoint::of("https://dynamodb.eu-west-1.amazonaws.com").expect("endpoint");
+        let endpoint = Endpoint::of("https://dynamodb.eu-west-1.amazonaws.com", "eu-west-1")
+            .expect("endpoint");
         let credentials = Credentials::new(
             "AKIDEXAMPLE",
             "secret/key",
@@ -786,8 +908,7 @@ mod tests {
         let body = get_item_body("sessions", &SessionId::generate()).expect("body");
         // 2026-12-05T12:11:12Z
         let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_472_672);
-        let request =
-            sign_get_item(&endpoint, "eu-west-1", credentials, body.clone(), at).expect("signed");
+        let request = sign_get_item(&endpoint, credentials, body.clone(), at).expect("signed");
 
         let header = |name: &str| {
             request
@@ -889,7 +1010,7 @@ mod tests {
             valid_for,
         });
         let (_client, reader) = DirectRead::attach(local_client("http://127.0.0.1:9"), provider);
-        (reader.expect("a region"), calls)
+        (reader, calls)
     }
 
     #[test]

@@ -72,7 +72,9 @@ impl DynamoDbStore {
     /// A store over `table` whose reads by id go straight to the endpoint `client` uses,
     /// signed with `credentials` (the provider `client` was built with), once the client has
     /// sent a first request; everything else, and any read not answered cleanly that way,
-    /// goes through `client` (see `direct_read`).
+    /// goes through `client` (see `direct_read`). Direct reads use a connector like the
+    /// SDK's default HTTPS client; for a client built with an HTTP client of its own, use
+    /// [`DynamoDbStore::new`].
     pub fn with_direct_reads(
         client: Client,
         table: impl Into<String>,
@@ -82,7 +84,7 @@ impl DynamoDbStore {
         Self {
             client,
             table: table.into(),
-            direct: direct.map(Arc::new),
+            direct: Some(Arc::new(direct)),
         }
     }
 
@@ -97,12 +99,15 @@ impl DynamoDbStore {
     }
 
     async fn read(&self, id: &SessionId) -> Result<Option<Item>, SessionError> {
+        let started = std::time::Instant::now();
+        let mut spent_on_direct = false;
         if let Some(direct) = self.direct.as_ref().filter(|direct| direct.active()) {
             match direct.get(&self.table, id).await {
                 Ok(item) => return Ok(item),
                 // Until the SDK has sent its first request; nothing went wrong.
                 Err(direct_read::Fallback::NoEndpoint) => {}
                 Err(why) => {
+                    spent_on_direct = true;
                     direct.pause();
                     tracing::warn!(
                         session = %id.fingerprint(),
@@ -113,15 +118,30 @@ impl DynamoDbStore {
                 }
             }
         }
-        let output = self
+        let mut request = self
             .client
             .get_item()
             .table_name(&self.table)
             .set_key(Some(key(id)))
             .consistent_read(true)
-            .send()
-            .await
-            .map_err(classify)?;
+            .customize();
+        // The operation timeout bounds the whole read, the failed direct attempt included.
+        if let Some(timeouts) = self
+            .client
+            .config()
+            .timeout_config()
+            .filter(|_| spent_on_direct)
+            && let Some(limit) = timeouts.operation_timeout()
+        {
+            let left = limit
+                .saturating_sub(started.elapsed())
+                .max(Duration::from_millis(1));
+            request = request.config_override(
+                aws_sdk_dynamodb::Config::builder()
+                    .timeout_config(timeouts.to_builder().operation_timeout(left).build()),
+            );
+        }
+        let output = request.send().await.map_err(classify)?;
         Ok(output.item)
     }
 
