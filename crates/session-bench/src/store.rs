@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::json;
-use session_core::store::dynamodb::DynamoDbStore;
 use session_core::store::embedded::{EmbeddedOptions, EmbeddedStore};
 use session_core::{Clock, Session, SessionId, SessionStore, SystemClock, UserId};
 
@@ -91,39 +90,22 @@ pub async fn embedded(
         return Stats::new();
     };
     let store = Arc::new(store);
-    let mut ids = Vec::new();
-    if let Operation::Get = operation {
-        for n in 0..1000 {
-            let session = new_session(n);
-            if store.create(&session).await.is_ok() {
-                ids.push(session.id);
-            }
+    match operation {
+        Operation::Create => {
+            drive(tasks, duration, move |n| {
+                let store = store.clone();
+                async move { store.create(&new_session(n)).await.is_ok() }
+            })
+            .await
         }
+        Operation::Get => reads(store, tasks, duration).await,
     }
-    let ids = Arc::new(ids);
-    drive(tasks, duration, move |n| {
-        let (store, ids) = (store.clone(), ids.clone());
-        async move {
-            match operation {
-                Operation::Create => store.create(&new_session(n)).await.is_ok(),
-                Operation::Get => {
-                    let id = &ids[usize::try_from(
-                        n.wrapping_mul(2_654_435_761) % ids.len().max(1) as u64,
-                    )
-                    .unwrap_or(0)];
-                    store.get(id, SystemClock.now()).await.is_ok()
-                }
-            }
-        }
-    })
-    .await
 }
 
-/// Reads by id through the service's own DynamoDB store (`DynamoDbStore::get`, with its
-/// direct reads), over 1000 sessions it creates first (which also shows its direct reads the
-/// endpoint).
-pub async fn dynamodb_store_get(
-    store: Arc<DynamoDbStore>,
+/// Reads by id through `store`, over 1000 sessions it creates first (on the DynamoDB store,
+/// those creates also show its direct reads the endpoint).
+pub async fn reads<S: SessionStore + 'static>(
+    store: Arc<S>,
     tasks: usize,
     duration: Duration,
 ) -> Stats {

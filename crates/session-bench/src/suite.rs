@@ -247,13 +247,42 @@ struct StoreCeiling {
 }
 
 impl StoreCeiling {
+    /// The store alone on a runtime like the server's: the embedded store, or, with
+    /// `dynamodb_endpoint`, DynamoDB Local through the SDK on table `{table}-raw` and through
+    /// the service's own store code on `{table}-store` (both created here).
+    fn new(dynamodb_endpoint: Option<&str>, table: &str) -> Result<Self, Failure> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        let (mut dynamodb, mut dynamodb_store) = (None, None);
+        if let Some(endpoint) = dynamodb_endpoint {
+            let client = local_client(endpoint);
+            let (raw, code) = (format!("{table}-raw"), format!("{table}-store"));
+            for name in [&raw, &code] {
+                runtime.block_on(session_core::store::dynamodb::create_table(
+                    &client,
+                    name,
+                    Some(Duration::from_secs(30)),
+                ))?;
+            }
+            dynamodb_store = Some(Arc::new(DynamoDbStore::with_direct_reads(
+                local_client(endpoint),
+                code,
+                local_credentials(),
+            )));
+            dynamodb = Some((client, raw));
+        }
+        Ok(Self {
+            runtime,
+            dynamodb,
+            dynamodb_store,
+        })
+    }
+
     /// Reads by id through the service's own DynamoDB store code, when there is one.
     fn measure_store_code_get(&self, tasks: usize, duration: Duration) -> Option<Stats> {
         let store = self.dynamodb_store.clone()?;
-        Some(
-            self.runtime
-                .block_on(store::dynamodb_store_get(store, tasks, duration)),
-        )
+        Some(self.runtime.block_on(store::reads(store, tasks, duration)))
     }
 
     fn measure(&self, operation: Operation, tasks: usize, duration: Duration, dir: &Path) -> Stats {
@@ -282,27 +311,10 @@ pub fn store_alone(
     duration: Duration,
 ) -> Result<Stats, Failure> {
     let dir = tempfile::tempdir()?;
-    let ceiling = StoreCeiling {
-        runtime: tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()?,
-        dynamodb: dynamodb_endpoint.map(|endpoint| {
-            (
-                local_client(&endpoint),
-                format!("{TABLE_PREFIX}-{}-alone", std::process::id()),
-            )
-        }),
-        dynamodb_store: None,
-    };
-    if let Some((client, table)) = &ceiling.dynamodb {
-        ceiling
-            .runtime
-            .block_on(session_core::store::dynamodb::create_table(
-                client,
-                table,
-                Some(Duration::from_secs(30)),
-            ))?;
-    }
+    let ceiling = StoreCeiling::new(
+        dynamodb_endpoint.as_deref(),
+        &format!("{TABLE_PREFIX}-{}-alone", std::process::id()),
+    )?;
     Ok(ceiling.measure(operation, tasks, duration, dir.path()))
 }
 
@@ -316,43 +328,10 @@ pub fn run(plan: &Plan) -> Result<Report, Failure> {
     let users: Vec<String> = (0..20).map(|u| format!("bench-list-{u}")).collect();
     let table = format!("{TABLE_PREFIX}-{}", std::process::id());
 
-    // The store alone runs on a runtime like the server's.
-    let mut ceiling_store = StoreCeiling {
-        runtime: tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()?,
-        dynamodb: plan
-            .dynamodb_endpoint
-            .as_ref()
-            .map(|endpoint| (local_client(endpoint), format!("{table}-raw"))),
-        dynamodb_store: None,
-    };
-    if let (Some(endpoint), Some((client, _))) = (&plan.dynamodb_endpoint, &ceiling_store.dynamodb)
-    {
-        let code_table = format!("{table}-store");
-        ceiling_store
-            .runtime
-            .block_on(session_core::store::dynamodb::create_table(
-                client,
-                &code_table,
-                Some(Duration::from_secs(30)),
-            ))?;
-        ceiling_store.dynamodb_store = Some(Arc::new(DynamoDbStore::with_direct_reads(
-            local_client(endpoint),
-            code_table,
-            local_credentials(),
-        )));
-    }
+    let ceiling_store = StoreCeiling::new(plan.dynamodb_endpoint.as_deref(), &table)?;
     if let Some((client, raw_table)) = &ceiling_store.dynamodb {
         // DynamoDB Local is a JVM whose speed grows for many seconds while its code compiles:
         // warm it up before anything is measured.
-        ceiling_store
-            .runtime
-            .block_on(session_core::store::dynamodb::create_table(
-                client,
-                raw_table,
-                Some(Duration::from_secs(30)),
-            ))?;
         let warm_up = (plan.warmup * 8).clamp(Duration::from_secs(1), Duration::from_secs(30));
         ceiling_store.runtime.block_on(store::dynamodb(
             client.clone(),

@@ -169,18 +169,15 @@ thread_local! {
 
 impl LineWriter for RequestLines {
     fn write(&self, line: &Line<'_>) {
+        let append = |buffer: &mut String| {
+            buffer.clear();
+            request_line(buffer, line, SystemClock.now());
+            self.out.append(buffer.as_bytes());
+        };
         LINE.with(|buffer| match buffer.try_borrow_mut() {
-            Ok(mut buffer) => {
-                buffer.clear();
-                request_line(&mut buffer, line, SystemClock.now());
-                self.out.append(buffer.as_bytes());
-            }
+            Ok(mut buffer) => append(&mut buffer),
             // Only if writing a line ever logged a request line itself; never lose it.
-            Err(_) => {
-                let mut own = String::with_capacity(320);
-                request_line(&mut own, line, SystemClock.now());
-                self.out.append(own.as_bytes());
-            }
+            Err(_) => append(&mut String::new()),
         });
     }
 }
@@ -325,27 +322,8 @@ mod request_line_tests {
 
     /// The same line written directly, as [`RequestLines`] does.
     fn direct(entry: &Entry<'_>, response: &Response, at: Timestamp) -> String {
-        let error = response
-            .extensions()
-            .get::<ErrorReport>()
-            .filter(|_| response.status().is_server_error())
-            .map(|report| &*report.0);
-        let line = Line {
-            request_id: entry.request_id.to_str().expect("ascii"),
-            method: entry.method.as_str(),
-            route: entry.route,
-            status: response.status().as_u16(),
-            elapsed: entry.elapsed,
-            session: response
-                .extensions()
-                .get::<SessionTag>()
-                .map_or("", |tag| tag.0.as_str()),
-            client: entry.client,
-            caller: entry.caller.as_str(),
-            error,
-        };
         let mut out = String::new();
-        request_line(&mut out, &line, at);
+        request_line(&mut out, &Line::of(entry, response), at);
         out
     }
 
@@ -356,42 +334,35 @@ mod request_line_tests {
         line.replacen(&stamp, "T", 1)
     }
 
+    /// A response with `status` carrying `extension`, as handlers and the envelope attach them.
+    fn answered<T: Clone + Send + Sync + 'static>(status: StatusCode, extension: T) -> Response {
+        let mut response = status.into_response();
+        response.extensions_mut().insert(extension);
+        response
+    }
+
     #[test]
     fn a_direct_request_line_is_the_line_of_the_tracing_event() {
         let request_id = HeaderValue::from_static("req-\"7\"");
         let cases: Vec<(Response, Option<ClientAddr>, Caller, Duration)> = vec![
             (
-                {
-                    let mut ok = StatusCode::OK.into_response();
-                    ok.extensions_mut()
-                        .insert(SessionTag("d174fd09d932297d".into()));
-                    ok
-                },
+                answered(StatusCode::OK, SessionTag("d174fd09d932297d".into())),
                 Some(ClientAddr("10.1.200.7".parse().expect("ip"))),
                 Caller::Client,
                 Duration::from_micros(1_500),
             ),
             (
-                {
-                    let mut failed = StatusCode::SERVICE_UNAVAILABLE.into_response();
-                    failed
-                        .extensions_mut()
-                        .insert(ErrorReport("store: \"timed out\"\nafter 2s".into()));
-                    failed
-                },
+                answered(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorReport("store: \"timed out\"\nafter 2s".into()),
+                ),
                 Some(ClientAddr(Ipv6Addr::LOCALHOST.into())),
                 Caller::Admin,
                 Duration::from_micros(2_000_042),
             ),
             (
-                {
-                    // A cause on a 4xx stays out of the line, as in the event.
-                    let mut refused = StatusCode::NOT_FOUND.into_response();
-                    refused
-                        .extensions_mut()
-                        .insert(ErrorReport("not logged".into()));
-                    refused
-                },
+                // A cause on a 4xx stays out of the line, as in the event.
+                answered(StatusCode::NOT_FOUND, ErrorReport("not logged".into())),
                 None,
                 Caller::Anonymous,
                 Duration::ZERO,

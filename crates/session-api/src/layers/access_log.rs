@@ -73,29 +73,34 @@ pub fn install(writer: Box<dyn LineWriter>) -> bool {
     LINE_WRITER.set(writer).is_ok()
 }
 
-/// Writes the line for `entry` answered with `response`. A 5xx line also carries its cause,
-/// which the client never sees.
+impl<'a> Line<'a> {
+    /// The line for `entry` answered with `response`. A 5xx line also carries its cause,
+    /// which the client never sees.
+    pub fn of(entry: &'a Entry<'_>, response: &'a Response) -> Self {
+        let status = response.status().as_u16();
+        let extensions = response.extensions();
+        Self {
+            request_id: entry.request_id.to_str().unwrap_or_default(),
+            method: entry.method.as_str(),
+            route: entry.route,
+            status,
+            elapsed: entry.elapsed,
+            session: extensions
+                .get::<SessionTag>()
+                .map_or("", |tag| tag.0.as_str()),
+            client: entry.client,
+            caller: entry.caller.as_str(),
+            error: extensions
+                .get::<ErrorReport>()
+                .filter(|_| status >= 500)
+                .map(|report| &*report.0),
+        }
+    }
+}
+
+/// Writes the line for `entry` answered with `response` (see [`Line::of`]).
 pub fn write(entry: &Entry<'_>, response: &Response) {
-    let status = response.status().as_u16();
-    let error = response
-        .extensions()
-        .get::<ErrorReport>()
-        .filter(|_| status >= 500)
-        .map(|report| &*report.0);
-    let line = Line {
-        request_id: entry.request_id.to_str().unwrap_or_default(),
-        method: entry.method.as_str(),
-        route: entry.route,
-        status,
-        elapsed: entry.elapsed,
-        session: response
-            .extensions()
-            .get::<SessionTag>()
-            .map_or("", |tag| tag.0.as_str()),
-        client: entry.client,
-        caller: entry.caller.as_str(),
-        error,
-    };
+    let line = Line::of(entry, response);
     match LINE_WRITER.get() {
         Some(writer) => {
             // The same decision `tracing` makes for the event below, so that `RUST_LOG`

@@ -95,7 +95,7 @@ fn fresh_user(label: &str) -> UserId {
 }
 
 /// A session as the service would create it at `at` with idle timeout `ttl_seconds`.
-fn new_session(user_id: &UserId, at: Timestamp, ttl_seconds: u64, data: Value) -> Session {
+pub fn new_session(user_id: &UserId, at: Timestamp, ttl_seconds: u64, data: Value) -> Session {
     Session {
         id: SessionId::generate(),
         user_id: user_id.clone(),

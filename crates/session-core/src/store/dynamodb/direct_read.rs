@@ -58,7 +58,7 @@ use crate::SessionId;
 use crate::schema::PARTITION_KEY;
 
 /// How long reads go through the SDK after a direct read could not be used.
-pub(super) const PAUSE_AFTER_FAILURE: Duration = Duration::from_secs(10);
+const PAUSE_AFTER_FAILURE: Duration = Duration::from_secs(10);
 /// Credentials are fetched again this long before they expire.
 const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(60);
 /// Credentials that say nothing of their expiry are fetched again after this long, as the
@@ -279,8 +279,20 @@ impl DirectRead {
         self.elapsed_ms() >= self.paused_until_ms.load(Ordering::Relaxed)
     }
 
+    /// Records that a read of `id` was not answered directly because of `why`: says so in the
+    /// log, and pauses direct reads.
+    pub(super) fn fell_back(&self, id: &SessionId, why: &Fallback) {
+        self.pause();
+        tracing::warn!(
+            session = %id.fingerprint(),
+            reason = %why,
+            pause_seconds = PAUSE_AFTER_FAILURE.as_secs(),
+            "direct read not answered; reading through the SDK, and so for the pause"
+        );
+    }
+
     /// Sends reads through the SDK for [`PAUSE_AFTER_FAILURE`].
-    pub(super) fn pause(&self) {
+    fn pause(&self) {
         let until = self.elapsed_ms() + PAUSE_AFTER_FAILURE.as_millis() as u64;
         self.paused_until_ms.fetch_max(until, Ordering::Relaxed);
     }
@@ -440,16 +452,18 @@ fn decode_get_item(body: &[u8]) -> Result<Option<Item>, Fallback> {
     };
     match answer.remove("Item") {
         None => Ok(None),
-        Some(Value::Object(attributes)) => attributes
-            .into_iter()
-            .map(|(name, value)| Some((name, attribute(value)?)))
-            .collect::<Option<Item>>()
-            .map(Some)
-            .ok_or(Fallback::Answer(
-                "an attribute of a type this module leaves to the SDK",
-            )),
+        Some(Value::Object(item)) => attributes(item).map(Some).ok_or(Fallback::Answer(
+            "an attribute of a type this module leaves to the SDK",
+        )),
         Some(_) => Err(Fallback::Answer("Item is not an object")),
     }
+}
+
+/// The attributes of an item or of an `M` value; `None` if any is of a type left to the SDK.
+fn attributes(map: serde_json::Map<String, Value>) -> Option<Item> {
+    map.into_iter()
+        .map(|(name, value)| Some((name, attribute(value)?)))
+        .collect()
 }
 
 /// One attribute value in DynamoDB's JSON: the types the service writes (`S`, `N`, `BOOL`,
@@ -467,11 +481,7 @@ fn attribute(value: Value) -> Option<AttributeValue> {
         ("N", Value::String(number)) => AttributeValue::N(number),
         ("BOOL", Value::Bool(flag)) => AttributeValue::Bool(flag),
         ("NULL", Value::Bool(true)) => AttributeValue::Null(true),
-        ("M", Value::Object(map)) => AttributeValue::M(
-            map.into_iter()
-                .map(|(name, value)| Some((name, attribute(value)?)))
-                .collect::<Option<HashMap<_, _>>>()?,
-        ),
+        ("M", Value::Object(map)) => AttributeValue::M(attributes(map)?),
         ("L", Value::Array(list)) => AttributeValue::L(
             list.into_iter()
                 .map(attribute)
@@ -634,21 +644,12 @@ mod tests {
             .expect("create the table");
         let store = DynamoDbStore::with_direct_reads(client, table, local_credentials());
         let direct = store.direct.clone().expect("direct reads");
-        let at = crate::store::conformance::base_time();
-        let session = crate::Session {
-            id: SessionId::generate(),
-            user_id: crate::UserId::parse("direct-user").expect("valid"),
-            data: serde_json::json!({"cart": [1, 2], "theme": "dark"})
-                .as_object()
-                .cloned()
-                .expect("object"),
-            created_at: at,
-            updated_at: at,
-            touched_at: at,
-            ttl: at.epoch_seconds() + 3600,
-            ttl_seconds: 3600,
-            version: 1,
-        };
+        let session = crate::store::conformance::new_session(
+            &crate::UserId::parse("direct-user").expect("valid"),
+            crate::store::conformance::base_time(),
+            3600,
+            serde_json::json!({"cart": [1, 2], "theme": "dark"}),
+        );
         assert!(direct.endpoint.read().expect("lock").is_none());
         // Through the SDK: it has not sent a request yet.
         let missing = store

@@ -100,24 +100,18 @@ impl DynamoDbStore {
 
     async fn read(&self, id: &SessionId) -> Result<Option<Item>, SessionError> {
         let started = std::time::Instant::now();
-        let mut spent_on_direct = false;
-        if let Some(direct) = self.direct.as_ref().filter(|direct| direct.active()) {
-            match direct.get(&self.table, id).await {
+        let fell_back = match self.direct.as_ref().filter(|direct| direct.active()) {
+            None => false,
+            Some(direct) => match direct.get(&self.table, id).await {
                 Ok(item) => return Ok(item),
                 // Until the SDK has sent its first request; nothing went wrong.
-                Err(direct_read::Fallback::NoEndpoint) => {}
+                Err(direct_read::Fallback::NoEndpoint) => false,
                 Err(why) => {
-                    spent_on_direct = true;
-                    direct.pause();
-                    tracing::warn!(
-                        session = %id.fingerprint(),
-                        reason = %why,
-                        pause_seconds = direct_read::PAUSE_AFTER_FAILURE.as_secs(),
-                        "direct read not answered; reading through the SDK, and so for the pause"
-                    );
+                    direct.fell_back(id, &why);
+                    true
                 }
-            }
-        }
+            },
+        };
         let mut request = self
             .client
             .get_item()
@@ -126,11 +120,7 @@ impl DynamoDbStore {
             .consistent_read(true)
             .customize();
         // The operation timeout bounds the whole read, the failed direct attempt included.
-        if let Some(timeouts) = self
-            .client
-            .config()
-            .timeout_config()
-            .filter(|_| spent_on_direct)
+        if let Some(timeouts) = self.client.config().timeout_config().filter(|_| fell_back)
             && let Some(limit) = timeouts.operation_timeout()
         {
             let left = limit
