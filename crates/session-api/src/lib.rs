@@ -95,12 +95,6 @@ impl std::ops::Deref for AppState {
     }
 }
 
-impl axum::extract::FromRef<AppState> for openapi::OpenApiJson {
-    fn from_ref(state: &AppState) -> Self {
-        state.openapi.clone()
-    }
-}
-
 /// The whole contract as one router, layers included. Installs the metrics recorder if none
 /// is yet, so that the first request is counted.
 pub fn router(state: AppState) -> Router {

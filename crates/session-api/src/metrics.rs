@@ -175,19 +175,17 @@ pub async fn layer(request: Request, next: Next) -> Response {
     tag = "probes",
     responses((status = 200, description = "Metrics in the Prometheus text format", content_type = "text/plain", body = String)),
 )]
-pub async fn render() -> Response {
-    match recorder() {
-        Some(handle) => {
-            let mut response = handle.render().into_response();
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-            );
-            response
-        }
-        None => ApiError::internal("no Prometheus recorder: another metrics recorder is installed")
-            .into_response(),
-    }
+pub async fn render() -> Result<impl IntoResponse, ApiError> {
+    let handle = recorder().ok_or_else(|| {
+        ApiError::internal("no Prometheus recorder: another metrics recorder is installed")
+    })?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        handle.render(),
+    ))
 }
 
 /// A store that measures every operation of the store it wraps.

@@ -5,11 +5,10 @@
 //! errors) are added by one modifier from the same route classification the auth layer
 //! uses, so the document cannot disagree with the running service about who may call what.
 
-use std::sync::Arc;
-
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderValue, Method, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use serde_json::{Value, json};
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{HttpMethod, Operation};
@@ -19,6 +18,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{ContentBuilder, Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 
+use crate::AppState;
 use crate::auth::{Access, required_access};
 use crate::body::{
     CreateSessionRequest, DataPatchRequest, DeletedBody, PageBody, RefreshRequest,
@@ -324,14 +324,12 @@ pub fn document(max_ttl_seconds: u64) -> Value {
 
 /// The serialised document, made once at start.
 #[derive(Debug, Clone)]
-pub struct OpenApiJson(pub Arc<str>);
+pub struct OpenApiJson(pub Bytes);
 
 impl OpenApiJson {
     /// Renders the document for the limits in force.
     pub fn new(max_ttl_seconds: u64) -> Self {
-        let json =
-            serde_json::to_string(&document(max_ttl_seconds)).unwrap_or_else(|_| "{}".to_owned());
-        Self(json.into())
+        Self(document(max_ttl_seconds).to_string().into())
     }
 }
 
@@ -342,11 +340,12 @@ impl OpenApiJson {
     tag = "probes",
     responses((status = 200, description = "The OpenAPI 3.1 document of this API", content_type = "application/json", body = Object)),
 )]
-pub async fn openapi_json(State(document): State<OpenApiJson>) -> Response {
-    let mut response = document.0.to_string().into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
+pub async fn openapi_json(State(app): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        app.openapi.0.clone(),
+    )
 }
