@@ -14,15 +14,17 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
 
-use crate::client::ClientAddr;
+use crate::client::{self, ClientAddr};
 use crate::problem::{ApiError, ProblemCode};
 use crate::rate_limit::{RateKey, RateLimiter};
+use crate::routes;
 
 /// How often token files are re-read.
 pub const TOKEN_FILE_RELOAD: Duration = Duration::from_secs(30);
@@ -49,7 +51,7 @@ pub enum Access {
 /// `/openapi.json`), so a 401 there would hide nothing, and it would tell a client that
 /// probes a wrong URL without its token to fix the wrong thing.
 pub fn required_access(method: &Method, template: Option<&str>) -> Access {
-    if !template.is_some_and(|template| crate::routes::serves(method, template)) {
+    if !template.is_some_and(|template| routes::serves(method, template)) {
         return Access::Open;
     }
     match (method.as_str(), template) {
@@ -113,10 +115,9 @@ impl TokenSet {
         self.client.is_empty() && self.admin.is_empty()
     }
 
-    /// The role of `token`, comparing its digest with every configured digest without
-    /// stopping at the first match, so that timing tells nothing about which (or whether
-    /// any) token matched.
     /// The role of `token`, with its digest (the rate limiter's key), when it is one of ours.
+    /// The digest is compared with every configured digest without stopping at the first
+    /// match, so that timing tells nothing about which (or whether any) token matched.
     fn role_of(&self, token: &str) -> Option<(Caller, Digest32)> {
         let presented = digest(token);
         let matches = |set: &[Digest32]| {
@@ -440,35 +441,41 @@ fn unauthorized(detail: &str, invalid_token: bool) -> ApiError {
     )
 }
 
-/// Identifies the caller of `request` (a request to the route `template`, `None` when none
-/// matched, from `client` when known), applies the rate limit, and says what to answer instead
-/// of serving it: 429 past the limit, 401 without a valid token, 403 for a client token on an
-/// admin route.
-pub fn check(
-    auth: &Auth,
-    request: &Request,
-    template: Option<&str>,
-    client: Option<ClientAddr>,
-) -> (Caller, Option<Response>) {
-    let access = required_access(request.method(), template);
-    let identity = auth.identify(request, client);
+/// Middleware: identifies the caller, applies the rate limit, and answers instead of the
+/// route when the caller may not call it: 429 past the limit, 401 without a valid token, 403
+/// for a client token on an admin route. The response carries the [`Caller`] for the log.
+pub async fn layer(State(auth): State<Arc<Auth>>, request: Request, next: Next) -> Response {
+    let route = routes::template_of(&request);
+    let matched = (route != routes::UNMATCHED).then_some(route);
+    let client = client::resolve(&request);
+    let access = required_access(request.method(), matched);
+    let identity = auth.identify(&request, client);
+    let mut response = match refusal(&auth, access, &identity) {
+        Some(refusal) => refusal.into_response(),
+        None => next.run(request).await,
+    };
+    response.extensions_mut().insert(identity.caller);
+    response
+}
+
+/// What to answer instead of serving a request needing `access` from `identity`, if anything.
+fn refusal(auth: &Auth, access: Access, identity: &Identity) -> Option<ApiError> {
     if access != Access::Open
         && let (Some(limiter), Some(key)) = (&auth.limiter, identity.rate_key())
         && let Err(retry_after) = limiter.check(key)
     {
-        let seconds = retry_after.as_secs().max(1);
-        let limited = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            ProblemCode::RateLimited,
-            format!("too many requests; retry in {seconds} s"),
-        )
-        .with_header(
-            header::RETRY_AFTER,
-            HeaderValue::from_str(&seconds.to_string()).unwrap_or(HeaderValue::from_static("1")),
+        // Whole seconds, rounded up: a client that waits that long is served.
+        let seconds = retry_after.as_secs_f64().ceil().max(1.0) as u64;
+        return Some(
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                ProblemCode::RateLimited,
+                format!("too many requests; retry in {seconds} s"),
+            )
+            .with_header(header::RETRY_AFTER, HeaderValue::from(seconds)),
         );
-        return (identity.caller, Some(limited.into_response()));
     }
-    let refusal = match (access, identity.caller, identity.credential) {
+    match (access, identity.caller, identity.credential) {
         (Access::Open, _, _) | (_, Caller::Admin, _) | (Access::Client, Caller::Client, _) => None,
         (Access::Admin, Caller::Client, _) => Some(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -486,8 +493,7 @@ pub fn check(
             "a bearer token is required (Authorization: Bearer <token>)",
             false,
         )),
-    };
-    (identity.caller, refusal.map(IntoResponse::into_response))
+    }
 }
 
 #[cfg(test)]

@@ -1,14 +1,73 @@
-//! Response bodies.
+//! Request and response bodies of the contract: each type both parses (or writes) its body
+//! and documents it in the OpenAPI document, so the two cannot drift apart.
 
+use axum::Json;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
-use serde::Serialize;
-use serde_json::{Map, Value};
-use session_core::{Page, Session, SharedSession, Timestamp};
-
-use crate::problem::ApiError;
+use serde::{Deserialize, Serialize};
+use session_core::{Page, Session, SessionId, SharedSession, Timestamp};
 use utoipa::ToSchema;
+
+use crate::strict_json::{Data, WholeNumber};
+
+/// Body of `POST /sessions`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "camelCase",
+    expecting = "a JSON object"
+)]
+pub struct CreateSessionRequest {
+    /// Whom the session belongs to: 1 to 256 characters, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 256,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]+$"
+    )]
+    pub user_id: String,
+    /// The session's data (default `{}`).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub data: Option<Data>,
+    /// Idle timeout in seconds (default: the service's default).
+    #[serde(default)]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 2_592_000)]
+    pub ttl_seconds: Option<WholeNumber>,
+}
+
+/// Body of `PUT /sessions/{id}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "camelCase",
+    expecting = "a JSON object"
+)]
+pub struct ReplaceSessionRequest {
+    /// The new data, replacing the old whole.
+    #[schema(value_type = Object)]
+    pub data: Data,
+}
+
+/// Body of `POST /sessions/{id}/refresh` (optional).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "camelCase",
+    expecting = "a JSON object"
+)]
+pub struct RefreshRequest {
+    /// New idle timeout in seconds, used now and from then on.
+    #[serde(default)]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 2_592_000)]
+    pub ttl_seconds: Option<WholeNumber>,
+}
+
+/// Body of `PATCH /sessions/{id}`: a shallow merge patch of the data. Each key is set to its
+/// value; a `null` value removes the key; other keys are left alone.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = Object)]
+pub struct DataPatchRequest(pub Data);
 
 /// The fingerprint of the session a response is about, for the request log (never the id).
 #[derive(Debug, Clone)]
@@ -20,13 +79,13 @@ pub struct SessionTag(pub String);
 #[schema(as = Session)]
 pub struct SessionBody<'a> {
     /// The session id (a random UUID; a secret).
-    #[schema(format = "uuid")]
-    id: &'a str,
+    #[schema(value_type = String, format = "uuid")]
+    id: &'a SessionId,
     /// Whom the session belongs to.
     user_id: &'a str,
     /// The application's data.
     #[schema(value_type = Object)]
-    data: &'a Map<String, Value>,
+    data: &'a session_core::SessionData,
     /// Creation time (RFC 3339, UTC, milliseconds).
     #[schema(value_type = String, format = DateTime)]
     created_at: Timestamp,
@@ -46,7 +105,7 @@ pub struct SessionBody<'a> {
 impl<'a> From<&'a Session> for SessionBody<'a> {
     fn from(session: &'a Session) -> Self {
         Self {
-            id: session.id.as_str(),
+            id: &session.id,
             user_id: session.user_id.as_str(),
             data: &session.data,
             created_at: session.created_at,
@@ -58,62 +117,25 @@ impl<'a> From<&'a Session> for SessionBody<'a> {
     }
 }
 
-/// A session response: the session object with its `ETag`. The body is encoded once per
-/// shared session: a session the store serves from memory again and again is encoded on its
-/// first read only.
+/// A session response: the session object with its `ETag`.
 #[derive(Debug)]
 pub struct SessionResponse(pub SharedSession);
 
 /// The `ETag` of a session at `version`.
 pub fn etag(version: u64) -> HeaderValue {
-    // Written backwards into a stack buffer: every session response carries one, and
-    // `format!` would allocate a string only to copy it into the header.
-    let mut text = [b'"'; 22];
-    let mut at = text.len() - 1;
-    let mut rest = version;
-    loop {
-        at -= 1;
-        text[at] = b'0' + u8::try_from(rest % 10).unwrap_or(0);
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    HeaderValue::from_bytes(&text[at - 1..]).unwrap_or(HeaderValue::from_static("\"0\""))
-}
-
-/// The session object of `session`, as JSON.
-pub fn encode_session(session: &Session) -> Result<Bytes, serde_json::Error> {
-    // Into a buffer sized for a typical session at once: serde_json's writer would start
-    // small and grow it twice on the way to an ordinary session's 300 bytes.
-    let mut body = Vec::with_capacity(512);
-    serde_json::to_writer(&mut body, &SessionBody::from(session))?;
-    Ok(Bytes::from(body))
+    HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
 }
 
 impl IntoResponse for SessionResponse {
     fn into_response(self) -> Response {
-        let shared = self.0;
-        let body = match shared.body(encode_session) {
-            Ok(body) => body,
-            Err(error) => {
-                return ApiError::internal(format!("unencodable session: {error}")).into_response();
-            }
-        };
-        let mut response = (
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            )],
-            body,
-        )
-            .into_response();
+        let session: &Session = &self.0;
+        let mut response = Json(SessionBody::from(session)).into_response();
         response
             .headers_mut()
-            .insert(header::ETAG, etag(shared.version));
+            .insert(header::ETAG, etag(session.version));
         response
             .extensions_mut()
-            .insert(SessionTag(shared.id.fingerprint()));
+            .insert(SessionTag(session.id.fingerprint()));
         response
     }
 }
@@ -157,16 +179,4 @@ pub struct StatusBody {
 pub struct DeletedBody {
     /// How many live sessions were deleted.
     pub deleted: u64,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn etags_quote_the_version() {
-        for version in [0, 1, 9, 10, 1234, u64::MAX] {
-            assert_eq!(etag(version), format!("\"{version}\"").as_str());
-        }
-    }
 }

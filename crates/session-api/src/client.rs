@@ -23,9 +23,7 @@ impl ClientAddr {
     }
 }
 
-/// The client of `request`: the one an adapter recorded, else the connection's peer. It is
-/// not recorded in the request: the envelope, its only reader, passes it on, and every entry
-/// in a request's extensions costs a hash-map insert on every request.
+/// The client of `request`: the one an adapter recorded, else the connection's peer.
 pub fn resolve(request: &Request) -> Option<ClientAddr> {
     if let Some(client) = request.extensions().get::<ClientAddr>() {
         return Some(*client);

@@ -1,17 +1,20 @@
 //! Request extractors whose every rejection is a problem+json `ApiError`, never axum's plain
-//! text.
+//! text: typed JSON bodies, path parameters, the listing query and `If-Match`.
+
+use std::error::Error as _;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
+use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequest, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde::de::DeserializeOwned;
 use session_core::{SessionId, VersionCheck};
+use tower_http::timeout::TimeoutError;
 
 use crate::problem::{ApiError, ProblemCode};
-use crate::strict_json;
+use crate::settings::MAX_BODY_BYTES;
 
 /// Media type of POST and PUT bodies.
 pub const JSON: &str = "application/json";
@@ -37,22 +40,15 @@ fn require_media_type(headers: &HeaderMap, expected: &'static str) -> Result<(),
     }
 }
 
-/// When the request body must have arrived: the request's own deadline, put in the request's
-/// extensions by the envelope (see `layers::envelope`).
-#[derive(Debug, Clone, Copy)]
-pub struct BodyDeadline(pub tokio::time::Instant);
-
 fn too_large() -> ApiError {
     ApiError::too_large(format!(
-        "the request body is larger than {} bytes",
-        crate::settings::MAX_BODY_BYTES
+        "the request body is larger than {MAX_BODY_BYTES} bytes"
     ))
 }
 
-/// Reads the body under the size limit (413 beyond it) and before the request's deadline
-/// (408 after it). The limit is enforced here rather than by axum's `DefaultBodyLimit` layer,
-/// which would cost every request, bodies or not, a layer of its own.
-async fn read_body(request: Request) -> Result<Bytes, ApiError> {
+/// Reads the body under the size limit (axum's `DefaultBodyLimit`; 413 beyond it) and before
+/// its deadline (tower-http's `RequestBodyDeadlineLayer`; 408 after it).
+async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
     // A declared length over the limit is refused before anything is read: the client learns
     // at once, and one that sent `Expect: 100-continue` is not invited to send it.
     let declared = request
@@ -60,26 +56,27 @@ async fn read_body(request: Request) -> Result<Bytes, ApiError> {
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|text| text.trim().parse::<u64>().ok());
-    if declared.is_some_and(|length| length > crate::settings::MAX_BODY_BYTES as u64) {
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
         return Err(too_large());
     }
-    let deadline = request.extensions().get::<BodyDeadline>().copied();
-    // A body without a declared length (chunked) is cut off as soon as it passes the limit.
-    let read = Limited::new(request.into_body(), crate::settings::MAX_BODY_BYTES).collect();
-    let read = match deadline {
-        Some(BodyDeadline(deadline)) => match tokio::time::timeout_at(deadline, read).await {
-            Ok(read) => read,
-            Err(_) => return Err(body_timed_out()),
-        },
-        None => read.await,
-    };
-    match read {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<LengthLimitError>() => Err(too_large()),
-        Err(error) => Err(ApiError::invalid(format!(
-            "the request body could not be read: {error}"
-        ))),
-    }
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| match rejection {
+            BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_)) => {
+                too_large()
+            }
+            rejection if timed_out(&rejection) => body_timed_out(),
+            rejection => ApiError::invalid(format!(
+                "the request body could not be read: {}",
+                rejection.body_text()
+            )),
+        })
+}
+
+/// Whether reading the body failed because its deadline passed.
+fn timed_out(rejection: &BytesRejection) -> bool {
+    std::iter::successors(rejection.source(), |error| (*error).source())
+        .any(|error| error.is::<TimeoutError>())
 }
 
 /// The client did not send its whole body in time. That is the client's fault (408), not the
@@ -94,154 +91,72 @@ fn body_timed_out() -> ApiError {
     .with_header(header::CONNECTION, HeaderValue::from_static("close"))
 }
 
-/// Parses `bytes` as a JSON object.
-fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    match strict_json::from_slice(bytes) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(ApiError::invalid("the request body must be a JSON object")),
-        Err(error) => Err(ApiError::invalid(format!(
-            "the request body is not valid JSON: {error}"
-        ))),
-    }
+/// Parses `bytes` as one JSON `T` and nothing after it. A refusal names the field at fault.
+fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let parsed = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let error = error.into_inner();
+        if error.is_data() && path != "." {
+            ApiError::invalid(format!("{path}: {error}"))
+        } else if error.is_data() {
+            ApiError::invalid(format!("invalid request body: {error}"))
+        } else {
+            ApiError::invalid(format!("the request body is not valid JSON: {error}"))
+        }
+    })?;
+    deserializer.end().map_err(|error| {
+        ApiError::invalid(format!("the request body is not valid JSON: {error}"))
+    })?;
+    Ok(parsed)
 }
 
-/// A JSON object body sent as `application/json`.
+/// A JSON body sent as `application/json`, parsed as `T`.
 #[derive(Debug)]
-pub struct JsonObject(pub Fields);
+pub struct Json<T>(pub T);
 
-impl<S: Send + Sync> FromRequest<S> for JsonObject {
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         require_media_type(request.headers(), JSON)?;
-        let bytes = read_body(request).await?;
-        Ok(Self(Fields(parse_object(&bytes)?)))
+        let bytes = read_body(request, state).await?;
+        parse(&bytes).map(Self)
     }
 }
 
-/// A merge-patch body (`application/merge-patch+json`), which must be a JSON object.
-#[derive(Debug)]
-pub struct MergePatch(pub Map<String, Value>);
-
-impl<S: Send + Sync> FromRequest<S> for MergePatch {
+/// An optional body (as on refresh): absent when empty or `null`. Only a non-empty body needs
+/// `Content-Type: application/json`.
+impl<T: DeserializeOwned, S: Send + Sync> OptionalFromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(request: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        let headers = request.headers().clone();
+        let bytes = read_body(request, state).await?;
+        if bytes.is_empty() {
+            return Ok(None);
+        }
+        require_media_type(&headers, JSON)?;
+        parse::<Option<T>>(&bytes).map(|body| body.map(Self))
+    }
+}
+
+/// A merge-patch body (`application/merge-patch+json`), parsed as `T`.
+#[derive(Debug)]
+pub struct MergePatch<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for MergePatch<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         require_media_type(request.headers(), MERGE_PATCH_JSON).map_err(|error| {
             error.with_header(
                 HeaderName::from_static("accept-patch"),
                 HeaderValue::from_static(MERGE_PATCH_JSON),
             )
         })?;
-        let bytes = read_body(request).await?;
-        match strict_json::from_slice(&bytes) {
-            Ok(Value::Object(map)) => Ok(Self(map)),
-            Ok(_) => Err(ApiError::invalid(
-                "a merge patch of session data must be a JSON object",
-            )),
-            Err(error) => Err(ApiError::invalid(format!(
-                "the request body is not valid JSON: {error}"
-            ))),
-        }
-    }
-}
-
-/// A JSON object body that may also be absent (empty), as on refresh. Only a non-empty body
-/// needs `Content-Type: application/json`.
-#[derive(Debug)]
-pub struct OptionalJsonObject(pub Option<Fields>);
-
-impl<S: Send + Sync> FromRequest<S> for OptionalJsonObject {
-    type Rejection = ApiError;
-
-    async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        let headers = request.headers().clone();
-        let bytes = read_body(request).await?;
-        if bytes.is_empty() {
-            return Ok(Self(None));
-        }
-        require_media_type(&headers, JSON)?;
-        // A JSON `null` says "no body" as plainly as an empty one.
-        if strict_json::from_slice(&bytes).is_ok_and(|v| v.is_null()) {
-            return Ok(Self(None));
-        }
-        Ok(Self(Some(Fields(parse_object(&bytes)?))))
-    }
-}
-
-/// The members of a JSON object body, taken one by one with precise errors.
-#[derive(Debug)]
-pub struct Fields(Map<String, Value>);
-
-impl Fields {
-    /// Refuses members other than `allowed` (a misspelt `ttlSecond` must not pass silently).
-    pub fn only(&self, allowed: &[&str]) -> Result<(), ApiError> {
-        match self.0.keys().find(|key| !allowed.contains(&key.as_str())) {
-            Some(unknown) => Err(ApiError::invalid(format!(
-                "unknown field {unknown:?}; allowed fields are {}",
-                allowed.join(", ")
-            ))),
-            None => Ok(()),
-        }
-    }
-
-    /// A required string member.
-    pub fn string(&mut self, name: &str) -> Result<String, ApiError> {
-        match self.0.remove(name) {
-            Some(Value::String(text)) => Ok(text),
-            None | Some(Value::Null) => Err(ApiError::invalid(format!("{name} is required"))),
-            Some(other) => Err(ApiError::invalid(format!(
-                "{name} must be a string, not {}",
-                kind(&other)
-            ))),
-        }
-    }
-
-    /// An object member; `null` counts as absent.
-    pub fn object(&mut self, name: &str) -> Result<Option<Map<String, Value>>, ApiError> {
-        match self.0.remove(name) {
-            Some(Value::Object(map)) => Ok(Some(map)),
-            None | Some(Value::Null) => Ok(None),
-            Some(other) => Err(ApiError::invalid(format!(
-                "{name} must be a JSON object, not {}",
-                kind(&other)
-            ))),
-        }
-    }
-
-    /// A whole-number member; `null` counts as absent.
-    pub fn integer(&mut self, name: &str) -> Result<Option<i64>, ApiError> {
-        match self.0.remove(name) {
-            None | Some(Value::Null) => Ok(None),
-            // JSON Schema counts 3600.0 as an integer; so do we, as long as it is exact.
-            Some(Value::Number(number)) => number
-                .as_i64()
-                .or_else(|| {
-                    number
-                        .as_f64()
-                        .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
-                        .map(|f| f as i64)
-                })
-                .map(Some)
-                .ok_or_else(|| {
-                    ApiError::invalid(format!("{name} must be a whole number, not {number}"))
-                }),
-            Some(other) => Err(ApiError::invalid(format!(
-                "{name} must be a whole number, not {}",
-                kind(&other)
-            ))),
-        }
-    }
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+        let bytes = read_body(request, state).await?;
+        parse(&bytes).map(Self)
     }
 }
 

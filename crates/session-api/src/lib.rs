@@ -19,7 +19,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::middleware::from_fn_with_state;
 use session_core::{Clock, CursorCodec, ServiceConfig, SessionError, SessionService, SessionStore};
 
 use crate::auth::Auth;
@@ -96,25 +95,11 @@ impl std::ops::Deref for AppState {
     }
 }
 
-impl axum::extract::FromRef<AppState> for openapi::OpenApiJson {
-    fn from_ref(state: &AppState) -> Self {
-        state.openapi.clone()
-    }
-}
-
-/// The whole contract as one router, layers included.
+/// The whole contract as one router, layers included. Installs the metrics recorder if none
+/// is yet, so that the first request is counted.
 pub fn router(state: AppState) -> Router {
-    let envelope = Arc::new(layers::Envelope {
-        auth: state.options.auth.clone(),
-        request_timeout: state.options.request_timeout,
-        draining: state.options.draining.clone(),
-    });
-    // One layer only: every `Router::layer` wraps each route in another boxed service, which
-    // costs every request a clone and a boxed future. The envelope catches panics itself, and
-    // the body extractors enforce the size limit themselves.
-    routes::routes()
-        .layer(from_fn_with_state(envelope, layers::envelope))
-        .with_state(state)
+    metrics::recorder();
+    layers::apply(routes::routes(), &state.options).with_state(state)
 }
 
 /// The store the settings name. The embedded store opens (and locks) its file now; the

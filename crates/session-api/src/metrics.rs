@@ -5,16 +5,17 @@
 //! The recorder is process-wide (the `metrics` facade has one global recorder), installed on
 //! first use; every router in the process reports to it.
 
-use std::collections::HashMap;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::extract::Request;
+use axum::http::{HeaderValue, Method, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics::{
-    Counter, Histogram, Recorder, counter, describe_counter, describe_gauge, describe_histogram,
-    gauge, histogram,
+    Recorder, SharedString, counter, describe_counter, describe_gauge, describe_histogram, gauge,
+    histogram,
 };
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use metrics_util::layers::FanoutBuilder;
@@ -25,6 +26,7 @@ use session_core::{
 };
 
 use crate::problem::ApiError;
+use crate::routes;
 
 /// Histogram buckets for latencies, in seconds: from 100 µs (an embedded read) to 10 s (the
 /// request timeout).
@@ -147,41 +149,23 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-type HttpKey = (&'static str, &'static str, u16);
-
-/// Handles of the request metrics, by (route, method, status): looking a handle up here is a
-/// hash of three small values, where registering it anew would build and hash a key with
-/// three labels on every request.
-static HTTP_HANDLES: OnceLock<RwLock<HashMap<HttpKey, (Counter, Histogram)>>> = OnceLock::new();
-
-/// Counts and times one answered request by route template, method and status.
-pub fn record_request(route: &'static str, method: &Method, status: StatusCode, elapsed: Duration) {
-    if recorder().is_none() {
-        return;
-    }
-    let key = (route, method_label(method), status.as_u16());
-    let handles = HTTP_HANDLES.get_or_init(RwLock::default);
-    let cached = handles.read().ok().and_then(|map| map.get(&key).cloned());
-    let (requests, latency) = match cached {
-        Some(found) => found,
-        None => {
-            let labels = [
-                ("route", route.to_owned()),
-                ("method", key.1.to_owned()),
-                ("status", status.as_str().to_owned()),
-            ];
-            let fresh = (
-                counter!("http_requests_total", &labels),
-                histogram!("http_request_duration_seconds", &labels),
-            );
-            if let Ok(mut map) = handles.write() {
-                map.insert(key, fresh.clone());
-            }
-            fresh
-        }
-    };
-    requests.increment(1);
-    latency.record(elapsed.as_secs_f64());
+/// Middleware: counts and times every answered request by route template, method and status.
+pub async fn layer(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = routes::template_of(&request);
+    let method = method_label(request.method());
+    let response = next.run(request).await;
+    let labels = [
+        ("route", SharedString::const_str(route)),
+        ("method", SharedString::const_str(method)),
+        (
+            "status",
+            SharedString::from_owned(response.status().as_str().to_owned()),
+        ),
+    ];
+    counter!("http_requests_total", &labels).increment(1);
+    histogram!("http_request_duration_seconds", &labels).record(started.elapsed());
+    response
 }
 
 /// `GET /metrics`: the Prometheus text format.
@@ -191,68 +175,30 @@ pub fn record_request(route: &'static str, method: &Method, status: StatusCode, 
     tag = "probes",
     responses((status = 200, description = "Metrics in the Prometheus text format", content_type = "text/plain", body = String)),
 )]
-pub async fn render() -> Response {
-    match recorder() {
-        Some(handle) => {
-            let mut response = handle.render().into_response();
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-            );
-            response
-        }
-        None => ApiError::internal("no Prometheus recorder: another metrics recorder is installed")
-            .into_response(),
-    }
+pub async fn render() -> Result<impl IntoResponse, ApiError> {
+    let handle = recorder().ok_or_else(|| {
+        ApiError::internal("no Prometheus recorder: another metrics recorder is installed")
+    })?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        handle.render(),
+    ))
 }
-
-/// The store operations, as metric labels.
-const OPERATIONS: [&str; 11] = [
-    "create",
-    "get",
-    "replace",
-    "patch",
-    "refresh",
-    "touch",
-    "delete",
-    "list_user",
-    "list_all",
-    "delete_user",
-    "check_ready",
-];
 
 /// A store that measures every operation of the store it wraps.
+#[derive(Debug)]
 pub struct MeteredStore {
     inner: Arc<dyn SessionStore>,
-    /// Latency histograms by operation, registered once rather than on every call.
-    latency: HashMap<&'static str, Histogram>,
-}
-
-impl std::fmt::Debug for MeteredStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MeteredStore")
-            .field("inner", &self.inner)
-            .finish_non_exhaustive()
-    }
 }
 
 impl MeteredStore {
     /// Wraps `inner` (and installs the recorder if needed).
     pub fn wrap(inner: Arc<dyn SessionStore>) -> Arc<dyn SessionStore> {
         record_build_info(inner.backend());
-        let backend = inner.backend();
-        let latency = OPERATIONS
-            .iter()
-            .map(|operation| {
-                let histogram = histogram!(
-                    "session_store_operation_duration_seconds",
-                    "backend" => backend,
-                    "operation" => *operation
-                );
-                (*operation, histogram)
-            })
-            .collect();
-        Arc::new(Self { inner, latency })
+        Arc::new(Self { inner })
     }
 
     async fn observe<T>(
@@ -264,9 +210,8 @@ impl MeteredStore {
         let started = Instant::now();
         let result = work.await;
         let backend = self.inner.backend();
-        if let Some(latency) = self.latency.get(operation) {
-            latency.record(started.elapsed().as_secs_f64());
-        }
+        histogram!("session_store_operation_duration_seconds", "backend" => backend, "operation" => operation)
+            .record(started.elapsed());
         if let Err(error) = &result {
             let kind = error_kind(error, write);
             counter!("session_store_errors_total", "backend" => backend, "operation" => operation, "kind" => kind)

@@ -5,71 +5,30 @@
 //! errors) are added by one modifier from the same route classification the auth layer
 //! uses, so the document cannot disagree with the running service about who may call what.
 
-use std::sync::Arc;
-
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderValue, Method, header};
-use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use axum::response::IntoResponse;
+use serde_json::{Value, json};
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{HttpMethod, Operation};
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 
+use crate::AppState;
 use crate::auth::{Access, required_access};
-use crate::body::{DeletedBody, PageBody, SessionBody, StatusBody};
+use crate::body::{
+    CreateSessionRequest, DataPatchRequest, DeletedBody, PageBody, RefreshRequest,
+    ReplaceSessionRequest, SessionBody, StatusBody,
+};
 use crate::problem::{PROBLEM_JSON, ProblemBody, ProblemCode};
 use crate::routes::{listing, probes, sessions};
 
 /// Name of the bearer security scheme in the document.
 pub const BEARER: &str = "bearerAuth";
-
-/// Body of `POST /sessions`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CreateSessionRequest {
-    /// Whom the session belongs to: 1 to 256 characters, no control characters.
-    #[schema(
-        min_length = 1,
-        max_length = 256,
-        pattern = r"^[^\u0000-\u001F\u007F-\u009F]+$"
-    )]
-    pub user_id: String,
-    /// The session's data (default `{}`).
-    #[schema(value_type = Option<Object>)]
-    pub data: Option<Map<String, Value>>,
-    /// Idle timeout in seconds (default: the service's default).
-    #[schema(minimum = 1, maximum = 2_592_000)]
-    pub ttl_seconds: Option<i64>,
-}
-
-/// Body of `PUT /sessions/{id}`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReplaceSessionRequest {
-    /// The new data, replacing the old whole.
-    #[schema(value_type = Object)]
-    pub data: Map<String, Value>,
-}
-
-/// Body of `POST /sessions/{id}/refresh` (optional).
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RefreshRequest {
-    /// New idle timeout in seconds, used now and from then on.
-    #[schema(minimum = 1, maximum = 2_592_000)]
-    pub ttl_seconds: Option<i64>,
-}
-
-/// Body of `PATCH /sessions/{id}`: a shallow merge patch of the data. Each key is set to its
-/// value; a `null` value removes the key; other keys are left alone.
-#[derive(Debug, Deserialize, ToSchema)]
-#[schema(value_type = Object)]
-pub struct DataPatchRequest(pub Map<String, Value>);
 
 #[derive(OpenApi)]
 #[openapi(
@@ -365,14 +324,12 @@ pub fn document(max_ttl_seconds: u64) -> Value {
 
 /// The serialised document, made once at start.
 #[derive(Debug, Clone)]
-pub struct OpenApiJson(pub Arc<str>);
+pub struct OpenApiJson(pub Bytes);
 
 impl OpenApiJson {
     /// Renders the document for the limits in force.
     pub fn new(max_ttl_seconds: u64) -> Self {
-        let json =
-            serde_json::to_string(&document(max_ttl_seconds)).unwrap_or_else(|_| "{}".to_owned());
-        Self(json.into())
+        Self(document(max_ttl_seconds).to_string().into())
     }
 }
 
@@ -383,11 +340,12 @@ impl OpenApiJson {
     tag = "probes",
     responses((status = 200, description = "The OpenAPI 3.1 document of this API", content_type = "application/json", body = Object)),
 )]
-pub async fn openapi_json(State(document): State<OpenApiJson>) -> Response {
-    let mut response = document.0.to_string().into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
+pub async fn openapi_json(State(app): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        app.openapi.0.clone(),
+    )
 }

@@ -207,11 +207,7 @@ impl From<SessionError> for ApiError {
                 ProblemCode::VersionMismatch,
                 format!("If-Match does not name the session's current version ({current})"),
             )
-            .with_header(
-                header::ETAG,
-                HeaderValue::from_str(&format!("\"{current}\""))
-                    .unwrap_or(HeaderValue::from_static("\"0\"")),
-            ),
+            .with_header(header::ETAG, crate::body::etag(*current)),
             SessionError::Invalid { message, .. } => Self::invalid(message.clone()),
             SessionError::DataTooLarge { .. } | SessionError::ItemTooLarge => {
                 Self::too_large(error.to_string())
@@ -248,6 +244,55 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// Rewrites an error response that is not yet problem+json (axum's own 404 and 405, and the
+/// timeout layer's bare 503) into one, keeping its status and headers (`Allow` on a 405).
+pub fn for_every_error(response: Response) -> Response {
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if is_problem || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (parts, _) = response.into_parts();
+    let error = match status {
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
+            status,
+            ProblemCode::MethodNotAllowed,
+            "this method is not allowed on this route",
+        ),
+        StatusCode::NOT_FOUND => ApiError::not_found("no such route"),
+        // Only the timeout layer answers 503 without a problem.
+        StatusCode::SERVICE_UNAVAILABLE => {
+            ApiError::unavailable("no answer within REQUEST_TIMEOUT_SECONDS")
+        }
+        _ => ApiError::new(
+            status,
+            ProblemCode::for_status(status),
+            status.canonical_reason().unwrap_or("error"),
+        ),
+    };
+    let mut rewritten = error.into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            rewritten.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    rewritten.extensions_mut().extend(parts.extensions);
+    rewritten
+}
+
+/// The answer to a panicking handler: 500, with the panic's message for the log only.
+pub fn for_panic(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("unknown panic");
+    ApiError::internal(format!("handler panicked: {message}")).into_response()
 }
 
 #[cfg(test)]

@@ -394,10 +394,9 @@ impl Settings {
     pub fn rate_limiter(&self) -> Option<crate::rate_limit::RateLimiter> {
         self.rate_limit_per_second.map(|rate| {
             // Default burst: one second's worth of requests, at least one.
-            let burst = self.rate_limit_burst.unwrap_or_else(|| {
-                let ceiling = rate.ceil().clamp(1.0, f64::from(u32::MAX));
-                format!("{ceiling:.0}").parse().unwrap_or(1)
-            });
+            let burst = self
+                .rate_limit_burst
+                .unwrap_or(rate.ceil().clamp(1.0, f64::from(u32::MAX)) as u32);
             crate::rate_limit::RateLimiter::new(rate, burst)
         })
     }

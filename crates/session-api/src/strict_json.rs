@@ -1,20 +1,61 @@
-//! JSON request bodies parsed strictly: an object that names the same key twice is refused.
+//! The JSON values of request bodies that serde's own types would accept too loosely.
 //!
 //! `serde_json` keeps the last of two equal keys and drops the first without a word, so
-//! `{"userId": "a", "userId": "b"}` would create a session for `b`, and a client whose JSON
-//! is built by string concatenation would never learn that half of what it sent was ignored.
-//! RFC 8259 leaves the meaning of such an object to the receiver; this service refuses it
-//! (400), at every depth, in request bodies. Stored data never holds duplicates, so responses
-//! are unaffected.
+//! `{"data": {"k": 1, "k": 2}}` would store `2`, and a client whose JSON is built by string
+//! concatenation would never learn that half of what it sent was ignored. RFC 8259 leaves the
+//! meaning of such an object to the receiver; this service refuses it (400), at every depth.
+//! (The body structs refuse a repeated field themselves: serde's derive does.)
 
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
+use session_core::SessionData;
 
-/// Parses `bytes` as one JSON value, refusing any object with a repeated key.
-pub fn from_slice(bytes: &[u8]) -> Result<Value, serde_json::Error> {
-    serde_json::from_slice::<Strict>(bytes).map(|strict| strict.0)
+/// Session data as a request sends it: a JSON object that names no key twice at any depth,
+/// with whole numbers written as floats read as integers (see [`whole_as_integer`]).
+#[derive(Debug, Default)]
+pub struct Data(pub SessionData);
+
+impl<'de> Deserialize<'de> for Data {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match deserializer.deserialize_any(StrictVisitor)? {
+            Value::Object(map) => Ok(Self(map)),
+            other => Err(de::Error::invalid_type(
+                unexpected(&other),
+                &"a JSON object",
+            )),
+        }
+    }
+}
+
+/// A whole number: an integer, or a number with a zero fraction (`3600.0`), as JSON Schema
+/// counts integers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WholeNumber(pub i64);
+
+impl<'de> Deserialize<'de> for WholeNumber {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let expected = &"a whole number within 64 bits";
+        match deserializer.deserialize_any(StrictVisitor)? {
+            Value::Number(number) => number
+                .as_i64()
+                .map(Self)
+                .ok_or_else(|| de::Error::invalid_value(de::Unexpected::Other("number"), expected)),
+            other => Err(de::Error::invalid_type(unexpected(&other), expected)),
+        }
+    }
+}
+
+fn unexpected(value: &Value) -> de::Unexpected<'_> {
+    match value {
+        Value::Null => de::Unexpected::Unit,
+        Value::Bool(b) => de::Unexpected::Bool(*b),
+        Value::Number(_) => de::Unexpected::Other("number"),
+        Value::String(s) => de::Unexpected::Str(s),
+        Value::Array(_) => de::Unexpected::Seq,
+        Value::Object(_) => de::Unexpected::Map,
+    }
 }
 
 /// A number written with a fraction or an exponent whose value is a whole number that fits 64
@@ -39,7 +80,10 @@ fn whole_as_integer(value: f64) -> Option<Number> {
     }
 }
 
-/// A `Value` whose deserialisation refuses repeated keys.
+/// Builds a `Value`, refusing any object with a repeated key.
+struct StrictVisitor;
+
+/// A `Value` read by [`StrictVisitor`], for the elements and members inside one.
 struct Strict(Value);
 
 impl<'de> Deserialize<'de> for Strict {
@@ -47,8 +91,6 @@ impl<'de> Deserialize<'de> for Strict {
         deserializer.deserialize_any(StrictVisitor).map(Strict)
     }
 }
-
-struct StrictVisitor;
 
 impl<'de> Visitor<'de> for StrictVisitor {
     type Value = Value;
@@ -88,16 +130,8 @@ impl<'de> Visitor<'de> for StrictVisitor {
         Ok(Value::Null)
     }
 
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
-        Strict::deserialize(deserializer).map(|strict| strict.0)
-    }
-
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        let mut items = Vec::new();
         while let Some(Strict(item)) = seq.next_element()? {
             items.push(item);
         }
@@ -121,49 +155,55 @@ impl<'de> Visitor<'de> for StrictVisitor {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
+
+    fn data(text: &str) -> Result<Value, serde_json::Error> {
+        serde_json::from_str::<Data>(text).map(|Data(map)| Value::Object(map))
+    }
 
     #[test]
     fn parses_what_serde_json_parses() {
         let text = r#"{"a": [1, -2, 3.5, 1e-2, true, null, "x\u00e9"], "b": {"c": {}}, "d": 18446744073709551615}"#;
         assert_eq!(
-            from_slice(text.as_bytes()).expect("valid"),
+            data(text).expect("valid"),
             serde_json::from_str::<Value>(text).expect("valid")
         );
-        assert_eq!(from_slice(b"[]").expect("valid"), json!([]));
-        assert_eq!(from_slice(b"\"s\"").expect("valid"), json!("s"));
     }
 
     #[test]
     fn whole_numbers_written_as_floats_become_integers() {
         assert_eq!(
-            from_slice(
-                br#"[1.0, 1E2, -0, -0.0, 3.0e10, 1e19, 1.5, 1e20, -9.223372036854775808e18]"#
+            data(
+                r#"{"n": [1.0, 1E2, -0, -0.0, 3.0e10, 1e19, 1.5, 1e20, -9.223372036854775808e18]}"#
             )
             .expect("valid")
             .to_string(),
-            "[1,100,0,0,30000000000,10000000000000000000,1.5,1e+20,-9223372036854775808]"
+            r#"{"n":[1,100,0,0,30000000000,10000000000000000000,1.5,1e+20,-9223372036854775808]}"#
         );
     }
 
     #[test]
     fn a_repeated_key_is_refused_at_any_depth() {
         for text in [
-            r#"{"userId": "a", "userId": "b"}"#,
-            r#"{"data": {"k": 1, "k": 1}}"#,
-            r#"{"data": {"list": [{"x": 1, "y": 2, "x": 3}]}}"#,
+            r#"{"k": 1, "k": 1}"#,
+            r#"{"list": [{"x": 1, "y": 2, "x": 3}]}"#,
         ] {
-            let error = from_slice(text.as_bytes()).expect_err(text);
+            let error = data(text).expect_err(text);
             assert!(error.to_string().contains("duplicate key"), "{error}");
         }
     }
 
     #[test]
-    fn malformed_json_stays_an_error() {
-        for text in ["{", r#"{"a" 1}"#, "[1,]", "", "nul"] {
-            assert!(from_slice(text.as_bytes()).is_err(), "{text:?}");
+    fn data_is_an_object_and_whole_numbers_fit_64_bits() {
+        for text in ["[]", "\"s\"", "null", "1"] {
+            assert!(data(text).is_err(), "{text}");
+        }
+        let whole = |text: &str| serde_json::from_str::<WholeNumber>(text).ok();
+        assert_eq!(whole("3600"), Some(WholeNumber(3600)));
+        assert_eq!(whole("3600.0"), Some(WholeNumber(3600)));
+        assert_eq!(whole("-1"), Some(WholeNumber(-1)));
+        for text in ["1.5", "1e20", "\"3600\"", "true", "18446744073709551615"] {
+            assert_eq!(whole(text), None, "{text}");
         }
     }
 }

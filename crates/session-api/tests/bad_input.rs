@@ -622,27 +622,27 @@ async fn a_panicking_handler_is_answered_500_without_its_message() {
 
     use axum::Router;
     use axum::extract::Path;
-    use axum::middleware::from_fn_with_state;
     use axum::routing::get;
+    use session_api::ApiOptions;
     use session_api::auth::Auth;
-    use session_api::layers::{Envelope, envelope};
 
-    let envelope_state = Arc::new(Envelope {
-        auth: Arc::new(Auth::disabled()),
-        request_timeout: Duration::from_secs(5),
-        draining: Arc::default(),
-    });
-    let router: Router = Router::new()
-        .route(
-            "/sessions/{id}",
-            get(|Path(id): Path<String>| async move {
-                // A session id is no number: this handler always panics.
-                id.parse::<u64>()
-                    .map(|n| n.to_string())
-                    .expect("secret detail of the failure")
-            }),
-        )
-        .layer(from_fn_with_state(envelope_state, envelope));
+    let routes: Router = Router::new().route(
+        "/sessions/{id}",
+        get(|Path(id): Path<String>| async move {
+            // A session id is no number: this handler always panics.
+            id.parse::<u64>()
+                .map(|n| n.to_string())
+                .expect("secret detail of the failure")
+        }),
+    );
+    let router = session_api::layers::apply(
+        routes,
+        &ApiOptions {
+            auth: Arc::new(Auth::disabled()),
+            request_timeout: Duration::from_secs(5),
+            ..ApiOptions::default()
+        },
+    );
     let reply = common::send_to(
         &router,
         Method::GET,
@@ -654,7 +654,7 @@ async fn a_panicking_handler_is_answered_500_without_its_message() {
         !String::from_utf8_lossy(&reply.body).contains("secret detail"),
         "the cause goes to the log, not the client: {body}"
     );
-    // The rest of the envelope still ran.
+    // The other layers still ran.
     assert!(reply.header("x-request-id").is_some());
     assert_eq!(reply.header("cache-control"), Some("no-store"));
 }

@@ -103,13 +103,6 @@ pub struct BatchedWriter {
     shared: Arc<Shared>,
 }
 
-impl BatchedWriter {
-    /// Appends `bytes` (whole lines) to the buffer.
-    pub fn append(&self, bytes: &[u8]) {
-        self.shared.append(bytes);
-    }
-}
-
 /// One event's writer: appends what the subscriber formatted to the shared buffer.
 #[derive(Debug)]
 pub struct LineWriter<'a> {

@@ -92,7 +92,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
     let drain = Duration::from_secs(args.shutdown_drain_seconds);
     let draining = state.options.draining.clone();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    // While draining, the router's envelope closes each connection after its response.
+    // While draining, the router's layers close each connection after its response.
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown_signal().await;

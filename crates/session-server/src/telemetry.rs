@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::LogFormat;
-use crate::json_lines::{JsonLines, RequestLines};
+use crate::json_lines::JsonLines;
 use crate::log_writer::{self, LogGuard};
 
 /// Installs the global subscriber. `RUST_LOG` picks the level (default `info`; the AWS SDK's
@@ -15,15 +15,10 @@ use crate::log_writer::{self, LogGuard};
 /// not wait for a system call to log, and a busy server writes many lines per call. No line
 /// is dropped. Keep the returned guard until exit: dropping it writes the rest. Should the
 /// thread not start, lines go straight to stdout.
-///
-/// In JSON, request lines skip `tracing`'s formatter: they are written by [`RequestLines`]
-/// in the same shape, still filtered by `RUST_LOG`.
 pub fn init(format: LogFormat) -> Option<LogGuard> {
     match log_writer::spawn(std::io::stdout(), log_writer::Limits::default()) {
         Ok((writer, guard)) => {
-            if install(format, writer.clone()) {
-                session_api::layers::access_log::install(Box::new(RequestLines::new(writer)));
-            }
+            install(format, writer);
             Some(guard)
         }
         Err(error) => {
@@ -34,8 +29,8 @@ pub fn init(format: LogFormat) -> Option<LogGuard> {
     }
 }
 
-/// Installs the subscriber; says whether it writes JSON lines.
-fn install<W>(format: LogFormat, writer: W) -> bool
+/// Installs the subscriber.
+fn install<W>(format: LogFormat, writer: W)
 where
     W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
 {
@@ -57,5 +52,4 @@ where
     };
     // Only fails when a subscriber is already installed, which is harmless.
     let _ = installed;
-    json
 }

@@ -1,67 +1,80 @@
-//! Cross-cutting concerns: request ids, request logs, problem+json for every error, panics,
-//! caching headers, timeouts. They run as one middleware, [`envelope`], rather than one layer
-//! each: every layer boxes a future per request, and this is the hot path of every call.
+//! The layers around every route, assembled in one place ([`apply`]). tower-http and axum
+//! provide request ids, caching headers, panic catching, timeouts and the body limit; the
+//! crate's own layers are authentication with rate limiting, the problem+json mapping of
+//! axum's own errors, `Connection: close` while draining, metrics and the request log.
 
 pub mod access_log;
-mod envelope;
 pub mod request_id;
 
-pub use envelope::{Envelope, envelope};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
-use std::any::Any;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::Response;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::{RequestBodyDeadlineLayer, TimeoutLayer};
 
-use axum::body::Body;
-use axum::http::{HeaderValue, Response, header};
-use axum::response::IntoResponse;
+use crate::settings::MAX_BODY_BYTES;
+use crate::{ApiOptions, auth, metrics, problem};
 
-use crate::problem::{ApiError, PROBLEM_JSON, ProblemCode};
+/// How long before the request's deadline its body must have arrived, so that the body
+/// extractors answer first and tell a slow client (408) from a slow store (503).
+const BODY_MARGIN: Duration = Duration::from_millis(20);
 
-/// Rewrites an error response that is not yet problem+json (axum's own 404, 405, body-limit
-/// and extractor rejections) into one, keeping its status and headers (`Allow` on a 405).
-pub fn problem_for_every_error(response: Response<Body>) -> Response<Body> {
-    let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) {
-        return response;
-    }
-    let is_problem = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|value| value.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
-    if is_problem {
-        return response;
-    }
-    let (parts, _) = response.into_parts();
-    let detail = match status.as_u16() {
-        405 => "this method is not allowed on this route".to_owned(),
-        404 => "no such route".to_owned(),
-        _ => status.canonical_reason().unwrap_or("error").to_owned(),
-    };
-    let mut rewritten =
-        ApiError::new(status, ProblemCode::for_status(status), detail).into_response();
-    for (name, value) in &parts.headers {
-        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
-            rewritten.headers_mut().insert(name.clone(), value.clone());
-        }
-    }
-    rewritten.extensions_mut().extend(parts.extensions);
-    rewritten
+/// Wraps every route of `routes` (and its fallback) in the layers, outermost first.
+pub fn apply<S: Clone + Send + Sync + 'static>(
+    routes: Router<S>,
+    options: &ApiOptions,
+) -> Router<S> {
+    let draining = options.draining.clone();
+    let timeout = options.request_timeout;
+    let layers = ServiceBuilder::new()
+        .map_request(request_id::drop_insane)
+        .layer(SetRequestIdLayer::new(
+            request_id::X_REQUEST_ID.clone(),
+            MakeRequestUuid,
+        ))
+        .layer(PropagateRequestIdLayer::new(
+            request_id::X_REQUEST_ID.clone(),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .map_response(move |response| close_while_draining(&draining, response))
+        .layer(from_fn(access_log::layer))
+        .layer(from_fn(metrics::layer))
+        .map_response(problem::for_every_error)
+        // Before any body is read: a stranger's request costs no parsing.
+        .layer(from_fn_with_state(options.auth.clone(), auth::layer))
+        .layer(CatchPanicLayer::custom(problem::for_panic))
+        // The handler's work is dropped at the deadline; a store write already sent may still
+        // land, as with any timeout.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ))
+        .layer(RequestBodyDeadlineLayer::new(
+            timeout.checked_sub(BODY_MARGIN).unwrap_or(timeout),
+        ))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    routes.layer(layers)
 }
 
-/// Turns a panic in a handler into a 500 problem (the panic itself is logged as an error).
-pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
-    let message = panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".to_owned());
-    ApiError::internal(format!("handler panicked: {message}")).into_response()
-}
-
-/// Session data must not be cached by browsers or proxies: every response gets
-/// `Cache-Control: no-store` unless a handler chose otherwise.
-pub fn no_store(response: &mut Response<Body>) {
+/// While the process drains before shutting down, every response closes its connection, so
+/// that clients reconnect to another instance.
+fn close_while_draining(draining: &Arc<AtomicBool>, mut response: Response) -> Response {
+    if draining.load(Ordering::Relaxed) {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     response
-        .headers_mut()
-        .entry(header::CACHE_CONTROL)
-        .or_insert(HeaderValue::from_static("no-store"));
 }

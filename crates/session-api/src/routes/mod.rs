@@ -5,7 +5,8 @@ pub mod probes;
 pub mod sessions;
 
 use axum::Router;
-use axum::http::Method;
+use axum::extract::MatchedPath;
+use axum::http::{Method, Request};
 use axum::routing::{get, post};
 
 use crate::AppState;
@@ -28,10 +29,15 @@ pub const TEMPLATES: [&str; 9] = [
 /// The label of a request that matched no route.
 pub const UNMATCHED: &str = "unmatched";
 
-/// The static template of a matched path (`UNMATCHED` for none).
-pub fn template(matched: Option<&str>) -> &'static str {
+/// The route template `request` matched (`UNMATCHED` for none).
+pub fn template_of<B>(request: &Request<B>) -> &'static str {
+    let matched = request.extensions().get::<MatchedPath>();
     matched
-        .and_then(|path| TEMPLATES.iter().find(|template| **template == path))
+        .and_then(|path| {
+            TEMPLATES
+                .iter()
+                .find(|template| **template == path.as_str())
+        })
         .copied()
         .unwrap_or(UNMATCHED)
 }

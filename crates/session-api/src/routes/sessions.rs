@@ -6,19 +6,12 @@ use axum::response::{IntoResponse, Response};
 use session_core::{DataPatch, SessionId, VersionCheck};
 
 use crate::AppState;
-use crate::body::{SessionBody, SessionResponse, SessionTag};
-use crate::extract::{IfMatch, JsonObject, MergePatch, OptionalJsonObject, SessionIdParam};
-use crate::openapi::{
-    CreateSessionRequest, DataPatchRequest, RefreshRequest, ReplaceSessionRequest,
+use crate::body::{
+    CreateSessionRequest, DataPatchRequest, RefreshRequest, ReplaceSessionRequest, SessionBody,
+    SessionResponse, SessionTag,
 };
+use crate::extract::{IfMatch, Json, MergePatch, SessionIdParam};
 use crate::problem::{ApiError, ProblemBody, ProblemCode};
-
-/// Fields of the `POST /sessions` body.
-pub const CREATE_FIELDS: [&str; 3] = ["userId", "data", "ttlSeconds"];
-/// Fields of the `PUT /sessions/{id}` body.
-pub const REPLACE_FIELDS: [&str; 1] = ["data"];
-/// Fields of the `POST /sessions/{id}/refresh` body.
-pub const REFRESH_FIELDS: [&str; 1] = ["ttlSeconds"];
 
 /// `POST /sessions`: `{"userId", "data"?, "ttlSeconds"?}` → 201 with `Location`.
 #[utoipa::path(
@@ -32,13 +25,11 @@ pub const REFRESH_FIELDS: [&str; 1] = ["ttlSeconds"];
 )]
 pub async fn create(
     State(app): State<AppState>,
-    JsonObject(mut body): JsonObject,
+    Json(body): Json<CreateSessionRequest>,
 ) -> Result<Response, ApiError> {
-    body.only(&CREATE_FIELDS)?;
-    let user_id = body.string("userId")?;
-    let data = body.object("data")?.unwrap_or_default();
-    let ttl_seconds = body.integer("ttlSeconds")?;
-    let session = app.service.create(&user_id, data, ttl_seconds).await?;
+    let data = body.data.unwrap_or_default().0;
+    let ttl_seconds = body.ttl_seconds.map(|ttl| ttl.0);
+    let session = app.service.create(&body.user_id, data, ttl_seconds).await?;
     let location = HeaderValue::from_str(&format!("/sessions/{}", session.id.as_str()))
         .map_err(|e| ApiError::internal(format!("unencodable Location: {e}")))?;
     Ok((
@@ -90,15 +81,11 @@ pub async fn replace(
     State(app): State<AppState>,
     SessionIdParam(id): SessionIdParam,
     IfMatch(if_match): IfMatch,
-    JsonObject(mut body): JsonObject,
+    Json(body): Json<ReplaceSessionRequest>,
 ) -> Result<SessionResponse, ApiError> {
-    body.only(&REPLACE_FIELDS)?;
-    let data = body
-        .object("data")?
-        .ok_or_else(|| ApiError::invalid("data is required and must be a JSON object"))?;
     let check = precondition(&app, if_match)?;
     Ok(SessionResponse(
-        app.service.replace(&id, data, &check).await?.into(),
+        app.service.replace(&id, body.data.0, &check).await?.into(),
     ))
 }
 
@@ -115,12 +102,12 @@ pub async fn patch(
     State(app): State<AppState>,
     SessionIdParam(id): SessionIdParam,
     IfMatch(if_match): IfMatch,
-    MergePatch(patch): MergePatch,
+    MergePatch(DataPatchRequest(patch)): MergePatch<DataPatchRequest>,
 ) -> Result<SessionResponse, ApiError> {
     let check = precondition(&app, if_match)?;
     Ok(SessionResponse(
         app.service
-            .patch(&id, DataPatch::new(patch), &check)
+            .patch(&id, DataPatch::new(patch.0), &check)
             .await?
             .into(),
     ))
@@ -138,15 +125,11 @@ pub async fn patch(
 pub async fn refresh(
     State(app): State<AppState>,
     SessionIdParam(id): SessionIdParam,
-    OptionalJsonObject(body): OptionalJsonObject,
+    body: Option<Json<RefreshRequest>>,
 ) -> Result<SessionResponse, ApiError> {
-    let ttl_seconds = match body {
-        Some(mut body) => {
-            body.only(&REFRESH_FIELDS)?;
-            body.integer("ttlSeconds")?
-        }
-        None => None,
-    };
+    let ttl_seconds = body
+        .and_then(|Json(body)| body.ttl_seconds)
+        .map(|ttl| ttl.0);
     Ok(SessionResponse(
         app.service.refresh(&id, ttl_seconds).await?.into(),
     ))
