@@ -5,7 +5,9 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::Serialize;
 use serde_json::{Map, Value};
-use session_core::{Page, Session, SharedSession, Timestamp};
+use std::sync::Arc;
+
+use session_core::{Page, Session, SessionId, Timestamp};
 
 use crate::problem::ApiError;
 use utoipa::ToSchema;
@@ -20,8 +22,8 @@ pub struct SessionTag(pub String);
 #[schema(as = Session)]
 pub struct SessionBody<'a> {
     /// The session id (a random UUID; a secret).
-    #[schema(format = "uuid")]
-    id: &'a str,
+    #[schema(value_type = String, format = "uuid")]
+    id: &'a SessionId,
     /// Whom the session belongs to.
     user_id: &'a str,
     /// The application's data.
@@ -46,7 +48,7 @@ pub struct SessionBody<'a> {
 impl<'a> From<&'a Session> for SessionBody<'a> {
     fn from(session: &'a Session) -> Self {
         Self {
-            id: session.id.as_str(),
+            id: &session.id,
             user_id: session.user_id.as_str(),
             data: &session.data,
             created_at: session.created_at,
@@ -58,11 +60,9 @@ impl<'a> From<&'a Session> for SessionBody<'a> {
     }
 }
 
-/// A session response: the session object with its `ETag`. The body is encoded once per
-/// shared session: a session the store serves from memory again and again is encoded on its
-/// first read only.
+/// A session response: the session object with its `ETag`.
 #[derive(Debug)]
-pub struct SessionResponse(pub SharedSession);
+pub struct SessionResponse(pub Arc<Session>);
 
 /// The `ETag` of a session at `version`.
 pub fn etag(version: u64) -> HeaderValue {
@@ -93,8 +93,8 @@ pub fn encode_session(session: &Session) -> Result<Bytes, serde_json::Error> {
 
 impl IntoResponse for SessionResponse {
     fn into_response(self) -> Response {
-        let shared = self.0;
-        let body = match shared.body(encode_session) {
+        let session = self.0;
+        let body = match encode_session(&session) {
             Ok(body) => body,
             Err(error) => {
                 return ApiError::internal(format!("unencodable session: {error}")).into_response();
@@ -110,10 +110,10 @@ impl IntoResponse for SessionResponse {
             .into_response();
         response
             .headers_mut()
-            .insert(header::ETAG, etag(shared.version));
+            .insert(header::ETAG, etag(session.version));
         response
             .extensions_mut()
-            .insert(SessionTag(shared.id.fingerprint()));
+            .insert(SessionTag(session.id.fingerprint()));
         response
     }
 }

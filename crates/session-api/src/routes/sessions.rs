@@ -39,7 +39,7 @@ pub async fn create(
     let data = body.object("data")?.unwrap_or_default();
     let ttl_seconds = body.integer("ttlSeconds")?;
     let session = app.service.create(&user_id, data, ttl_seconds).await?;
-    let location = HeaderValue::from_str(&format!("/sessions/{}", session.id.as_str()))
+    let location = HeaderValue::from_str(&format!("/sessions/{}", session.id))
         .map_err(|e| ApiError::internal(format!("unencodable Location: {e}")))?;
     Ok((
         StatusCode::CREATED,
