@@ -450,10 +450,7 @@ async fn the_methods_authentication_knows_are_the_ones_the_router_serves() {
         ("/metrics", "/metrics".to_owned()),
         ("/sessions", "/sessions".to_owned()),
         ("/sessions/{id}", format!("/sessions/{id}")),
-        (
-            "/sessions/{id}/refresh",
-            format!("/sessions/{id}/refresh"),
-        ),
+        ("/sessions/{id}/refresh", format!("/sessions/{id}/refresh")),
         ("/sessions/user/{userId}", "/sessions/user/u".to_owned()),
     ] {
         for method in [

@@ -230,7 +230,7 @@ async fn reads_racing_writes_never_see_a_replaced_or_deleted_session() {
         })
         .collect();
 
-    for round in 0..400u64 {
+    for round in 0..1000u64 {
         let target = &sessions[usize::try_from(round % 4).expect("small")];
         let data = object(json!({"round": round}));
         let written = store
