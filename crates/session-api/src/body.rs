@@ -1,11 +1,13 @@
 //! Request and response bodies of the contract: each type both parses (or writes) its body
 //! and documents it in the OpenAPI document, so the two cannot drift apart.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use session_core::{Page, Session, SessionId, SharedSession, Timestamp};
+use session_core::{Page, Session, SessionId, Timestamp};
 use utoipa::ToSchema;
 
 use crate::strict_json::{Data, WholeNumber};
@@ -119,7 +121,7 @@ impl<'a> From<&'a Session> for SessionBody<'a> {
 
 /// A session response: the session object with its `ETag`.
 #[derive(Debug)]
-pub struct SessionResponse(pub SharedSession);
+pub struct SessionResponse(pub Arc<Session>);
 
 /// The `ETag` of a session at `version`.
 pub fn etag(version: u64) -> HeaderValue {

@@ -21,8 +21,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use metrics_util::layers::FanoutBuilder;
 use session_core::store::{PageRequest, SessionStore, StorePage, VersionCheck};
 use session_core::{
-    DataPatch, ExpiryPolicy, Session, SessionData, SessionError, SessionId, SharedSession,
-    Timestamp, UserId,
+    DataPatch, ExpiryPolicy, Session, SessionData, SessionError, SessionId, Timestamp, UserId,
 };
 
 use crate::problem::ApiError;
@@ -253,7 +252,7 @@ impl SessionStore for MeteredStore {
         result
     }
 
-    async fn get(&self, id: &SessionId, now: Timestamp) -> Result<SharedSession, SessionError> {
+    async fn get(&self, id: &SessionId, now: Timestamp) -> Result<Arc<Session>, SessionError> {
         let result = self.observe("get", false, self.inner.get(id, now)).await;
         if matches!(result, Err(SessionError::Expired)) {
             counter!("sessions_expired_on_read_total").increment(1);

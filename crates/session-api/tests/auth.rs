@@ -420,7 +420,7 @@ async fn unknown_routes_and_methods_are_404_and_405_with_or_without_a_token() {
         let reply = call(
             &app,
             Method::POST,
-            &format!("/sessions/{}", id.as_str()),
+            &format!("/sessions/{id}"),
             token,
             REMOTE,
             Some("{}"),
@@ -449,11 +449,8 @@ async fn the_methods_authentication_knows_are_the_ones_the_router_serves() {
         ("/openapi.json", "/openapi.json".to_owned()),
         ("/metrics", "/metrics".to_owned()),
         ("/sessions", "/sessions".to_owned()),
-        ("/sessions/{id}", format!("/sessions/{}", id.as_str())),
-        (
-            "/sessions/{id}/refresh",
-            format!("/sessions/{}/refresh", id.as_str()),
-        ),
+        ("/sessions/{id}", format!("/sessions/{id}")),
+        ("/sessions/{id}/refresh", format!("/sessions/{id}/refresh")),
         ("/sessions/user/{userId}", "/sessions/user/u".to_owned()),
     ] {
         for method in [

@@ -249,7 +249,7 @@ async fn malformed_session_ids_are_404_on_every_route() {
 #[tokio::test]
 async fn unknown_well_formed_ids_are_404_and_create_nothing() {
     let app = TestApp::new();
-    let uri = format!("/sessions/{}", session_core::SessionId::generate().as_str());
+    let uri = format!("/sessions/{}", session_core::SessionId::generate());
     app.put_json(&uri, &json!({"data": {"a": 1}}))
         .await
         .assert_problem(404, "session_not_found");

@@ -330,7 +330,7 @@ async fn a_request_that_outlives_the_timeout_is_503() {
     let reply = common::send_to(
         &app,
         Method::GET,
-        &format!("/sessions/{}", session_core::SessionId::generate().as_str()),
+        &format!("/sessions/{}", session_core::SessionId::generate()),
     )
     .await;
     reply.assert_problem(503, "store_unavailable");

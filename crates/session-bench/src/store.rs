@@ -142,7 +142,7 @@ fn item(session: &Session) -> HashMap<String, AttributeValue> {
         ("n".to_owned(), n("1".into())),
     ]);
     HashMap::from([
-        ("id".to_owned(), s(session.id.as_str().to_owned())),
+        ("id".to_owned(), s(session.id.to_string())),
         ("userId".to_owned(), s(session.user_id.as_str().to_owned())),
         ("data".to_owned(), AttributeValue::M(data)),
         ("createdAt".to_owned(), s(session.created_at.to_string())),
@@ -174,7 +174,7 @@ pub async fn dynamodb(
                 .send()
                 .await;
             if put.is_ok() {
-                ids.push(session.id.as_str().to_owned());
+                ids.push(session.id.to_string());
             }
         }
     }

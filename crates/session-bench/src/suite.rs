@@ -451,7 +451,7 @@ impl Report {
     pub fn markdown(&self) -> String {
         let title = match self.store {
             "dynamodb" => "DynamoDB Local",
-            _ => "Embedded store (redb file and its journal, one sync per batch of writes)",
+            _ => "Embedded store (redb file, one durable commit per batch of writes)",
         };
         let mut out = String::new();
         let _ = writeln!(

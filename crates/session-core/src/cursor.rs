@@ -29,26 +29,22 @@ pub struct Position {
     pub id: String,
     /// The last session's `createdAt`: the per-user listing is ordered by it, and so is the
     /// embedded store's admin listing (DynamoDB's scan resumes from the id alone).
-    #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
+    #[serde(rename = "c")]
+    pub created_at: String,
 }
 
 impl Position {
     /// Where a listing resumes after `session`. Every listing's positions have this form.
     pub fn after(session: &Session) -> Self {
         Self {
-            id: session.id.as_str().to_owned(),
-            created_at: Some(session.created_at.to_string()),
+            id: session.id.to_string(),
+            created_at: session.created_at.to_string(),
         }
     }
 
-    /// The creation time the position holds: `None` in an admin cursor of an earlier
-    /// version, which held only the id; `InvalidCursor` when it is not a timestamp.
-    pub fn created(&self) -> Result<Option<Timestamp>, SessionError> {
-        self.created_at
-            .as_deref()
-            .map(|created| Timestamp::parse(created).ok_or(SessionError::InvalidCursor))
-            .transpose()
+    /// The creation time the position holds; `InvalidCursor` when it is not a timestamp.
+    pub fn created(&self) -> Result<Timestamp, SessionError> {
+        Timestamp::parse(&self.created_at).ok_or(SessionError::InvalidCursor)
     }
 }
 
@@ -101,16 +97,20 @@ impl CursorCodec {
 
     /// Seals `position` for `listing`.
     pub fn seal(&self, listing: Listing<'_>, position: &Position) -> Result<String, SessionError> {
+        let plaintext = serde_json::to_vec(position).map_err(SessionError::internal)?;
+        self.seal_bytes(listing, &plaintext)
+    }
+
+    fn seal_bytes(&self, listing: Listing<'_>, plaintext: &[u8]) -> Result<String, SessionError> {
         let mut nonce = [0u8; NONCE_BYTES];
         getrandom::fill(&mut nonce).map_err(|e| SessionError::internal(e.to_string()))?;
-        let plaintext = serde_json::to_vec(position).map_err(SessionError::internal)?;
         let binding = listing.binding();
         let sealed = self
             .cipher
             .encrypt(
                 XNonce::from_slice(&nonce),
                 Payload {
-                    msg: &plaintext,
+                    msg: plaintext,
                     aad: &binding,
                 },
             )
@@ -148,14 +148,7 @@ impl CursorCodec {
             serde_json::from_slice(&plaintext).map_err(|_| SessionError::InvalidCursor)?;
         // Whoever holds the key could seal anything: a position must still name a possible
         // session, in the form its listing uses, before any store sees it as a start key.
-        let well_formed = crate::SessionId::parse(&position.id).is_some()
-            && match (listing, position.created()) {
-                (_, Ok(Some(_))) => true,
-                // Admin cursors issued by earlier versions hold only the id.
-                (Listing::All, Ok(None)) => true,
-                (Listing::User(_), Ok(None)) | (_, Err(_)) => false,
-            };
-        if well_formed {
+        if crate::SessionId::parse(&position.id).is_some() && position.created().is_ok() {
             Ok(position)
         } else {
             Err(SessionError::InvalidCursor)
@@ -165,26 +158,23 @@ impl CursorCodec {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn position() -> Position {
         Position {
             id: "6ba7b810-9dad-41d1-80b4-00c04fd430c8".into(),
-            created_at: Some("2026-11-23T10:00:00.000Z".into()),
+            created_at: "2026-11-23T10:00:00.000Z".into(),
         }
     }
 
     #[test]
-    fn a_position_gives_back_its_creation_time_or_says_it_has_none() {
+    fn a_position_gives_back_its_creation_time() {
         let at = Timestamp::parse("2026-11-23T10:00:00.000Z").expect("timestamp");
-        assert_eq!(position().created().expect("valid"), Some(at));
-        let id_only = Position {
-            created_at: None,
-            ..position()
-        };
-        assert_eq!(id_only.created().expect("valid"), None);
+        assert_eq!(position().created().expect("valid"), at);
         let garbled = Position {
-            created_at: Some("yesterday".into()),
+            created_at: "yesterday".into(),
             ..position()
         };
         assert!(matches!(
@@ -198,44 +188,35 @@ mod tests {
         let codec = CursorCodec::from_secret(b"k");
         let alice = UserId::parse("alice").expect("valid");
         let user = Listing::User(&alice);
-        for (listing, id, created) in [
-            (user, "", Some("")),
-            (
-                user,
-                "6ba7b810-9dad-41d1-80b4-00c04fd430c8",
-                Some("yesterday"),
-            ),
-            (user, "6ba7b810-9dad-41d1-80b4-00c04fd430c8", None),
-            (user, "zzzz", Some("2026-11-23T10:00:00.000Z")),
-            (Listing::All, "", None),
-            (Listing::All, "zzzz", None),
-            (
-                Listing::All,
-                "6ba7b810-9dad-41d1-80b4-00c04fd430c8",
-                Some("yesterday"),
-            ),
+        let id = "6ba7b810-9dad-41d1-80b4-00c04fd430c8";
+        let at = "2026-11-23T10:00:00.000Z";
+        for (listing, forged) in [
+            (user, json!({"i": "", "c": ""})),
+            (user, json!({"i": id, "c": "yesterday"})),
+            (user, json!({"i": id})),
+            (user, json!({"i": "zzzz", "c": at})),
+            (Listing::All, json!({"i": "", "c": at})),
+            (Listing::All, json!({"i": "zzzz", "c": at})),
+            (Listing::All, json!({"i": id, "c": "yesterday"})),
+            // The creation time is required in the admin listing's cursors too.
+            (Listing::All, json!({"i": id})),
         ] {
-            let forged = Position {
-                id: id.to_owned(),
-                created_at: created.map(str::to_owned),
-            };
-            let cursor = codec.seal(listing, &forged).expect("seal");
+            let plaintext = serde_json::to_vec(&forged).expect("json");
+            let cursor = codec.seal_bytes(listing, &plaintext).expect("seal");
             assert!(
                 matches!(
                     codec.open(listing, &cursor),
                     Err(SessionError::InvalidCursor)
                 ),
-                "{forged:?}"
+                "{forged}"
             );
         }
-        for created in [None, Some("2026-11-23T10:00:00.000Z".to_owned())] {
-            let all = Position {
-                id: "6ba7b810-9dad-41d1-80b4-00c04fd430c8".into(),
-                created_at: created,
-            };
-            let cursor = codec.seal(Listing::All, &all).expect("seal");
-            assert_eq!(codec.open(Listing::All, &cursor).ok(), Some(all));
-        }
+        let all = Position {
+            id: id.into(),
+            created_at: at.into(),
+        };
+        let cursor = codec.seal(Listing::All, &all).expect("seal");
+        assert_eq!(codec.open(Listing::All, &cursor).ok(), Some(all));
     }
 
     #[test]

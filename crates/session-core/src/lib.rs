@@ -25,7 +25,7 @@ pub use error::{BoxError, SessionError};
 pub use id::SessionId;
 pub use policy::ExpiryPolicy;
 pub use service::{Page, ServiceConfig, SessionService};
-pub use session::{Session, SharedSession};
+pub use session::Session;
 pub use store::{SessionStore, VersionCheck};
 pub use timestamp::Timestamp;
 pub use user::UserId;

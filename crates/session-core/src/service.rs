@@ -7,8 +7,7 @@ use crate::cursor::{CursorCodec, Listing, Position};
 use crate::data::{encoded_size_bound, string_bound, validate_data};
 use crate::store::{PageRequest, SessionStore, VersionCheck};
 use crate::{
-    Clock, DataPatch, ExpiryPolicy, Session, SessionData, SessionError, SessionId, SharedSession,
-    UserId,
+    Clock, DataPatch, ExpiryPolicy, Session, SessionData, SessionError, SessionId, UserId,
 };
 
 /// Page size when a listing names none.
@@ -112,7 +111,7 @@ impl SessionService {
     }
 
     /// Reads a live session, extending it when sliding expiration is on and an extension is due.
-    pub async fn get(&self, id: &str) -> Result<SharedSession, SessionError> {
+    pub async fn get(&self, id: &str) -> Result<Arc<Session>, SessionError> {
         let id = parse_id(id)?;
         let now = self.clock.now();
         let session = self.store.get(&id, now).await?;
@@ -126,7 +125,7 @@ impl SessionService {
             .touch(&id, session.touched_at, new_ttl, now)
             .await
         {
-            Ok(Some(touched)) => Ok(SharedSession::new(touched)),
+            Ok(Some(touched)) => Ok(Arc::new(touched)),
             // Someone else extended (or deleted) it since the read; what was read is still a
             // correct answer for this request.
             Ok(None) => Ok(session),

@@ -60,7 +60,7 @@ async fn items_have_the_documented_attributes_and_types() {
         .client()
         .get_item()
         .table_name(store.table_name())
-        .key("id", AttributeValue::S(session.id.as_str().into()))
+        .key("id", AttributeValue::S(session.id.to_string()))
         .consistent_read(true)
         .send()
         .await
@@ -83,7 +83,7 @@ async fn items_have_the_documented_attributes_and_types() {
             "version"
         ]
     );
-    assert_eq!(item["id"], AttributeValue::S(session.id.as_str().into()));
+    assert_eq!(item["id"], AttributeValue::S(session.id.to_string()));
     assert_eq!(item["userId"], AttributeValue::S("layout".into()));
     assert_eq!(item["createdAt"], AttributeValue::S(t0.to_string()));
     assert!(

@@ -36,7 +36,7 @@ proptest! {
     #[test]
     fn id_parsing_accepts_only_canonical_v4_uuids(text in "\\PC{0,40}") {
         if let Some(id) = SessionId::parse(&text) {
-            prop_assert_eq!(id.as_str(), text.as_str());
+            prop_assert_eq!(id.to_string(), text.clone());
             prop_assert_eq!(text.len(), 36);
             prop_assert_eq!(text.as_bytes()[14], b'4');
             prop_assert!(text.chars().all(|c| c == '-' || c.is_ascii_digit() || ('a'..='f').contains(&c)));
@@ -64,7 +64,7 @@ proptest! {
         let codec = CursorCodec::from_secret(b"property");
         let user = UserId::parse(&user).expect("valid");
         let other = UserId::parse(&other).expect("valid");
-        let created = Some(Timestamp::from_millis(created_ms).to_string());
+        let created = Timestamp::from_millis(created_ms).to_string();
         let position = Position { id, created_at: created };
         let cursor = codec.seal(Listing::User(&user), &position).expect("seal");
         prop_assert!(cursor.len() <= MAX_CURSOR_CHARS);
@@ -85,7 +85,7 @@ proptest! {
     #[test]
     fn altered_cursors_are_refused(index in any::<prop::sample::Index>(), replacement in "[A-Za-z0-9_-]") {
         let codec = CursorCodec::from_secret(b"property");
-        let position = Position { id: "6ba7b810-9dad-41d1-80b4-00c04fd430c8".into(), created_at: None };
+        let position = Position { id: "6ba7b810-9dad-41d1-80b4-00c04fd430c8".into(), created_at: "2026-11-23T10:00:00.000Z".into() };
         let cursor = codec.seal(Listing::All, &position).expect("seal");
         prop_assert!(codec.open(Listing::All, &cursor).is_ok(), "the unaltered cursor opens");
         let at = index.index(cursor.len());

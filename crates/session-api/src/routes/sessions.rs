@@ -30,7 +30,7 @@ pub async fn create(
     let data = body.data.unwrap_or_default().0;
     let ttl_seconds = body.ttl_seconds.map(|ttl| ttl.0);
     let session = app.service.create(&body.user_id, data, ttl_seconds).await?;
-    let location = HeaderValue::from_str(&format!("/sessions/{}", session.id.as_str()))
+    let location = HeaderValue::from_str(&format!("/sessions/{}", session.id))
         .map_err(|e| ApiError::internal(format!("unencodable Location: {e}")))?;
     Ok((
         StatusCode::CREATED,

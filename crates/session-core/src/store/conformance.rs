@@ -91,7 +91,7 @@ fn object(value: Value) -> SessionData {
 
 /// A unique user id, so cases never see each other's sessions even on a shared table.
 fn fresh_user(label: &str) -> UserId {
-    user(&format!("{label}-{}", SessionId::generate().as_str()))
+    user(&format!("{label}-{}", SessionId::generate()))
 }
 
 /// A session as the service would create it at `at` with idle timeout `ttl_seconds`.
@@ -143,7 +143,7 @@ pub async fn create_then_get_returns_the_same_session(store: Arc<dyn SessionStor
         .get(&session.id, t0.plus_seconds(1))
         .await
         .expect("get");
-    assert_eq!(read, session);
+    assert_eq!(*read, session);
 }
 
 /// Creating a session whose id exists fails and leaves the existing one as it was.
@@ -157,7 +157,7 @@ pub async fn create_refuses_an_existing_id(store: Arc<dyn SessionStore>) {
         store.create(&second).await.is_err(),
         "an existing id must not be overwritten"
     );
-    assert_eq!(store.get(&first.id, t0).await.expect("get"), first);
+    assert_eq!(*store.get(&first.id, t0).await.expect("get"), first);
 }
 
 /// Nested objects, arrays, unicode, numbers, booleans and nulls come back as they went in.
@@ -251,7 +251,7 @@ pub async fn replace_sets_data_and_bumps_version(store: Arc<dyn SessionStore>) {
         ),
         "a data write does not move expiry"
     );
-    assert_eq!(store.get(&session.id, t1).await.expect("get"), replaced);
+    assert_eq!(*store.get(&session.id, t1).await.expect("get"), replaced);
     let again = store
         .replace(
             &session.id,
@@ -293,7 +293,7 @@ pub async fn replace_with_stale_version_changes_nothing(store: Arc<dyn SessionSt
         matches!(never, Err(SessionError::VersionMismatch { current: 1 })),
         "{never:?}"
     );
-    assert_eq!(store.get(&session.id, t0).await.expect("get"), session);
+    assert_eq!(*store.get(&session.id, t0).await.expect("get"), session);
 }
 
 /// PATCH sets the keys it names, removes those set to null, and leaves every other key alone.
@@ -322,7 +322,7 @@ pub async fn patch_sets_and_removes_only_named_keys(store: Arc<dyn SessionStore>
         (patched.version, patched.updated_at, patched.ttl),
         (2, t1, session.ttl)
     );
-    assert_eq!(store.get(&session.id, t1).await.expect("get"), patched);
+    assert_eq!(*store.get(&session.id, t1).await.expect("get"), patched);
 }
 
 /// A PATCH naming a stale version fails and writes nothing.
@@ -344,7 +344,7 @@ pub async fn patch_with_stale_version_changes_nothing(store: Arc<dyn SessionStor
         matches!(result, Err(SessionError::VersionMismatch { current: 1 })),
         "{result:?}"
     );
-    assert_eq!(store.get(&session.id, t0).await.expect("get"), session);
+    assert_eq!(*store.get(&session.id, t0).await.expect("get"), session);
 }
 
 /// A PATCH whose merged result would exceed the data limit is refused and writes nothing.
@@ -366,7 +366,7 @@ pub async fn patch_refuses_merged_data_over_the_limit(store: Arc<dyn SessionStor
         matches!(result, Err(SessionError::DataTooLarge { limit: 100, size }) if size > 100),
         "{result:?}"
     );
-    assert_eq!(store.get(&session.id, t0).await.expect("get"), session);
+    assert_eq!(*store.get(&session.id, t0).await.expect("get"), session);
     let shrink = DataPatch::new(object(json!({"a": null, "b": "y".repeat(60)})));
     let patched = store
         .patch(&session.id, &shrink, &VersionCheck::Any, limit, t0)
@@ -433,7 +433,7 @@ pub async fn expired_session_is_gone_for_every_route_but_delete(store: Arc<dyn S
         .get(&session.id, at_expiry.plus_seconds(-1))
         .await
         .expect("get before expiry");
-    assert_eq!(still, session, "no refused write changed the stored item");
+    assert_eq!(*still, session, "no refused write changed the stored item");
     store
         .delete(&session.id)
         .await
@@ -466,7 +466,7 @@ pub async fn refresh_extends_without_touching_data_or_version(store: Arc<dyn Ses
         ),
         (&session.data, 1, t0, 600)
     );
-    assert_eq!(store.get(&session.id, t1).await.expect("get"), refreshed);
+    assert_eq!(*store.get(&session.id, t1).await.expect("get"), refreshed);
 }
 
 /// A refresh with `ttlSeconds` uses it now and keeps it as the idle timeout, even shorter.
@@ -544,7 +544,7 @@ pub async fn touch_extends_only_when_nobody_touched_since(store: Arc<dyn Session
         .await
         .expect("touch");
     assert_eq!(stale, None, "a reader that saw t0 must not extend again");
-    assert_eq!(store.get(&session.id, t1).await.expect("get"), touched);
+    assert_eq!(*store.get(&session.id, t1).await.expect("get"), touched);
 }
 
 /// Touching a deleted or expired session changes nothing and creates nothing.
@@ -598,16 +598,16 @@ pub async fn sliding_read_extends_lazily(store: Arc<dyn SessionStore>) {
         .await
         .expect("create");
     clock.advance_seconds(59);
-    let early = sessions.get(created.id.as_str()).await.expect("get");
+    let early = sessions.get(&created.id.to_string()).await.expect("get");
     assert_eq!(
         (early.ttl, early.touched_at),
         (created.ttl, created.touched_at),
         "not due yet"
     );
     let raw = store.get(&created.id, clock.now()).await.expect("raw get");
-    assert_eq!(raw, created, "a read before touchAfter writes nothing");
+    assert_eq!(*raw, created, "a read before touchAfter writes nothing");
     clock.advance_seconds(1);
-    let due = sessions.get(created.id.as_str()).await.expect("get");
+    let due = sessions.get(&created.id.to_string()).await.expect("get");
     assert_eq!(due.ttl, clock.now().epoch_seconds() + 600);
     assert_eq!(
         (due.touched_at, due.version, due.updated_at),
@@ -639,11 +639,11 @@ pub async fn sliding_read_respects_the_absolute_cap(store: Arc<dyn SessionStore>
         .await
         .expect("create");
     clock.advance_seconds(500);
-    let read = sessions.get(created.id.as_str()).await.expect("get");
+    let read = sessions.get(&created.id.to_string()).await.expect("get");
     assert_eq!(read.ttl, t0.epoch_seconds() + 1000);
     clock.advance_seconds(500);
     assert!(matches!(
-        sessions.get(created.id.as_str()).await,
+        sessions.get(&created.id.to_string()).await,
         Err(SessionError::Expired)
     ));
 }
@@ -896,7 +896,7 @@ pub async fn concurrent_replaces_with_the_same_version_have_one_winner(
         }
     }
     assert_eq!(winners.len(), 1);
-    assert_eq!(store.get(&session.id, t0).await.expect("get"), winners[0]);
+    assert_eq!(*store.get(&session.id, t0).await.expect("get"), winners[0]);
 }
 
 /// A freshly made store is ready.

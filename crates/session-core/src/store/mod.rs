@@ -3,13 +3,13 @@
 //! unconditional write.
 
 use std::fmt::Debug;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
 use crate::cursor::Position;
 use crate::{
-    DataPatch, ExpiryPolicy, Session, SessionData, SessionError, SessionId, SharedSession,
-    Timestamp, UserId,
+    DataPatch, ExpiryPolicy, Session, SessionData, SessionError, SessionId, Timestamp, UserId,
 };
 
 #[cfg(feature = "conformance")]
@@ -91,7 +91,7 @@ pub trait SessionStore: Send + Sync + Debug {
 
     /// Reads a session (strongly consistent). What a store keeps in memory it shares rather
     /// than copies.
-    async fn get(&self, id: &SessionId, now: Timestamp) -> Result<SharedSession, SessionError>;
+    async fn get(&self, id: &SessionId, now: Timestamp) -> Result<Arc<Session>, SessionError>;
 
     /// Replaces the data of a live session, bumps `version` and sets `updatedAt` to `now`.
     async fn replace(

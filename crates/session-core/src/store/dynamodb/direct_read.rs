@@ -439,7 +439,7 @@ fn get_item_body(table: &str, id: &SessionId) -> Result<Vec<u8>, Fallback> {
     }
     serde_json::to_vec(&GetItem {
         table_name: table,
-        key: HashMap::from([(PARTITION_KEY, StringValue { s: id.as_str() })]),
+        key: HashMap::from([(PARTITION_KEY, StringValue { s: &id.to_string() })]),
         consistent_read: true,
     })
     .map_err(|e| Fallback::Signing(e.to_string()))
@@ -549,7 +549,7 @@ mod tests {
             ),
         ]);
         let item = HashMap::from([
-            ("id".to_owned(), s(id.as_str())),
+            ("id".to_owned(), s(&id.to_string())),
             ("userId".to_owned(), s("direct-user")),
             ("data".to_owned(), AttributeValue::M(data)),
             ("ttl".to_owned(), n("1796559447")),
@@ -566,7 +566,7 @@ mod tests {
         let through_sdk = client
             .get_item()
             .table_name(&table)
-            .key("id", s(id.as_str()))
+            .key("id", s(&id.to_string()))
             .consistent_read(true)
             .send()
             .await
@@ -591,7 +591,7 @@ mod tests {
         client
             .put_item()
             .table_name(&table)
-            .item("id", s(id.as_str()))
+            .item("id", s(&id.to_string()))
             .item("tags", AttributeValue::Ss(vec!["a".into(), "b".into()]))
             .send()
             .await
@@ -808,12 +808,15 @@ mod tests {
         client
             .put_item()
             .table_name(&table)
-            .item("id", s(id.as_str()))
+            .item("id", s(&id.to_string()))
             .send()
             .await
             .expect("put");
         let item = reader.get(&table, &id).await.expect("answered directly");
-        assert_eq!(item.map(|item| item["id"].clone()), Some(s(id.as_str())));
+        assert_eq!(
+            item.map(|item| item["id"].clone()),
+            Some(s(&id.to_string()))
+        );
     }
 
     #[test]
@@ -864,7 +867,7 @@ mod tests {
             value,
             serde_json::json!({
                 "TableName": "my \"table\"",
-                "Key": {"id": {"S": id.as_str()}},
+                "Key": {"id": {"S": id.to_string()}},
                 "ConsistentRead": true
             })
         );

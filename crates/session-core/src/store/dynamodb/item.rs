@@ -46,20 +46,16 @@ pub(super) fn ts(instant: Timestamp) -> AttributeValue {
 }
 
 pub(super) fn key(id: &SessionId) -> Item {
-    HashMap::from([(PARTITION_KEY.to_owned(), s(id.as_str()))])
+    HashMap::from([(PARTITION_KEY.to_owned(), s(id.to_string()))])
 }
 
 /// The exclusive start key of the per-user index that resumes after `position`.
-pub(super) fn user_index_key(user_id: &UserId, position: &Position) -> Result<Item, SessionError> {
-    let created = position
-        .created_at
-        .as_ref()
-        .ok_or(SessionError::InvalidCursor)?;
-    Ok(HashMap::from([
+pub(super) fn user_index_key(user_id: &UserId, position: &Position) -> Item {
+    HashMap::from([
         (PARTITION_KEY.to_owned(), s(&position.id)),
         (USER_INDEX_PARTITION_KEY.to_owned(), s(user_id.as_str())),
-        (USER_INDEX_SORT_KEY.to_owned(), s(created)),
-    ]))
+        (USER_INDEX_SORT_KEY.to_owned(), s(&position.created_at)),
+    ])
 }
 
 /// The exclusive start key of a table scan that resumes after `position`.

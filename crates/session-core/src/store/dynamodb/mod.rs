@@ -38,8 +38,7 @@ use item::{Item, Seen, data_value, from_item, key, n, names, s, seen, to_item, t
 use crate::schema::{PARTITION_KEY, USER_INDEX};
 use crate::store::{PageRequest, SessionStore, StorePage, VersionCheck};
 use crate::{
-    DataPatch, ExpiryPolicy, Session, SessionData, SessionError, SessionId, SharedSession,
-    Timestamp, UserId,
+    DataPatch, ExpiryPolicy, Session, SessionData, SessionError, SessionId, Timestamp, UserId,
 };
 
 /// How many times a PATCH re-reads and retries when another write changed the session between
@@ -329,8 +328,8 @@ impl SessionStore for DynamoDbStore {
         }
     }
 
-    async fn get(&self, id: &SessionId, now: Timestamp) -> Result<SharedSession, SessionError> {
-        self.read_live(id, now).await.map(SharedSession::new)
+    async fn get(&self, id: &SessionId, now: Timestamp) -> Result<Arc<Session>, SessionError> {
+        self.read_live(id, now).await.map(Arc::new)
     }
 
     async fn replace(
@@ -503,8 +502,7 @@ impl SessionStore for DynamoDbStore {
         let start = page
             .after
             .as_ref()
-            .map(|after| item::user_index_key(user_id, after))
-            .transpose()?;
+            .map(|after| item::user_index_key(user_id, after));
         let fetch = |start: Option<Item>, limit: i32| async move {
             let output = self
                 .client

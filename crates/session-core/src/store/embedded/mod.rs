@@ -1,20 +1,17 @@
 //! `EmbeddedStore`: sessions in a local `redb` file, for a laptop, a single container, or tests.
 //!
-//! One table: `sessions_by_creation` (creation time and id → record; see `locator` for why
-//! not the id alone); the sweeper reads every record's `ttl` (see `sweeper`). The map from id
-//! to key (see `locator`) and the per-user index, for listings newest first (see
-//! `user_index`), live in memory, and so do recently read sessions (see `read_cache`). All
-//! writes go through one writer thread that commits in batches (see `writer`); reads run on
-//! the caller's thread, from the read cache or against a consistent snapshot.
+//! One table, `sessions_by_creation`: each session's record (see `record`) under its creation
+//! time and id (see `index` for why). In memory beside it: the index of sessions by id and by
+//! user (see `index`) and recently read sessions (see `read_cache`). All writes go through one
+//! writer thread that commits them in batches, durably (see `writer`); the sweeper purges
+//! expired sessions through the same thread (see `sweeper`). Reads run on the caller's
+//! thread, from the read cache or against a consistent snapshot.
 
-mod derived;
-mod journal;
-mod locator;
+mod index;
 mod ops;
 mod read_cache;
 mod record;
 mod sweeper;
-mod user_index;
 mod writer;
 
 use std::path::Path;
@@ -25,44 +22,31 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use redb::backends::InMemoryBackend;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, TableDefinition};
 
 use crate::store::{PageRequest, SessionStore, StorePage, VersionCheck};
 use crate::{
-    Clock, DataPatch, ExpiryPolicy, Session, SessionData, SessionError, SessionId, SharedSession,
-    SystemClock, Timestamp, UserId,
+    Clock, DataPatch, ExpiryPolicy, Session, SessionData, SessionError, SessionId, SystemClock,
+    Timestamp, UserId,
 };
 
-use derived::Derived;
-use journal::Journal;
-use writer::{ClosureOp, Tx, WriteOp};
+use index::Index;
+use read_cache::ReadCache;
+use writer::{ClosureOp, Tx, TxnResult, WriteOp};
 
-pub(crate) const SESSIONS: TableDefinition<&[u8], &[u8]> =
-    TableDefinition::new("sessions_by_creation");
-/// The sessions table of earlier versions, keyed by id; moved into `SESSIONS` on open.
-const LEGACY_SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
-/// The per-user index of earlier versions, kept in the file; dropped on open now that the
-/// index lives in memory.
-const LEGACY_BY_USER: TableDefinition<(&str, &str, &str), ()> =
-    TableDefinition::new("sessions_by_user");
-/// The expiry index of earlier versions, dropped on open now that the sweeper reads the
-/// records themselves.
-const LEGACY_BY_EXPIRY: TableDefinition<(i64, &str), ()> =
-    TableDefinition::new("sessions_by_expiry");
+const SESSIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("sessions_by_creation");
 
 /// Default grace period between expiry and purge (`SESSION_PURGE_AFTER_SECONDS`).
 pub const DEFAULT_PURGE_AFTER_SECONDS: u64 = 3600;
 /// Default size of redb's page cache (`EMBEDDED_CACHE_MB`), in MiB.
 ///
-/// Small on purpose. Half of the cache may hold pages that commits changed but did not sync
-/// (see `journal`), and the checkpoint writes all of them out at once, holding up every write
-/// meanwhile: with redb's default of 1 GiB, creates stalled for tens of milliseconds at each
-/// checkpoint. With 32 MiB, such pages trickle out as the buffer fills, creates were 20%
-/// faster, their p99 latency 2 to 7 times lower, and reads as fast (the operating system's
-/// page cache serves what redb's does not hold); see docs/benchmarks.md.
+/// Small, because little is served from it: hot sessions are served decoded from the read
+/// cache (`EMBEDDED_READ_CACHE_MB`), new sessions go to the last pages of the table, and the
+/// operating system's page cache holds the file as well. Every page redb caches is memory the
+/// process keeps.
 pub const DEFAULT_CACHE_MB: usize = 32;
 /// Default size of the cache of decoded sessions for reads and listings (`EMBEDDED_READ_CACHE_MB`),
-/// in MiB: room for about 9,000 sessions with 200 bytes of data each. See `read_cache`.
+/// in MiB: room for about 10,000 sessions with 200 bytes of data each. See `read_cache`.
 pub const DEFAULT_READ_CACHE_MB: usize = 16;
 
 /// Settings of the embedded store.
@@ -80,10 +64,6 @@ pub struct EmbeddedOptions {
     /// Bytes of memory for decoded sessions kept for reads by id and listings; 0 turns that
     /// cache off.
     pub read_cache_bytes: usize,
-    /// Longest time a write is durable only in the journal before redb's file is made
-    /// durable and the journal emptied (a database file only). Longer means fewer
-    /// checkpoints and a longer replay after a crash.
-    pub checkpoint_interval: Duration,
 }
 
 impl Default for EmbeddedOptions {
@@ -94,15 +74,20 @@ impl Default for EmbeddedOptions {
             clock: Arc::new(SystemClock),
             cache_bytes: DEFAULT_CACHE_MB << 20,
             read_cache_bytes: DEFAULT_READ_CACHE_MB << 20,
-            checkpoint_interval: journal::DEFAULT_CHECKPOINT_INTERVAL,
         }
     }
 }
 
+/// What readers and the writer thread share.
+struct Shared {
+    db: Database,
+    index: Index,
+    cache: ReadCache,
+}
+
 /// Sessions in a `redb` database file (or in memory, for tests).
 pub struct EmbeddedStore {
-    db: Arc<Database>,
-    derived: Arc<Derived>,
+    shared: Arc<Shared>,
     queue: Mutex<Option<Sender<Box<dyn WriteOp>>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     options: EmbeddedOptions,
@@ -136,16 +121,7 @@ impl EmbeddedStore {
                     path.display()
                 ))
             })?;
-        let location = path.display().to_string();
-        let journal_path = journal::path_for(path);
-        let (journal, replay) =
-            Journal::open(&journal_path, options.checkpoint_interval).map_err(|e| {
-                SessionError::internal(format!(
-                    "cannot open the embedded store journal {}: {e}",
-                    journal_path.display()
-                ))
-            })?;
-        Self::start(db, Some((journal, replay)), options, location)
+        Self::start(db, options, path.display().to_string())
     }
 
     /// A store that lives in memory and vanishes when dropped.
@@ -153,48 +129,41 @@ impl EmbeddedStore {
         let db = Database::builder()
             .create_with_backend(InMemoryBackend::new())
             .map_err(|e| SessionError::internal(format!("cannot create in-memory store: {e}")))?;
-        // Nothing in memory survives the process, so a journal would buy nothing.
-        Self::start(db, None, options, "memory".to_owned())
+        Self::start(db, options, "memory".to_owned())
     }
 
-    /// Brings the file up to this version's layout, builds what lives in memory, replays what
-    /// `journal` holds, and starts the writer.
+    /// Creates the sessions table if needed, builds the index, and starts the writer.
     fn start(
         db: Database,
-        journal: Option<(Journal, Vec<journal::Change>)>,
         options: EmbeddedOptions,
         location: String,
     ) -> Result<Self, SessionError> {
-        let db = Arc::new(db);
-        upgrade_layout(&db, &location)?;
-        let derived = Arc::new(Derived::build(
-            &db.begin_read().map_err(map_redb)?,
-            options.read_cache_bytes,
-        )?);
-        let journal = match journal {
-            Some((mut journal, replay)) => {
-                if !replay.is_empty() {
-                    replay_journal(&db, &derived, &mut journal, replay, &location)?;
-                }
-                Some(journal)
-            }
-            None => None,
+        let txn = db.begin_write().map_err(map_redb)?;
+        // Opening a table in a write transaction creates it.
+        txn.open_table(SESSIONS).map_err(map_redb)?;
+        txn.commit().map_err(map_redb)?;
+        let index = {
+            let txn = db.begin_read().map_err(map_redb)?;
+            Index::build(&txn.open_table(SESSIONS).map_err(map_redb)?)?
         };
-
+        let shared = Arc::new(Shared {
+            db,
+            index,
+            cache: ReadCache::new(options.read_cache_bytes),
+        });
         let (queue, receiver) = mpsc::channel();
-        let chores = Box::new(sweeper::Sweeper::new(
+        let sweeper = sweeper::Sweeper::new(
             options.clock.clone(),
             options.purge_after_seconds,
             options.sweep_interval,
-        ));
-        let (writer_db, writer_derived) = (db.clone(), derived.clone());
+        );
+        let writer_shared = shared.clone();
         let writer = std::thread::Builder::new()
             .name("embedded-store-writer".into())
-            .spawn(move || writer::run(writer_db, writer_derived, journal, receiver, chores))
+            .spawn(move || writer::run(writer_shared, receiver, sweeper))
             .map_err(|e| SessionError::internal(format!("cannot start the writer thread: {e}")))?;
         Ok(Self {
-            db,
-            derived,
+            shared,
             queue: Mutex::new(Some(queue)),
             writer: Mutex::new(Some(writer)),
             options,
@@ -203,10 +172,13 @@ impl EmbeddedStore {
     }
 
     /// Purges now every session that expired at least `purge_after_seconds` ago by the store's
-    /// clock; returns how many were purged. The sweeper calls the same code periodically.
+    /// clock; returns how many were purged. The sweeper does the same a chunk at a time.
     pub async fn purge_expired(&self) -> Result<u64, SessionError> {
         let cutoff = sweeper::cutoff(self.options.clock.now(), self.options.purge_after_seconds);
-        self.write(move |tx| Ok(Ok(sweeper::purge_until(tx, cutoff)?)))
+        let due = sweeper::scan(&self.shared.db, None, usize::MAX, cutoff)
+            .map_err(map_redb)?
+            .due;
+        self.write(move |tx| Ok(Ok(sweeper::purge(tx, due, cutoff)?)))
             .await
     }
 
@@ -224,10 +196,11 @@ impl EmbeddedStore {
         }
     }
 
+    /// Queues `run` for the writer and waits until its batch has committed.
     async fn write<T, F>(&self, run: F) -> Result<T, SessionError>
     where
         T: Send + 'static,
-        F: FnOnce(&Tx<'_>) -> Result<Result<T, SessionError>, redb::Error> + Send + 'static,
+        F: FnOnce(&Tx<'_>) -> TxnResult<T> + Send + 'static,
     {
         let (op, reply) = ClosureOp::new(run);
         {
@@ -245,16 +218,6 @@ impl EmbeddedStore {
         reply
             .await
             .map_err(|_| SessionError::unavailable("the embedded store writer has stopped"))?
-    }
-
-    /// Reads run inline: a redb read is a few page lookups in its cache, cheaper than a hop to
-    /// a blocking thread.
-    fn read<T>(
-        &self,
-        run: impl FnOnce(&redb::ReadTransaction) -> Result<Result<T, SessionError>, redb::Error>,
-    ) -> Result<T, SessionError> {
-        let txn = self.db.begin_read().map_err(map_redb)?;
-        run(&txn).map_err(map_redb)?
     }
 }
 
@@ -275,23 +238,8 @@ impl SessionStore for EmbeddedStore {
         self.write(move |tx| ops::create(tx, new)).await
     }
 
-    async fn get(&self, id: &SessionId, now: Timestamp) -> Result<SharedSession, SessionError> {
-        let cache = &self.derived.cache;
-        let ticket = match cache.lookup(id.as_str()) {
-            Ok(cached) => return ops::live(cached, now),
-            // Taken before the snapshot opens; see `read_cache`.
-            Err(ticket) => ticket,
-        };
-        let key = self
-            .derived
-            .locator
-            .key(id.as_str())
-            .ok_or(SessionError::NotFound)?;
-        let session = self.read(|txn| {
-            let table = txn.open_table(SESSIONS)?;
-            Ok(ops::load_caching(&table, &key, cache, ticket))
-        })?;
-        ops::live(session, now)
+    async fn get(&self, id: &SessionId, now: Timestamp) -> Result<Arc<Session>, SessionError> {
+        ops::live(ops::get(&self.shared, id)?, now)
     }
 
     async fn replace(
@@ -391,8 +339,7 @@ impl SessionStore for EmbeddedStore {
 
     async fn delete(&self, id: &SessionId) -> Result<(), SessionError> {
         let id = id.clone();
-        self.write(move |tx| ops::remove(tx, id.as_str()).map(|removed| removed.map(|_| ())))
-            .await
+        self.write(move |tx| ops::delete(tx, &id)).await
     }
 
     async fn list_user(
@@ -401,16 +348,7 @@ impl SessionStore for EmbeddedStore {
         page: &PageRequest,
         now: Timestamp,
     ) -> Result<StorePage, SessionError> {
-        // Not through `read`: the listing reads the index before it begins its snapshot.
-        ops::list_user(
-            &self.derived.index,
-            &self.derived.cache,
-            &self.db,
-            user_id,
-            page,
-            now,
-        )
-        .map_err(map_redb)?
+        ops::list_user(&self.shared, user_id, page, now)
     }
 
     async fn list_all(
@@ -418,13 +356,12 @@ impl SessionStore for EmbeddedStore {
         page: &PageRequest,
         now: Timestamp,
     ) -> Result<StorePage, SessionError> {
-        self.read(|txn| ops::list_all(txn, &self.derived.locator, page, now))
+        ops::list_all(&self.shared, page, now)
     }
 
     async fn delete_user(&self, user_id: &UserId, now: Timestamp) -> Result<u64, SessionError> {
         let user_id = user_id.clone();
-        let derived = self.derived.clone();
-        self.write(move |tx| ops::delete_user(tx, &derived.index, &user_id, now))
+        self.write(move |tx| ops::delete_user(tx, &user_id, now))
             .await
     }
 
@@ -437,87 +374,10 @@ impl SessionStore for EmbeddedStore {
         if !writer_alive {
             return Err(SessionError::unavailable("the embedded store is closed"));
         }
-        self.read(|txn| {
-            txn.open_table(SESSIONS)?;
-            Ok(Ok(()))
-        })
+        let txn = self.shared.db.begin_read().map_err(map_redb)?;
+        txn.open_table(SESSIONS).map_err(map_redb)?;
+        Ok(())
     }
-}
-
-/// Creates the sessions table, moves the sessions of a file written by an earlier version
-/// (keyed by id) into it, and drops the tables this version no longer keeps; one durable
-/// transaction, so a crash leaves either the old layout or the new one.
-fn upgrade_layout(db: &Database, location: &str) -> Result<(), SessionError> {
-    let txn = db.begin_write().map_err(map_redb)?;
-    let mut moved = 0_u64;
-    {
-        // Opening a table in a write transaction creates it.
-        let mut sessions = txn.open_table(SESSIONS).map_err(map_redb)?;
-        let legacy = txn.open_table(LEGACY_SESSIONS).map_err(map_redb)?;
-        for entry in legacy.iter().map_err(map_redb)? {
-            let (id, record) = entry.map_err(map_redb)?;
-            let (id, record) = (id.value(), record.value());
-            // A record that cannot be read moves too (first in the table), so that nothing
-            // is lost; reads of it answer 500 with the cause logged, as they did.
-            let created = record::user_and_creation(record).map_or(i64::MIN, |(_, at)| at);
-            sessions
-                .insert(locator::key(created, id).as_slice(), record)
-                .map_err(map_redb)?;
-            moved += 1;
-        }
-    }
-    txn.delete_table(LEGACY_SESSIONS).map_err(map_redb)?;
-    txn.delete_table(LEGACY_BY_EXPIRY).map_err(map_redb)?;
-    txn.delete_table(LEGACY_BY_USER).map_err(map_redb)?;
-    txn.commit().map_err(map_redb)?;
-    if moved > 0 {
-        tracing::info!(
-            store = location,
-            sessions = moved,
-            "moved the embedded store's sessions to the table keyed by creation time"
-        );
-    }
-    Ok(())
-}
-
-/// Brings redb up to date with the journal after a crash: applies its changes in order in one
-/// durable transaction, then empties it.
-fn replay_journal(
-    db: &Database,
-    derived: &Derived,
-    journal: &mut Journal,
-    changes: Vec<journal::Change>,
-    location: &str,
-) -> Result<(), SessionError> {
-    let count = changes.len();
-    let txn = db.begin_write().map_err(map_redb)?;
-    let (journalled, index_changes) = {
-        let tx = Tx::new(&txn, &derived.locator).map_err(map_redb)?;
-        for change in changes {
-            ops::replay(&tx, change).map_err(map_redb)?.map_err(|e| {
-                SessionError::internal(format!(
-                    "cannot replay the journal {}: {e}",
-                    journal.path().display()
-                ))
-            })?;
-        }
-        tx.into_changes()
-    };
-    let commit = derived.committing(&journalled, index_changes);
-    txn.commit().map_err(map_redb)?;
-    commit.committed();
-    journal.reset().map_err(|e| {
-        SessionError::internal(format!(
-            "cannot empty the journal {}: {e}",
-            journal.path().display()
-        ))
-    })?;
-    tracing::info!(
-        store = location,
-        changes = count,
-        "replayed the embedded store journal"
-    );
-    Ok(())
 }
 
 /// Storage faults: I/O trouble may pass (503); anything else is a bug or corruption (500).
@@ -528,274 +388,5 @@ pub(crate) fn map_redb(error: impl Into<redb::Error>) -> SessionError {
             SessionError::unavailable(error)
         }
         other => SessionError::internal(other),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::journal::{Change, Journal, path_for};
-    use super::*;
-    use crate::store::SessionStore;
-    use redb::ReadableTableMetadata;
-
-    fn session(user: &str, version: u64) -> Session {
-        let at = SystemClock.now();
-        Session {
-            id: SessionId::generate(),
-            user_id: UserId::parse(user).expect("valid"),
-            data: serde_json::json!({"v": version})
-                .as_object()
-                .cloned()
-                .expect("object"),
-            created_at: at,
-            updated_at: at,
-            touched_at: at,
-            ttl: at.epoch_seconds() + 3600,
-            ttl_seconds: 3600,
-            version,
-        }
-    }
-
-    /// Writes sit in the journal until the checkpoint, which empties it while the store runs.
-    #[tokio::test]
-    async fn the_checkpoint_empties_the_journal_while_the_store_runs() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("s.redb");
-        let journal_len = || {
-            journal::pending_changes(&path_for(&path))
-                .expect("journal")
-                .len()
-        };
-        let first = session("u1", 1);
-        {
-            let options = EmbeddedOptions {
-                checkpoint_interval: Duration::from_secs(3600),
-                ..EmbeddedOptions::default()
-            };
-            let store = EmbeddedStore::open(&path, options).expect("open");
-            store.create(&first).await.expect("create");
-            assert!(journal_len() > 0, "an acknowledged write is in the journal");
-        }
-        assert_eq!(journal_len(), 0, "closing checkpoints");
-
-        let options = EmbeddedOptions {
-            checkpoint_interval: Duration::from_millis(50),
-            ..EmbeddedOptions::default()
-        };
-        let store = EmbeddedStore::open(&path, options).expect("reopen");
-        let second = session("u1", 1);
-        store.create(&second).await.expect("create");
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while journal_len() > 0 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "no checkpoint emptied the journal"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        let now = SystemClock.now();
-        assert_eq!(store.get(&first.id, now).await.expect("first"), first);
-        assert_eq!(store.get(&second.id, now).await.expect("second"), second);
-        // Writes after a checkpoint go to the emptied journal.
-        store.delete(&first.id).await.expect("delete");
-        assert!(matches!(
-            store.get(&first.id, now).await,
-            Err(SessionError::NotFound)
-        ));
-    }
-
-    /// Earlier versions kept the sessions by id, the per-user index and an expiry index in
-    /// the file: such a file opens, its sessions (records of both layouts, and one that cannot
-    /// be read) move to the table keyed by creation time, read by id and list from the index
-    /// rebuilt in memory, expired ones are purged without the expiry index, and all three old
-    /// tables are dropped.
-    #[tokio::test]
-    async fn a_file_of_an_earlier_layout_opens_reads_and_lists() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("s.redb");
-        let (older, newer) = (session("u1", 1), session("u1", 1));
-        let unreadable = SessionId::generate();
-        {
-            let db = Database::create(&path).expect("create");
-            let txn = db.begin_write().expect("write");
-            {
-                let mut sessions = txn.open_table(LEGACY_SESSIONS).expect("sessions");
-                let mut legacy = txn.open_table(LEGACY_BY_USER).expect("legacy");
-                let mut expiry = txn.open_table(LEGACY_BY_EXPIRY).expect("expiry");
-                sessions
-                    .insert(unreadable.as_str(), b"\xb1 torn".as_slice())
-                    .expect("insert");
-                for (s, created) in [(&older, "2026-01-01T00:00:00.000Z"), (&newer, "x")] {
-                    let record = if s.id == older.id {
-                        record::encode(s).expect("encode")
-                    } else {
-                        serde_json::to_vec(s).expect("the JSON records of older versions")
-                    };
-                    let id = s.id.as_str();
-                    sessions.insert(id, record.as_slice()).expect("insert");
-                    legacy
-                        .insert((s.user_id.as_str(), created, id), ())
-                        .expect("insert");
-                    expiry.insert((s.ttl, id), ()).expect("insert");
-                }
-            }
-            txn.commit().expect("commit");
-        }
-        let store = EmbeddedStore::open(&path, EmbeddedOptions::default()).expect("open");
-        let page = PageRequest {
-            limit: 10,
-            after: None,
-        };
-        let now = SystemClock.now();
-        let listed = store
-            .list_user(&UserId::parse("u1").expect("valid"), &page, now)
-            .await
-            .expect("list");
-        let mut ids: Vec<_> = listed.sessions.iter().map(|s| s.id.clone()).collect();
-        let mut expected = vec![older.id.clone(), newer.id.clone()];
-        ids.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-        expected.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-        assert_eq!(ids, expected);
-        assert_eq!(store.get(&older.id, now).await.expect("older"), older);
-        assert_eq!(store.get(&newer.id, now).await.expect("newer"), newer);
-        assert!(
-            matches!(
-                store.get(&unreadable, now).await,
-                Err(SessionError::Internal { .. })
-            ),
-            "the unreadable record moved too, and still reads as a fault"
-        );
-        drop(store);
-        {
-            let db = Database::open(&path).expect("reopen");
-            let txn = db.begin_read().expect("read");
-            assert!(
-                txn.open_table(LEGACY_SESSIONS).is_err(),
-                "the table keyed by id is gone"
-            );
-            assert_eq!(
-                txn.open_table(SESSIONS)
-                    .expect("sessions")
-                    .len()
-                    .expect("len"),
-                3,
-                "every session moved"
-            );
-            assert!(
-                txn.open_table(LEGACY_BY_USER).is_err(),
-                "the old user index is gone"
-            );
-            assert!(
-                txn.open_table(LEGACY_BY_EXPIRY).is_err(),
-                "the old expiry index is gone"
-            );
-        }
-        let clock = Arc::new(crate::ManualClock::new(now));
-        let store = EmbeddedStore::open(
-            &path,
-            EmbeddedOptions {
-                purge_after_seconds: 0,
-                clock: clock.clone(),
-                ..EmbeddedOptions::default()
-            },
-        )
-        .expect("open again");
-        clock.set(Timestamp::from_epoch_seconds(older.ttl.max(newer.ttl)));
-        assert_eq!(store.purge_expired().await.expect("purge"), 2);
-        assert!(matches!(
-            store.get(&older.id, now).await,
-            Err(SessionError::NotFound)
-        ));
-    }
-
-    /// What a crash leaves behind: changes in the journal that redb never made durable.
-    #[tokio::test]
-    async fn opening_replays_the_journal_onto_the_database() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("s.redb");
-        let (kept, replaced, deleted) = (session("u1", 1), session("u1", 1), session("u2", 1));
-        {
-            let store = EmbeddedStore::open(&path, EmbeddedOptions::default()).expect("open");
-            for s in [&kept, &replaced, &deleted] {
-                store.create(s).await.expect("create");
-            }
-        }
-        assert!(
-            journal::pending_changes(&path_for(&path))
-                .expect("journal")
-                .is_empty(),
-            "a clean close leaves an empty journal"
-        );
-
-        let created = session("u3", 1);
-        let mut newer = replaced.clone();
-        newer.version = 2;
-        newer.data = serde_json::json!({"v": 2})
-            .as_object()
-            .cloned()
-            .expect("object");
-        newer.ttl += 60;
-        {
-            let (mut journal, _) =
-                Journal::open(&path_for(&path), journal::DEFAULT_CHECKPOINT_INTERVAL)
-                    .expect("journal");
-            let put = |s: &Session| Change::Put {
-                id: s.id.as_str().to_owned(),
-                record: record::encode(s).expect("encode"),
-            };
-            journal
-                .append(&[put(&created), put(&newer)])
-                .expect("append");
-            journal
-                .append(&[Change::Remove {
-                    id: deleted.id.as_str().to_owned(),
-                }])
-                .expect("append");
-            // Replaying twice is what a crash between a checkpoint and emptying the journal does.
-            journal.append(&[put(&created)]).expect("append");
-        }
-
-        let clock = Arc::new(crate::ManualClock::new(SystemClock.now()));
-        let options = EmbeddedOptions {
-            purge_after_seconds: 0,
-            clock: clock.clone(),
-            ..EmbeddedOptions::default()
-        };
-        let store = EmbeddedStore::open(&path, options).expect("reopen");
-        assert!(
-            journal::pending_changes(&path_for(&path))
-                .expect("journal")
-                .is_empty(),
-            "replay empties the journal"
-        );
-        let now = SystemClock.now();
-        assert_eq!(store.get(&kept.id, now).await.expect("kept"), kept);
-        assert_eq!(store.get(&created.id, now).await.expect("created"), created);
-        assert_eq!(store.get(&replaced.id, now).await.expect("replaced"), newer);
-        assert!(matches!(
-            store.get(&deleted.id, now).await,
-            Err(SessionError::NotFound)
-        ));
-        // The indexes follow the records: u1 lists both of its sessions once, u2 none.
-        let page = PageRequest {
-            limit: 10,
-            after: None,
-        };
-        let u1 = store
-            .list_user(&UserId::parse("u1").expect("valid"), &page, now)
-            .await
-            .expect("list");
-        assert_eq!(u1.sessions.len(), 2);
-        let u2 = store
-            .list_user(&UserId::parse("u2").expect("valid"), &page, now)
-            .await
-            .expect("list");
-        assert!(u2.sessions.is_empty());
-        // Purges follow the records: the replaced session's old ttl purges nothing.
-        clock.advance_seconds(3601);
-        assert_eq!(store.purge_expired().await.expect("purge"), 2);
-        assert_eq!(store.get(&replaced.id, now).await.expect("replaced"), newer);
-        clock.advance_seconds(60);
-        assert_eq!(store.purge_expired().await.expect("purge"), 1);
     }
 }

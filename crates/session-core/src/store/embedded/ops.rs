@@ -1,61 +1,25 @@
-//! The bodies of the embedded store's transactions. Each checks everything before it changes
-//! anything, so a refusal leaves the shared batch transaction untouched.
+//! The bodies of the embedded store's operations. Writes run inside the writer's batch
+//! transaction and check everything before they change anything, so a refusal leaves the
+//! batch untouched; reads run on the caller's thread.
 
-use std::borrow::Borrow;
 use std::ops::Bound;
+use std::sync::Arc;
 
-use redb::{ReadTransaction, ReadableDatabase, ReadableTable};
+use redb::{ReadableDatabase, ReadableTable};
 
-use super::journal::Change;
-use super::locator::{self, Locator};
-use super::read_cache::{ReadCache, Ticket};
+use super::index::{self, Entry};
+use super::read_cache::Ticket;
 use super::record::{decode, encode};
-use super::user_index::{IndexChange, UserIndex};
-use super::writer::Tx;
-use super::{SESSIONS, map_redb};
+use super::writer::{Tx, TxnResult};
+use super::{SESSIONS, Shared, map_redb};
 use crate::store::{PageRequest, StorePage, VersionCheck};
-use crate::{Session, SessionError, SessionId, SharedSession, Timestamp, UserId};
+use crate::{Session, SessionError, SessionId, Timestamp, UserId};
 
-type TxnResult<T> = Result<Result<T, SessionError>, redb::Error>;
-
-/// Loads the session stored under `key`.
-pub(super) fn load(
-    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
-    key: &[u8],
-) -> Result<Session, SessionError> {
-    load_sized(table, key).map(|(session, _)| session)
-}
-
-/// Loads the session stored under `key` from a snapshot opened after `ticket` was taken, and
-/// offers it to the read cache (see `read_cache`); `ticket` is `None` when the cache is off.
-pub(super) fn load_caching(
-    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
-    key: &[u8],
-    cache: &ReadCache,
-    ticket: Option<Ticket>,
-) -> Result<SharedSession, SessionError> {
-    let (session, record_len) = load_sized(table, key)?;
-    let session = SharedSession::new(session);
-    if let Some(ticket) = ticket {
-        cache.offer(ticket, &session, record_len);
-    }
-    Ok(session)
-}
-
-/// Loads the session stored under `key` with the length of its record.
-fn load_sized(
-    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
-    key: &[u8],
-) -> Result<(Session, usize), SessionError> {
-    let record = table
-        .get(key)
-        .map_err(map_redb)?
-        .ok_or(SessionError::NotFound)?;
-    let record = record.value();
-    Ok((decode(record)?, record.len()))
-}
-
-pub(super) fn live<S: Borrow<Session>>(session: S, now: Timestamp) -> Result<S, SessionError> {
+/// `session` unless it is expired at `now`.
+pub(super) fn live<S: std::borrow::Borrow<Session>>(
+    session: S,
+    now: Timestamp,
+) -> Result<S, SessionError> {
     if session.borrow().is_expired(now) {
         Err(SessionError::Expired)
     } else {
@@ -73,14 +37,45 @@ pub(super) fn check_version(session: &Session, check: &VersionCheck) -> Result<(
     }
 }
 
+/// Reads session `id` from the read cache, or from a snapshot that then fills the cache.
+pub(super) fn get(shared: &Shared, id: &SessionId) -> Result<Arc<Session>, SessionError> {
+    let ticket = match shared.cache.lookup(id.as_uuid()) {
+        Ok(cached) => return Ok(cached),
+        // Taken before the snapshot opens; see `read_cache`.
+        Err(ticket) => ticket,
+    };
+    let key = shared
+        .index
+        .key_of(id.as_uuid())
+        .ok_or(SessionError::NotFound)?;
+    let txn = shared.db.begin_read().map_err(map_redb)?;
+    let table = txn.open_table(SESSIONS).map_err(map_redb)?;
+    load_caching(shared, &table, &key, ticket)
+}
+
+/// Loads the session stored under `key` from a snapshot opened after `ticket` was taken, and
+/// offers it to the read cache.
+fn load_caching(
+    shared: &Shared,
+    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    key: &[u8],
+    ticket: Ticket,
+) -> Result<Arc<Session>, SessionError> {
+    let record = table
+        .get(key)
+        .map_err(map_redb)?
+        .ok_or(SessionError::NotFound)?;
+    let record = record.value();
+    let session = Arc::new(decode(record)?);
+    shared.cache.offer(ticket, &session, record.len());
+    Ok(session)
+}
+
 /// A session to create, made ready on the caller's thread, so that the writer thread, which
-/// every write goes through one at a time, only has to insert it: the record is encoded and
-/// the strings are allocated where requests run in parallel, and no copy of the session is
-/// freed on the writer thread.
+/// every write goes through one at a time, only has to insert it: the record is encoded where
+/// requests run in parallel.
 pub(super) struct NewSession {
-    id: String,
-    user: String,
-    created: i64,
+    entry: Entry,
     record: Vec<u8>,
 }
 
@@ -88,9 +83,11 @@ impl NewSession {
     /// `session`, ready to insert.
     pub(super) fn prepare(session: &Session) -> Result<Self, SessionError> {
         Ok(Self {
-            id: session.id.as_str().to_owned(),
-            user: session.user_id.as_str().to_owned(),
-            created: session.created_at.millis(),
+            entry: Entry {
+                user: session.user_id.clone(),
+                created: session.created_at.millis(),
+                id: *session.id.as_uuid(),
+            },
             record: encode(session)?,
         })
     }
@@ -98,63 +95,12 @@ impl NewSession {
 
 /// Inserts `new`; refuses, changing nothing, an id that is taken.
 pub(super) fn create(tx: &Tx<'_>, new: NewSession) -> TxnResult<()> {
-    let NewSession {
-        id,
-        user,
-        created,
-        record,
-    } = new;
-    if !tx.claim(&id, created) {
+    if tx.create(new.entry, &new.record)? {
+        Ok(Ok(()))
+    } else {
         // 122 random bits collided.
-        return Ok(Err(SessionError::internal("session id collision")));
+        Ok(Err(SessionError::internal("session id collision")))
     }
-    let key = locator::key(created, &id);
-    // Noted before the insert: if the insert fails, the batch takes back what it noted.
-    tx.index(IndexChange::Add {
-        user,
-        created,
-        id: id.clone(),
-    });
-    tx.sessions().insert(key.as_slice(), record.as_slice())?;
-    tx.put(id, record);
-    Ok(Ok(()))
-}
-
-/// Adds `session` to the user index once the transaction commits.
-fn index(tx: &Tx<'_>, session: &Session) {
-    tx.index(IndexChange::Add {
-        user: session.user_id.as_str().to_owned(),
-        created: session.created_at.millis(),
-        id: session.id.as_str().to_owned(),
-    });
-}
-
-/// Applies one journalled change on replay: the session ends up exactly as the change says,
-/// whatever state it was in, so replaying a change twice is harmless.
-pub(super) fn replay(tx: &Tx<'_>, change: Change) -> TxnResult<()> {
-    match change {
-        Change::Remove { id } => {
-            remove(tx, &id)?.ok();
-        }
-        Change::Put { id, record } => {
-            let session = match decode(&record) {
-                Ok(session) if session.id.as_str() == id => session,
-                Ok(_) => {
-                    return Ok(Err(SessionError::internal(format!(
-                        "journalled record for {id} names another session"
-                    ))));
-                }
-                Err(error) => return Ok(Err(error)),
-            };
-            remove(tx, &id)?.ok();
-            let created = session.created_at.millis();
-            tx.place(&id, created);
-            index(tx, &session);
-            tx.sessions()
-                .insert(locator::key(created, &id).as_slice(), record.as_slice())?;
-        }
-    }
-    Ok(Ok(()))
 }
 
 /// Loads the live session `id`, lets `change` edit a copy (or refuse), and stores the copy.
@@ -164,72 +110,39 @@ pub(super) fn update(
     now: Timestamp,
     change: impl FnOnce(&mut Session) -> Result<(), SessionError>,
 ) -> TxnResult<Session> {
-    let Some(key) = tx.locate(id.as_str()) else {
+    let Some(key) = tx.key_of(id.as_uuid()) else {
         return Ok(Err(SessionError::NotFound));
     };
-    let current = match load(&*tx.sessions(), &key).and_then(|found| live(found, now)) {
+    let mut session = match tx.load(&key)?.and_then(|found| live(found, now)) {
         Ok(current) => current,
         Err(refusal) => return Ok(Err(refusal)),
     };
-    let mut next = current.clone();
-    if let Err(refusal) = change(&mut next) {
+    if let Err(refusal) = change(&mut session) {
         return Ok(Err(refusal));
     }
-    let record = match encode(&next) {
+    let record = match encode(&session) {
         Ok(record) => record,
         Err(error) => return Ok(Err(error)),
     };
-    tx.sessions().insert(key.as_slice(), record.as_slice())?;
-    tx.put(id.as_str().to_owned(), record);
-    Ok(Ok(next))
+    tx.update(&key, id.as_uuid(), &record)?;
+    Ok(Ok(session))
 }
 
-/// Removes session `id` and its index entries; `NotFound` when there is none.
-pub(super) fn remove(tx: &Tx<'_>, id: &str) -> TxnResult<Session> {
-    match tx.locate(id) {
-        Some(key) => remove_at(tx, &key),
+/// Removes session `id`; `NotFound` when there is none.
+pub(super) fn delete(tx: &Tx<'_>, id: &SessionId) -> TxnResult<()> {
+    match tx.key_of(id.as_uuid()) {
+        Some(key) => Ok(tx.remove(&key)?.map(|_| ())),
         None => Ok(Err(SessionError::NotFound)),
     }
 }
 
-/// Removes the session stored under `key` and its index entries; `NotFound` when there is
-/// none.
-pub(super) fn remove_at(tx: &Tx<'_>, key: &[u8]) -> TxnResult<Session> {
-    let session = {
-        let mut sessions = tx.sessions();
-        let session = match load(&*sessions, key) {
-            Ok(session) => session,
-            Err(refusal) => return Ok(Err(refusal)),
-        };
-        sessions.remove(key)?;
-        session
-    };
-    // The key's own creation time and id: they are what the index and the locator hold.
-    let (created, id) =
-        locator::parts(key).unwrap_or((session.created_at.millis(), session.id.as_str()));
-    tx.index(IndexChange::Remove {
-        user: session.user_id.as_str().to_owned(),
-        created,
-        id: id.to_owned(),
-    });
-    tx.removed(id);
-    Ok(Ok(session))
-}
-
-pub(super) fn delete_user(
-    tx: &Tx<'_>,
-    index: &UserIndex,
-    user_id: &UserId,
-    now: Timestamp,
-) -> TxnResult<u64> {
-    // The index holds what earlier batches committed; this batch's own creates are not in it
-    // yet. A session listed twice, or already removed, is `NotFound` the second time.
-    let mut entries = index.entries(user_id.as_str());
-    entries.extend(tx.indexed_here(user_id.as_str()));
+/// Removes every session of `user`; returns how many of them were live at `now`.
+pub(super) fn delete_user(tx: &Tx<'_>, user: &UserId, now: Timestamp) -> TxnResult<u64> {
     let mut live = 0;
-    for (created, id) in entries {
-        if let Ok(session) = remove_at(tx, &locator::key(created, &id))?
-            && !session.is_expired(now)
+    for (created, id) in tx.sessions_of(user) {
+        // A session removed earlier in the batch is `NotFound` here.
+        if let Ok(ttl) = tx.remove(&index::key(created, &id))?
+            && !crate::policy::is_expired(ttl, now)
         {
             live += 1;
         }
@@ -237,92 +150,91 @@ pub(super) fn delete_user(
     Ok(Ok(live))
 }
 
-/// A page of `user_id`'s live sessions, newest first, from the in-memory index and the
-/// `sessions` table of `txn`, a read transaction begun after the index was read (see
-/// `user_index`).
+/// A page of `user`'s live sessions, newest first, from the index and snapshots opened after
+/// each chunk of it was read (see `index`).
 pub(super) fn list_user(
-    index: &UserIndex,
-    cache: &ReadCache,
-    db: &redb::Database,
-    user_id: &UserId,
+    shared: &Shared,
+    user: &UserId,
     page: &PageRequest,
     now: Timestamp,
-) -> TxnResult<StorePage> {
-    let mut after = match page.after.as_ref().map(|at| (at, at.created())) {
+) -> Result<StorePage, SessionError> {
+    let mut after = match &page.after {
         None => None,
-        Some((at, Ok(Some(created)))) => Some((created.millis(), at.id.clone())),
-        Some(_) => return Ok(Err(SessionError::InvalidCursor)),
+        Some(at) => {
+            let id = SessionId::parse(&at.id).ok_or(SessionError::InvalidCursor)?;
+            Some((at.created()?.millis(), *id.as_uuid()))
+        }
     };
     let mut found = Vec::with_capacity(page.limit + 1);
     // Candidates come in chunks of a page: expired or removed ones are skipped, and a user
     // with many sessions is not copied whole for every page.
     let chunk = page.limit + 1;
     while found.len() <= page.limit {
-        let candidates = index.page(
-            user_id.as_str(),
-            after.as_ref().map(|(created, id)| (*created, id.as_str())),
-            chunk,
-        );
-        let Some((created, id)) = candidates.last() else {
+        let candidates = shared.index.page(user, after, chunk);
+        let Some(&last) = candidates.last() else {
             break;
         };
-        after = Some((*created, id.to_string()));
-        let exhausted = candidates.len() < chunk;
+        after = Some(last);
         // Cached sessions first; the tickets of the others are taken before the snapshot
         // opens, so that what it reads may fill the cache (see `read_cache`).
-        let looked: Vec<_> = candidates.iter().map(|(_, id)| cache.lookup(id)).collect();
-        let txn = db.begin_read()?;
-        let sessions = txn.open_table(SESSIONS)?;
-        for ((created, id), looked) in candidates.iter().zip(looked) {
-            let loaded = looked.or_else(|ticket| {
-                load_caching(&sessions, &locator::key(*created, id), cache, ticket)
+        let looked: Vec<_> = candidates
+            .iter()
+            .map(|(_, id)| shared.cache.lookup(id))
+            .collect();
+        let txn = shared.db.begin_read().map_err(map_redb)?;
+        let table = txn.open_table(SESSIONS).map_err(map_redb)?;
+        for (&(created, id), looked) in candidates.iter().zip(looked) {
+            let loaded = looked.or_else(|ticket: Ticket| {
+                load_caching(shared, &table, &index::key(created, &id), ticket)
             });
             match loaded {
-                Ok(session) if !session.is_expired(now) => found.push(session.into_session()),
+                Ok(session) if !session.is_expired(now) => {
+                    found.push(Arc::unwrap_or_clone(session));
+                }
                 Ok(_) | Err(SessionError::NotFound) => continue,
-                Err(error) => return Ok(Err(error)),
+                Err(error) => return Err(error),
             }
             if found.len() > page.limit {
                 break;
             }
         }
-        if exhausted {
+        if candidates.len() < chunk {
             break;
         }
     }
-    Ok(Ok(StorePage::from_found(found, page.limit)))
+    Ok(StorePage::from_found(found, page.limit))
 }
 
-/// A page of every live session, oldest first (the table's order). A cursor made by an
-/// earlier version holds only an id; it resumes after that session if it still exists.
+/// A page of every live session, oldest first (the table's order).
 pub(super) fn list_all(
-    txn: &ReadTransaction,
-    locator: &Locator,
+    shared: &Shared,
     page: &PageRequest,
     now: Timestamp,
-) -> TxnResult<StorePage> {
-    let sessions = txn.open_table(SESSIONS)?;
-    let after = match page.after.as_ref().map(|at| (at, at.created())) {
+) -> Result<StorePage, SessionError> {
+    let after = match &page.after {
         None => None,
-        Some((at, Ok(Some(created)))) => Some(locator::key(created.millis(), &at.id)),
-        Some((at, Ok(None))) => match locator.key(&at.id) {
-            Some(key) => Some(key),
-            None => return Ok(Err(SessionError::InvalidCursor)),
-        },
-        Some((_, Err(error))) => return Ok(Err(error)),
+        Some(at) => {
+            let id = SessionId::parse(&at.id).ok_or(SessionError::InvalidCursor)?;
+            Some(index::key(at.created()?.millis(), id.as_uuid()))
+        }
     };
     let start = after.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+    let txn = shared.db.begin_read().map_err(map_redb)?;
+    let table = txn.open_table(SESSIONS).map_err(map_redb)?;
     let mut found = Vec::with_capacity(page.limit + 1);
-    for entry in sessions.range::<&[u8]>((start, Bound::Unbounded))? {
-        let (_, record) = entry?;
-        match decode(record.value()) {
-            Ok(session) if !session.is_expired(now) => found.push(session),
-            Ok(_) => continue,
-            Err(error) => return Ok(Err(error)),
+    for stored in table
+        .range::<&[u8]>((start, Bound::Unbounded))
+        .map_err(map_redb)?
+    {
+        let (_, record) = stored.map_err(map_redb)?;
+        let session = decode(record.value())?;
+        if session.is_expired(now) {
+            continue;
         }
+        found.push(session);
         if found.len() > page.limit {
             break;
         }
     }
-    Ok(Ok(StorePage::from_found(found, page.limit)))
+    Ok(StorePage::from_found(found, page.limit))
 }

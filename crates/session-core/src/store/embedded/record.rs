@@ -9,8 +9,7 @@
 //! ```
 //!
 //! Reading a session is the hot path of the service; this layout decodes without matching
-//! field names or parsing timestamps. Records written as JSON by earlier versions (they start
-//! with `{`) are still read.
+//! field names or parsing timestamps.
 
 use crate::{Session, SessionError, SessionId, Timestamp, UserId};
 
@@ -20,7 +19,13 @@ const NUMBERS: usize = 6 * 8;
 
 /// The record of `session`.
 pub(super) fn encode(session: &Session) -> Result<Vec<u8>, SessionError> {
-    let id = session.id.as_str().as_bytes();
+    let mut id = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let id = session
+        .id
+        .as_uuid()
+        .hyphenated()
+        .encode_lower(&mut id)
+        .as_bytes();
     let user = session.user_id.as_str().as_bytes();
     let id_len = u16::try_from(id.len())
         .map_err(|_| SessionError::internal("session id too long for a record"))?;
@@ -67,23 +72,31 @@ fn eight(bytes: &[u8], at: &mut usize) -> Result<[u8; 8], SessionError> {
         .map_err(|_| corrupt("truncated"))
 }
 
-fn text(bytes: &[u8], at: &mut usize) -> Result<String, SessionError> {
+fn text<'a>(bytes: &'a [u8], at: &mut usize) -> Result<&'a str, SessionError> {
     let len: [u8; 2] = take(bytes, at, 2)?
         .try_into()
         .map_err(|_| corrupt("truncated"))?;
     let raw = take(bytes, at, usize::from(u16::from_le_bytes(len)))?;
-    String::from_utf8(raw.to_vec()).map_err(|_| corrupt("an id is not UTF-8"))
+    std::str::from_utf8(raw).map_err(|_| corrupt("an id is not UTF-8"))
+}
+
+fn tag(bytes: &[u8]) -> Result<(), SessionError> {
+    match bytes.first() {
+        Some(&TAG) => Ok(()),
+        _ => Err(corrupt("unknown layout")),
+    }
+}
+
+/// Reads the two ids that follow the numbers, from `at`.
+fn ids(bytes: &[u8], at: &mut usize) -> Result<(SessionId, UserId), SessionError> {
+    let id = SessionId::parse(text(bytes, at)?).ok_or_else(|| corrupt("invalid session id"))?;
+    let user = UserId::parse(text(bytes, at)?).map_err(|_| corrupt("invalid user id"))?;
+    Ok((id, user))
 }
 
 /// The session a record holds.
 pub(super) fn decode(bytes: &[u8]) -> Result<Session, SessionError> {
-    match bytes.first() {
-        Some(&TAG) => {}
-        Some(b'{') => {
-            return serde_json::from_slice(bytes).map_err(|e| corrupt(&e.to_string()));
-        }
-        _ => return Err(corrupt("unknown layout")),
-    }
+    tag(bytes)?;
     let mut at = 1;
     let created_at = i64::from_le_bytes(eight(bytes, &mut at)?);
     let updated_at = i64::from_le_bytes(eight(bytes, &mut at)?);
@@ -91,12 +104,11 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Session, SessionError> {
     let ttl = i64::from_le_bytes(eight(bytes, &mut at)?);
     let ttl_seconds = u64::from_le_bytes(eight(bytes, &mut at)?);
     let version = u64::from_le_bytes(eight(bytes, &mut at)?);
-    let id = text(bytes, &mut at)?;
-    let user = text(bytes, &mut at)?;
+    let (id, user_id) = ids(bytes, &mut at)?;
     let data = serde_json::from_slice(&bytes[at..]).map_err(|e| corrupt(&e.to_string()))?;
     Ok(Session {
-        id: SessionId::from_stored(id),
-        user_id: UserId::from_stored(user),
+        id,
+        user_id,
         data,
         created_at: Timestamp::from_millis(created_at),
         updated_at: Timestamp::from_millis(updated_at),
@@ -107,30 +119,27 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Session, SessionError> {
     })
 }
 
-/// The user and the creation time (milliseconds) of the session a record holds, without
-/// decoding its data: what the per-user index needs when the store opens.
-pub(super) fn user_and_creation(bytes: &[u8]) -> Result<(String, i64), SessionError> {
-    if bytes.first() != Some(&TAG) {
-        let session = decode(bytes)?;
-        return Ok((
-            session.user_id.as_str().to_owned(),
-            session.created_at.millis(),
-        ));
-    }
-    let mut at = 1;
-    let created_at = i64::from_le_bytes(eight(bytes, &mut at)?);
-    at = 1 + NUMBERS;
-    let _id = text(bytes, &mut at)?;
-    let user = text(bytes, &mut at)?;
-    Ok((user, created_at))
+/// What the index and removals need of a record, read without decoding its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Head {
+    /// The session's user.
+    pub(super) user: UserId,
+    /// The session's `ttl`.
+    pub(super) ttl: i64,
+}
+
+/// The head of the session a record holds.
+pub(super) fn head(bytes: &[u8]) -> Result<Head, SessionError> {
+    let ttl = ttl(bytes)?;
+    let mut at = 1 + NUMBERS;
+    let (_, user) = ids(bytes, &mut at)?;
+    Ok(Head { user, ttl })
 }
 
 /// The `ttl` of the session a record holds, read from its fixed slot without decoding the
 /// rest (the sweeper reads every record).
 pub(super) fn ttl(bytes: &[u8]) -> Result<i64, SessionError> {
-    if bytes.first() != Some(&TAG) {
-        return Ok(decode(bytes)?.ttl);
-    }
+    tag(bytes)?;
     // After the tag and three timestamps.
     let mut at = 1 + 3 * 8;
     Ok(i64::from_le_bytes(eight(bytes, &mut at)?))
@@ -169,27 +178,31 @@ mod tests {
     }
 
     #[test]
-    fn the_index_fields_read_without_the_data() {
+    fn the_head_reads_without_the_data() {
         let original = session();
-        let expected = (
-            original.user_id.as_str().to_owned(),
-            original.created_at.millis(),
-        );
+        let expected = Head {
+            user: original.user_id.clone(),
+            ttl: original.ttl,
+        };
         let record = encode(&original).expect("encode");
-        assert_eq!(user_and_creation(&record).expect("fields"), expected);
-        let legacy = serde_json::to_vec(&original).expect("json");
-        assert_eq!(user_and_creation(&legacy).expect("fields"), expected);
-        assert!(user_and_creation(&record[..52]).is_err(), "truncated");
+        assert_eq!(head(&record).expect("head"), expected);
+        assert!(head(&record[..52]).is_err(), "truncated");
         assert_eq!(ttl(&record).expect("ttl"), original.ttl);
-        assert_eq!(ttl(&legacy).expect("ttl"), original.ttl);
         assert!(ttl(&record[..30]).is_err(), "truncated");
+        let json = serde_json::to_vec(&original).expect("json");
+        assert!(decode(&json).is_err(), "not a record");
+        assert!(ttl(&json).is_err(), "not a record");
     }
 
     #[test]
-    fn json_records_of_earlier_versions_still_read() {
-        let original = session();
-        let legacy = serde_json::to_vec(&original).expect("json");
-        assert_eq!(decode(&legacy).expect("decode"), original);
+    fn a_stored_id_that_is_not_an_id_is_a_fault() {
+        let mut record = encode(&session()).expect("encode");
+        // The session id's first character, after the numbers and the id's length.
+        record[1 + NUMBERS + 2] = b'X';
+        assert!(matches!(
+            decode(&record),
+            Err(SessionError::Internal { .. })
+        ));
     }
 
     #[test]

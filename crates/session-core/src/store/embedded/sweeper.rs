@@ -1,22 +1,20 @@
-//! Purges sessions some time after they expired. Runs on the writer thread between batches,
-//! so purges never race other writes.
+//! Purges sessions some time after they expired. The purges are writes like any other, so
+//! they go through the writer and never race other writes.
 //!
 //! There is no index by expiry: a sweep reads the `ttl` of every record, from its fixed slot
 //! (see `record::ttl`), in chunks of [`SCAN_CHUNK`] sessions in key order, one chunk between
-//! two write batches. An index would make every create and every extension insert into one
-//! more B-tree, which cost about 9% of the server's CPU per create; reading every record once
-//! a sweep interval (a minute by default) costs far less, and only a chunk at a time holds
-//! up writes.
+//! two write batches. An index would make every create and every extension write one more
+//! B-tree; reading every record once a sweep interval (a minute by default) costs far less,
+//! and only a chunk at a time holds up writes.
 
 use std::ops::Bound;
 use std::sync::Arc;
 use std::time::Duration;
 
-use redb::{Database, ReadableDatabase, ReadableTable};
+use redb::{Database, ReadableDatabase};
 
-use super::derived::Derived;
-use super::writer::{Chore, Housekeeping, Tx};
-use super::{SESSIONS, locator, ops, record};
+use super::writer::{ClosureOp, Tx, WriteOp};
+use super::{SESSIONS, index, record};
 use crate::{Clock, Timestamp};
 
 /// Sessions read per chunk of a sweep: a few milliseconds of the writer's time.
@@ -29,21 +27,23 @@ pub(super) fn cutoff(now: Timestamp, purge_after_seconds: u64) -> i64 {
 }
 
 /// What one chunk of a scan found.
-struct Scanned {
+pub(super) struct Scanned {
     /// The keys of sessions with `ttl <= cutoff`.
-    due: Vec<Vec<u8>>,
+    pub(super) due: Vec<Vec<u8>>,
     /// The last key read, when the chunk was full: the next chunk starts after it.
     resume: Option<Vec<u8>>,
 }
 
 /// Reads up to `max` sessions after the key `after` (from the first when `None`), in key
-/// order.
-fn scan(
-    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
+/// order, from a snapshot of `db`.
+pub(super) fn scan(
+    db: &Database,
     after: Option<&[u8]>,
     max: usize,
     cutoff: i64,
 ) -> Result<Scanned, redb::Error> {
+    let txn = db.begin_read()?;
+    let table = txn.open_table(SESSIONS)?;
     let range = match after {
         Some(after) => table.range::<&[u8]>((Bound::Excluded(after), Bound::Unbounded))?,
         None => table.range::<&[u8]>(..)?,
@@ -59,7 +59,7 @@ fn scan(
             Ok(_) => {}
             // Never purge what cannot be read; reads of it answer 500 with the cause logged.
             Err(error) => tracing::warn!(
-                session = %locator::parts(key.value()).map_or_else(String::new, |(_, id)| crate::id::fingerprint(id)),
+                session = %index::parts(key.value()).map_or_else(String::new, |(_, id)| id.fingerprint()),
                 error = %error,
                 "the sweeper skipped an unreadable session record"
             ),
@@ -72,30 +72,24 @@ fn scan(
     Ok(scanned)
 }
 
-/// Removes the sessions under the keys `due` that still have `ttl <= cutoff`; returns how
-/// many.
-fn purge(tx: &Tx<'_>, due: Vec<Vec<u8>>, cutoff: i64) -> Result<u64, redb::Error> {
+/// Removes the sessions under the keys `due` that still have `ttl <= cutoff` (a refresh may
+/// have come since the scan); returns how many.
+pub(super) fn purge(tx: &Tx<'_>, due: Vec<Vec<u8>>, cutoff: i64) -> Result<u64, redb::Error> {
     let mut purged = 0;
     for key in due {
-        let current = ops::load(&*tx.sessions(), &key);
-        if current.is_ok_and(|session| session.ttl <= cutoff) && ops::remove_at(tx, &key)?.is_ok() {
+        if tx.ttl(&key)?.is_some_and(|ttl| ttl <= cutoff) && tx.remove(&key)?.is_ok() {
             purged += 1;
         }
     }
     Ok(purged)
 }
 
-/// Purges every session with `ttl <= cutoff`, reading the whole table; returns how many.
-pub(super) fn purge_until(tx: &Tx<'_>, cutoff: i64) -> Result<u64, redb::Error> {
-    let scanned = scan(&*tx.sessions(), None, usize::MAX, cutoff)?;
-    purge(tx, scanned.due, cutoff)
-}
-
+/// The periodic sweep: where it stands, and what it needs to go on.
 pub(super) struct Sweeper {
     clock: Arc<dyn Clock>,
     purge_after_seconds: u64,
     interval: Duration,
-    /// Sessions read per run.
+    /// Sessions read per chunk.
     chunk: usize,
     /// The key after which the sweep in progress goes on; `None` between sweeps.
     resume: Option<Vec<u8>>,
@@ -112,62 +106,36 @@ impl Sweeper {
         }
     }
 
-    /// One durable transaction (its changes need no journal); the user index and the read
-    /// cache follow once it has committed.
-    fn purge_durably(
-        db: &Database,
-        derived: &Derived,
-        due: Vec<Vec<u8>>,
-        cutoff: i64,
-    ) -> Result<u64, redb::Error> {
-        let txn = db.begin_write()?;
-        let (purged, (changes, index_changes)) = {
-            let tx = Tx::new(&txn, &derived.locator)?;
-            let purged = purge(&tx, due, cutoff)?;
-            (purged, tx.into_changes())
-        };
-        let commit = derived.committing(&changes, index_changes);
-        txn.commit()?;
-        commit.committed();
-        Ok(purged)
-    }
-}
-
-impl Housekeeping for Sweeper {
-    fn interval(&self) -> Duration {
+    /// Time between two sweeps.
+    pub(super) fn interval(&self) -> Duration {
         self.interval
     }
 
-    fn run(&mut self, db: &Database, derived: &Derived) -> Chore {
+    /// Reads the next chunk of the sweep; gives back the write that purges what it found due,
+    /// if anything, and whether the sweep goes on (run again after the next batch rather than
+    /// after the interval).
+    pub(super) fn next_chunk(&mut self, db: &Database) -> (Option<Box<dyn WriteOp>>, bool) {
         let cutoff = cutoff(self.clock.now(), self.purge_after_seconds);
-        let scanned = db.begin_read().map_err(redb::Error::from).and_then(|txn| {
-            let table = txn.open_table(SESSIONS)?;
-            scan(&table, self.resume.as_deref(), self.chunk, cutoff)
-        });
-        let Scanned { due, resume } = match scanned {
+        let Scanned { due, resume } = match scan(db, self.resume.as_deref(), self.chunk, cutoff) {
             Ok(scanned) => scanned,
             Err(error) => {
                 tracing::warn!(error = %error, "embedded store sweep failed; will retry");
                 self.resume = None;
-                return Chore::default();
+                return (None, false);
             }
         };
         self.resume = resume;
-        let committed = !due.is_empty()
-            && match Self::purge_durably(db, derived, due, cutoff) {
-                Ok(purged) => {
-                    tracing::debug!(purged, "purged expired sessions");
-                    true
-                }
-                Err(error) => {
-                    tracing::warn!(error = %error, "embedded store sweep failed; will retry");
-                    false
-                }
-            };
-        Chore {
-            committed,
-            again_soon: self.resume.is_some(),
-        }
+        let purge = (!due.is_empty()).then(|| {
+            // Nobody waits for the outcome: a failed batch is logged by the writer, and the
+            // next sweep finds the same sessions.
+            let (op, _) = ClosureOp::new(move |tx| {
+                let purged = purge(tx, due, cutoff)?;
+                tracing::debug!(purged, "purged expired sessions");
+                Ok(Ok(purged))
+            });
+            Box::new(op) as Box<dyn WriteOp>
+        });
+        (purge, self.resume.is_some())
     }
 }
 
@@ -194,9 +162,9 @@ mod tests {
     }
 
     /// A sweep goes through the table a chunk per run, asking to run again until it has read
-    /// every record, and purges exactly the sessions past the cutoff.
+    /// every record, and finds exactly the sessions past the cutoff.
     #[test]
-    fn a_sweep_reads_the_table_in_chunks_and_purges_what_is_due() {
+    fn a_sweep_reads_the_table_in_chunks_and_finds_what_is_due() {
         let db = Database::builder()
             .create_with_backend(InMemoryBackend::new())
             .expect("db");
@@ -205,56 +173,45 @@ mod tests {
         let kept: Vec<Session> = (0..6).map(|n| session(base + 1 + n)).collect();
         {
             let txn = db.begin_write().expect("write");
-            txn.open_table(SESSIONS).expect("table");
-            txn.commit().expect("commit");
-        }
-        let derived = Derived::build(&db.begin_read().expect("read"), 1 << 20).expect("derived");
-        {
-            let txn = db.begin_write().expect("write");
-            let (_, index_changes) = {
-                let tx = Tx::new(&txn, &derived.locator).expect("tables");
+            {
+                let mut table = txn.open_table(SESSIONS).expect("table");
                 for s in due.iter().chain(&kept) {
-                    let new = ops::NewSession::prepare(s).expect("record");
-                    ops::create(&tx, new).expect("insert").expect("created");
+                    let key = index::key(s.created_at.millis(), s.id.as_uuid());
+                    let record = record::encode(s).expect("record");
+                    table
+                        .insert(key.as_slice(), record.as_slice())
+                        .expect("insert");
                 }
-                tx.into_changes()
-            };
-            let commit = derived.committing(&[], index_changes);
+            }
             txn.commit().expect("commit");
-            commit.committed();
         }
         let clock = Arc::new(ManualClock::new(Timestamp::from_epoch_seconds(base)));
         let mut sweeper = Sweeper::new(clock, 0, Duration::from_secs(60));
         sweeper.chunk = 3;
         let mut runs = 0;
+        let mut purges = 0;
         loop {
             runs += 1;
-            let chore = sweeper.run(&db, &derived);
-            if !chore.again_soon {
+            let (purge, again_soon) = sweeper.next_chunk(&db);
+            purges += usize::from(purge.is_some());
+            if !again_soon {
                 break;
             }
             assert!(runs < 10, "the sweep never ended");
         }
         // 13 records, 3 per run: 5 runs, the last one reading the final record.
         assert_eq!(runs, 5);
-        let txn = db.begin_read().expect("read");
-        let table = txn.open_table(SESSIONS).expect("table");
-        let stored = |s: &Session| {
-            let key = locator::key(s.created_at.millis(), s.id.as_str());
-            table.get(key.as_slice()).expect("get").is_some()
-        };
-        for s in &due {
-            assert!(!stored(s), "purged");
-            assert_eq!(derived.locator.key(s.id.as_str()), None, "unlocated");
-        }
-        for s in &kept {
-            assert!(stored(s), "kept");
-        }
-        // The next sweep starts over from the first record.
-        assert!(sweeper.resume.is_none());
-        assert!(
-            !sweeper.run(&db, &derived).committed,
-            "nothing left to purge"
-        );
+        assert!(purges >= 3, "7 due sessions need at least 3 chunks");
+        assert!(sweeper.resume.is_none(), "the next sweep starts over");
+
+        let cutoff = cutoff(Timestamp::from_epoch_seconds(base), 0);
+        let mut found = scan(&db, None, usize::MAX, cutoff).expect("scan").due;
+        let mut expected: Vec<_> = due
+            .iter()
+            .map(|s| index::key(s.created_at.millis(), s.id.as_uuid()))
+            .collect();
+        found.sort();
+        expected.sort();
+        assert_eq!(found, expected);
     }
 }
