@@ -7,7 +7,6 @@
 //! from 412 without a second request. Reads by id are strongly consistent.
 
 mod connect;
-mod direct_read;
 mod errors;
 mod item;
 mod table;
@@ -15,12 +14,10 @@ mod table;
 pub mod testing;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::SharedCredentialsProvider;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
@@ -31,7 +28,6 @@ use aws_sdk_dynamodb::types::{
 pub use connect::{DynamoDbConfig, connect};
 pub use table::{CreateTableOutcome, create_table};
 
-use direct_read::DirectRead;
 use errors::classify;
 use item::{Item, Seen, data_value, from_item, key, n, names, s, seen, to_item, ts};
 
@@ -55,8 +51,6 @@ const BATCH_WRITE_ATTEMPTS: u32 = 8;
 pub struct DynamoDbStore {
     client: Client,
     table: String,
-    /// Reads by id without the SDK's per-request machinery (see `direct_read`).
-    direct: Option<Arc<DirectRead>>,
 }
 
 impl DynamoDbStore {
@@ -65,26 +59,6 @@ impl DynamoDbStore {
         Self {
             client,
             table: table.into(),
-            direct: None,
-        }
-    }
-
-    /// A store over `table` whose reads by id go straight to the endpoint `client` uses,
-    /// signed with `credentials` (the provider `client` was built with), once the client has
-    /// sent a first request; everything else, and any read not answered cleanly that way,
-    /// goes through `client` (see `direct_read`). Direct reads use a connector like the
-    /// SDK's default HTTPS client; for a client built with an HTTP client of its own, use
-    /// [`DynamoDbStore::new`].
-    pub fn with_direct_reads(
-        client: Client,
-        table: impl Into<String>,
-        credentials: SharedCredentialsProvider,
-    ) -> Self {
-        let (client, direct) = DirectRead::attach(client, credentials);
-        Self {
-            client,
-            table: table.into(),
-            direct: Some(Arc::new(direct)),
         }
     }
 
@@ -99,39 +73,15 @@ impl DynamoDbStore {
     }
 
     async fn read(&self, id: &SessionId) -> Result<Option<Item>, SessionError> {
-        let started = std::time::Instant::now();
-        let fell_back = match self.direct.as_ref().filter(|direct| direct.active()) {
-            None => false,
-            Some(direct) => match direct.get(&self.table, id).await {
-                Ok(item) => return Ok(item),
-                // Until the SDK has sent its first request; nothing went wrong.
-                Err(direct_read::Fallback::NoEndpoint) => false,
-                Err(why) => {
-                    direct.fell_back(id, &why);
-                    true
-                }
-            },
-        };
-        let mut request = self
+        let output = self
             .client
             .get_item()
             .table_name(&self.table)
             .set_key(Some(key(id)))
             .consistent_read(true)
-            .customize();
-        // The operation timeout bounds the whole read, the failed direct attempt included.
-        if let Some(timeouts) = self.client.config().timeout_config().filter(|_| fell_back)
-            && let Some(limit) = timeouts.operation_timeout()
-        {
-            let left = limit
-                .saturating_sub(started.elapsed())
-                .max(Duration::from_millis(1));
-            request = request.config_override(
-                aws_sdk_dynamodb::Config::builder()
-                    .timeout_config(timeouts.to_builder().operation_timeout(left).build()),
-            );
-        }
-        let output = request.send().await.map_err(classify)?;
+            .send()
+            .await
+            .map_err(classify)?;
         Ok(output.item)
     }
 
