@@ -9,7 +9,6 @@ use std::fmt::{self, Write as _};
 use std::net::IpAddr;
 
 use session_api::layers::access_log::{Line, LineWriter};
-use session_core::timestamp::CANONICAL_LEN;
 use session_core::{Clock, SystemClock, Timestamp};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
@@ -186,13 +185,7 @@ impl LineWriter for RequestLines {
 /// of `session_api::layers::access_log`, in its order.
 fn request_line(out: &mut String, line: &Line<'_>, at: Timestamp) {
     out.push_str("{\"timestamp\":\"");
-    let mut buffer = [0; CANONICAL_LEN];
-    match at.write(&mut buffer) {
-        Some(text) => out.push_str(text),
-        None => {
-            let _ = write!(out, "{at}");
-        }
-    }
+    let _ = write!(out, "{at}");
     let (level, message) = match line.error {
         Some(_) => ("ERROR", "request failed"),
         None => ("INFO", "request"),
