@@ -14,16 +14,20 @@ mod table;
 pub mod testing;
 
 use std::collections::HashMap;
+use std::error::Error as StdError;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, DeleteRequest, ReturnValue, ReturnValuesOnConditionCheckFailure, WriteRequest,
 };
+use aws_smithy_async::future::pagination_stream::PaginationStream;
 
 pub use connect::{DynamoDbConfig, connect};
 pub use table::{CreateTableOutcome, create_table};
@@ -132,40 +136,6 @@ impl DynamoDbStore {
         }
     }
 
-    /// Runs a query or scan page by page until `limit + 1` live sessions are found or the
-    /// listing ends; `fetch` gets the start key and how many items to evaluate.
-    async fn collect_page<F, Fut>(
-        &self,
-        page: &PageRequest,
-        first_start: Option<Item>,
-        mut fetch: F,
-    ) -> Result<StorePage, SessionError>
-    where
-        F: FnMut(Option<Item>, i32) -> Fut,
-        Fut: Future<Output = Result<(Vec<Item>, Option<Item>), SessionError>>,
-    {
-        let mut found = Vec::with_capacity(page.limit + 1);
-        let mut start = first_start;
-        loop {
-            // DynamoDB applies Limit before the expiry filter, so ask for what is missing and
-            // a little more than one, to spare round trips when a few items are filtered out.
-            let wanted = (page.limit + 1 - found.len()).max(10);
-            let (items, last) =
-                fetch(start.take(), i32::try_from(wanted).unwrap_or(i32::MAX)).await?;
-            for item in items {
-                found.push(from_item(item)?);
-                if found.len() > page.limit {
-                    break;
-                }
-            }
-            match last {
-                Some(last) if found.len() <= page.limit => start = Some(last),
-                _ => break,
-            }
-        }
-        Ok(StorePage::from_found(found, page.limit))
-    }
-
     async fn batch_delete(&self, ids: Vec<String>) -> Result<(), SessionError> {
         for chunk in ids.chunks(BATCH_WRITE_MAX) {
             let mut requests: Vec<WriteRequest> = chunk
@@ -206,6 +176,24 @@ impl DynamoDbStore {
     }
 }
 
+/// Takes the items of a query or scan until `limit + 1` live sessions are found or the
+/// listing ends; the paginator asks for the next page only when its items are needed.
+async fn collect_page<E>(
+    page: &PageRequest,
+    mut items: PaginationStream<Result<Item, SdkError<E, HttpResponse>>>,
+) -> Result<StorePage, SessionError>
+where
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+{
+    let mut found = Vec::with_capacity(page.limit + 1);
+    while found.len() <= page.limit
+        && let Some(item) = items.try_next().await.map_err(classify)?
+    {
+        found.push(from_item(item)?);
+    }
+    Ok(StorePage::from_found(found, page.limit))
+}
+
 /// Why a conditional write on a session failed.
 fn refusal(seen: Option<Seen>, now: Timestamp, check: &VersionCheck) -> SessionError {
     match seen {
@@ -217,6 +205,13 @@ fn refusal(seen: Option<Seen>, now: Timestamp, check: &VersionCheck) -> SessionE
         // The condition failed for a reason the old item does not show: it changed in between.
         Some(_) => SessionError::unavailable("the session changed during the write; retry"),
     }
+}
+
+/// Items a listing asks DynamoDB to evaluate per request. DynamoDB applies `Limit` before the
+/// expiry filter, so a page asks for at least 10, to spare round trips when a few items are
+/// filtered out.
+fn page_size(page: &PageRequest) -> i32 {
+    i32::try_from((page.limit + 1).max(10)).unwrap_or(i32::MAX)
 }
 
 /// A short, jittered, exponential pause before retrying contended work.
@@ -455,26 +450,23 @@ impl SessionStore for DynamoDbStore {
             .as_ref()
             .map(|after| item::user_index_key(user_id, after))
             .transpose()?;
-        let fetch = |start: Option<Item>, limit: i32| async move {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(USER_INDEX)
-                .key_condition_expression("#userId = :user")
-                .filter_expression("#ttl > :now")
-                .set_expression_attribute_names(Some(names(&["userId", "ttl"])))
-                .expression_attribute_values(":user", s(user_id.as_str()))
-                .expression_attribute_values(":now", n(now.epoch_seconds()))
-                .scan_index_forward(false)
-                .set_exclusive_start_key(start)
-                .limit(limit)
-                .send()
-                .await
-                .map_err(classify)?;
-            Ok((output.items.unwrap_or_default(), output.last_evaluated_key))
-        };
-        self.collect_page(page, start, fetch).await
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(USER_INDEX)
+            .key_condition_expression("#userId = :user")
+            .filter_expression("#ttl > :now")
+            .set_expression_attribute_names(Some(names(&["userId", "ttl"])))
+            .expression_attribute_values(":user", s(user_id.as_str()))
+            .expression_attribute_values(":now", n(now.epoch_seconds()))
+            .scan_index_forward(false)
+            .set_exclusive_start_key(start)
+            .into_paginator()
+            .page_size(page_size(page))
+            .items()
+            .send();
+        collect_page(page, items).await
     }
 
     async fn list_all(
@@ -483,60 +475,47 @@ impl SessionStore for DynamoDbStore {
         now: Timestamp,
     ) -> Result<StorePage, SessionError> {
         let start = page.after.as_ref().map(item::table_key);
-        let fetch = |start: Option<Item>, limit: i32| async move {
-            let output = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression("#ttl > :now")
-                .set_expression_attribute_names(Some(names(&["ttl"])))
-                .expression_attribute_values(":now", n(now.epoch_seconds()))
-                .set_exclusive_start_key(start)
-                .limit(limit)
-                .send()
-                .await
-                .map_err(classify)?;
-            Ok((output.items.unwrap_or_default(), output.last_evaluated_key))
-        };
         // The scan resumes from the id alone; the cursor's `createdAt` is for the embedded
         // store's admin listing, which is ordered by it (see `Position`).
-        self.collect_page(page, start, fetch).await
+        let items = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("#ttl > :now")
+            .set_expression_attribute_names(Some(names(&["ttl"])))
+            .expression_attribute_values(":now", n(now.epoch_seconds()))
+            .set_exclusive_start_key(start)
+            .into_paginator()
+            .page_size(page_size(page))
+            .items()
+            .send();
+        collect_page(page, items).await
     }
 
     /// Finds the user's sessions through the index (eventually consistent: one created a
     /// moment ago may be missed) and deletes them in batches of 25.
     async fn delete_user(&self, user_id: &UserId, now: Timestamp) -> Result<u64, SessionError> {
-        let mut ids = Vec::new();
-        let mut live = 0;
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(USER_INDEX)
-                .key_condition_expression("#userId = :user")
-                .projection_expression("#id, #ttl")
-                .set_expression_attribute_names(Some(names(&["userId", "id", "ttl"])))
-                .expression_attribute_values(":user", s(user_id.as_str()))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(classify)?;
-            for found in output.items.unwrap_or_default() {
-                let Some(AttributeValue::S(id)) = found.get(PARTITION_KEY) else {
-                    continue;
-                };
-                if seen(Some(&found)).is_some_and(|seen| !crate::policy::is_expired(seen.ttl, now))
-                {
-                    live += 1;
-                }
-                ids.push(id.clone());
+        let mut items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(USER_INDEX)
+            .key_condition_expression("#userId = :user")
+            .projection_expression("#id, #ttl")
+            .set_expression_attribute_names(Some(names(&["userId", "id", "ttl"])))
+            .expression_attribute_values(":user", s(user_id.as_str()))
+            .into_paginator()
+            .items()
+            .send();
+        let (mut ids, mut live) = (Vec::new(), 0);
+        while let Some(found) = items.try_next().await.map_err(classify)? {
+            let Some(AttributeValue::S(id)) = found.get(PARTITION_KEY) else {
+                continue;
+            };
+            if seen(Some(&found)).is_some_and(|seen| !crate::policy::is_expired(seen.ttl, now)) {
+                live += 1;
             }
-            match output.last_evaluated_key {
-                Some(last) => start = Some(last),
-                None => break,
-            }
+            ids.push(id.clone());
         }
         self.batch_delete(ids).await?;
         Ok(live)
