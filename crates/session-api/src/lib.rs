@@ -137,7 +137,6 @@ pub async fn build_store(
                 attempt_timeout: Duration::from_millis(settings.dynamodb_attempt_timeout_ms),
                 operation_timeout: Duration::from_millis(settings.dynamodb_operation_timeout_ms),
                 max_attempts: settings.dynamodb_max_attempts,
-                direct_reads: settings.dynamodb_direct_reads,
                 ..DynamoDbConfig::new(settings.table_name.clone())
             };
             Ok(Arc::new(connect(&config).await))

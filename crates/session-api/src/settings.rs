@@ -83,12 +83,6 @@ pub struct Settings {
     #[arg(long = "dynamodb-max-attempts", env = "DYNAMODB_MAX_ATTEMPTS", value_name = "DYNAMODB_MAX_ATTEMPTS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=10))]
     pub dynamodb_max_attempts: u32,
 
-    /// Reads by id as one signed GetItem sent straight to the table's endpoint, rather than
-    /// through the AWS SDK's request pipeline (half the CPU per read); any read not answered
-    /// cleanly that way is made through the SDK. `false` sends every read through the SDK.
-    #[arg(long = "dynamodb-direct-reads", env = "DYNAMODB_DIRECT_READS", value_name = "DYNAMODB_DIRECT_READS", default_value = "true", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
-    pub dynamodb_direct_reads: bool,
-
     /// Default idle timeout of a session, in hours (used when SESSION_TTL_SECONDS is not set).
     #[arg(long = "session-ttl-hours", env = "SESSION_TTL_HOURS", value_name = "SESSION_TTL_HOURS", default_value_t = 24, value_parser = clap::value_parser!(u64).range(1..))]
     pub ttl_hours: u64,

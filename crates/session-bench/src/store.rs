@@ -102,13 +102,8 @@ pub async fn embedded(
     }
 }
 
-/// Reads by id through `store`, over 1000 sessions it creates first (on the DynamoDB store,
-/// those creates also show its direct reads the endpoint).
-pub async fn reads<S: SessionStore + 'static>(
-    store: Arc<S>,
-    tasks: usize,
-    duration: Duration,
-) -> Stats {
+/// Reads by id through `store`, over 1000 sessions it creates first.
+async fn reads(store: Arc<EmbeddedStore>, tasks: usize, duration: Duration) -> Stats {
     let mut ids = Vec::new();
     for n in 0..1000 {
         let session = new_session(n);

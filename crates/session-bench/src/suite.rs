@@ -5,11 +5,9 @@ use std::fmt::Write as _;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use session_core::store::dynamodb::DynamoDbStore;
-use session_core::store::dynamodb::testing::{local_client, local_credentials};
+use session_core::store::dynamodb::testing::local_client;
 
 use crate::load::{self, Target, Workload};
 use crate::stats::Stats;
@@ -135,8 +133,6 @@ pub struct Report {
     pub store_create: Vec<Stats>,
     /// The store alone: read by id, likewise around the service's reads.
     pub store_get: Vec<Stats>,
-    /// DynamoDB only: read by id through the service's own store code in process, likewise.
-    pub store_code_get: Vec<Stats>,
     /// Peak RSS of the server, KiB.
     pub peak_rss_kib: Option<u64>,
     /// The plan it followed.
@@ -166,9 +162,6 @@ struct Measured {
     store_create: Vec<Stats>,
     /// The store alone's reads, likewise around the service's reads.
     store_get: Vec<Stats>,
-    /// DynamoDB only: reads by id through the service's own store code in process (its direct
-    /// GetItem), likewise around the service's reads.
-    store_code_get: Vec<Stats>,
 }
 
 /// The store operation that a workload is compared with, if any.
@@ -205,26 +198,18 @@ fn measure_interleaved(
                 .measure(operation, plan.connections, half, sides.dir)
         })
     };
-    let store_code = |workload: Workload| {
-        (workload == Workload::Read)
-            .then(|| sides.store.measure_store_code_get(plan.connections, half))
-            .flatten()
-    };
     let mut measured = Measured {
         pairs: Vec::new(),
         store_create: Vec::new(),
         store_get: Vec::new(),
-        store_code_get: Vec::new(),
     };
     for workload in WORKLOADS {
         let operation = store_operation(workload);
         let before = alone(operation);
-        measured.store_code_get.extend(store_code(workload));
         let mut on_service = run(workload, sides.service, true);
         let mut on_ceiling = run(workload, sides.ceiling, true);
         on_ceiling.extend(&run(workload, sides.ceiling, false));
         on_service.extend(&run(workload, sides.service, false));
-        measured.store_code_get.extend(store_code(workload));
         let after = alone(operation);
         measured.pairs.push((on_service, on_ceiling));
         let runs = match operation {
@@ -242,47 +227,28 @@ struct StoreCeiling {
     runtime: tokio::runtime::Runtime,
     /// DynamoDB Local's client and the table of the raw calls; `None` for the embedded store.
     dynamodb: Option<(aws_sdk_dynamodb::Client, String)>,
-    /// DynamoDB only: the service's own store over a table of its own, with its direct reads.
-    dynamodb_store: Option<Arc<DynamoDbStore>>,
 }
 
 impl StoreCeiling {
     /// The store alone on a runtime like the server's: the embedded store, or, with
-    /// `dynamodb_endpoint`, DynamoDB Local through the SDK on table `{table}-raw` and through
-    /// the service's own store code on `{table}-store` (both created here).
+    /// `dynamodb_endpoint`, DynamoDB Local through the SDK on table `{table}-raw` (created
+    /// here).
     fn new(dynamodb_endpoint: Option<&str>, table: &str) -> Result<Self, Failure> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;
-        let (mut dynamodb, mut dynamodb_store) = (None, None);
+        let mut dynamodb = None;
         if let Some(endpoint) = dynamodb_endpoint {
             let client = local_client(endpoint);
-            let (raw, code) = (format!("{table}-raw"), format!("{table}-store"));
-            for name in [&raw, &code] {
-                runtime.block_on(session_core::store::dynamodb::create_table(
-                    &client,
-                    name,
-                    Some(Duration::from_secs(30)),
-                ))?;
-            }
-            dynamodb_store = Some(Arc::new(DynamoDbStore::with_direct_reads(
-                local_client(endpoint),
-                code,
-                local_credentials(),
-            )));
+            let raw = format!("{table}-raw");
+            runtime.block_on(session_core::store::dynamodb::create_table(
+                &client,
+                &raw,
+                Some(Duration::from_secs(30)),
+            ))?;
             dynamodb = Some((client, raw));
         }
-        Ok(Self {
-            runtime,
-            dynamodb,
-            dynamodb_store,
-        })
-    }
-
-    /// Reads by id through the service's own DynamoDB store code, when there is one.
-    fn measure_store_code_get(&self, tasks: usize, duration: Duration) -> Option<Stats> {
-        let store = self.dynamodb_store.clone()?;
-        Some(self.runtime.block_on(store::reads(store, tasks, duration)))
+        Ok(Self { runtime, dynamodb })
     }
 
     fn measure(&self, operation: Operation, tasks: usize, duration: Duration, dir: &Path) -> Stats {
@@ -420,7 +386,6 @@ pub fn run(plan: &Plan) -> Result<Report, Failure> {
             .collect(),
         store_create: measured.store_create,
         store_get: measured.store_get,
-        store_code_get: measured.store_code_get,
         peak_rss_kib,
         plan: plan.clone(),
     })
@@ -484,7 +449,7 @@ impl Report {
             );
         }
         let store_name = if self.store == "dynamodb" {
-            "DynamoDB Local through the SDK (PutItem with the service's condition; consistent GetItem) and, for reads, also through the service's own store code in process (`DynamoDbStore::get`, whose reads skip the SDK's request pipeline)"
+            "DynamoDB Local through the SDK (PutItem with the service's condition; consistent GetItem)"
         } else {
             "the embedded store called in process (durable create; read by id)"
         };
@@ -502,18 +467,10 @@ impl Report {
             "\nThe store alone, {store_name}, {} concurrent callers{order}:\n\n| Operation | Store ops/s | Store p99 ms | Service req/s | Service vs store |\n|---|---|---|---|---|",
             self.plan.connections
         );
-        let mut store_rows = vec![
+        for (name, runs, workload) in [
             ("create", &self.store_create, Workload::Create),
             ("read by id", &self.store_get, Workload::Read),
-        ];
-        if !self.store_code_get.is_empty() {
-            store_rows.push((
-                "read by id, through the service's own store code (its direct GetItem)",
-                &self.store_code_get,
-                Workload::Read,
-            ));
-        }
-        for (name, runs, workload) in store_rows {
+        ] {
             let service = self
                 .row(workload)
                 .map_or(0.0, |row| row.service.throughput());
@@ -559,7 +516,6 @@ impl Report {
             .store_create
             .iter()
             .chain(&self.store_get)
-            .chain(&self.store_code_get)
             .all(|run| run.ok > 0)
     }
 }

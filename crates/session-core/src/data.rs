@@ -220,17 +220,14 @@ impl DataPatch {
     /// Validates what the patch would write: the same rules as [`validate_data`], except size,
     /// which only the merged result can tell.
     pub fn validate(&self) -> Result<(), SessionError> {
-        let set: SessionData = self
-            .entries
-            .iter()
-            .filter(|(_, v)| !v.is_null())
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        validate_data(&set, usize::MAX).map(|_| ())?;
-        // An empty key is never valid, even to remove.
-        self.entries
-            .keys()
-            .try_for_each(|key| check_key(key, &Path::Data))
+        for (key, value) in &self.entries {
+            // An empty key is never valid, even to remove.
+            check_key(key, &Path::Data)?;
+            if !value.is_null() {
+                check_value(value, 2, &Path::Key(&Path::Data, key))?;
+            }
+        }
+        Ok(())
     }
 }
 

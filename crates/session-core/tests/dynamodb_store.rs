@@ -20,21 +20,6 @@ session_core::conformance_tests!(async {
         .map(|store| Arc::new(store) as Arc<dyn SessionStore>)
 });
 
-/// The same suite with every read through the SDK (`DYNAMODB_DIRECT_READS=false`), the path
-/// a read takes when a direct read is not answered.
-mod reads_through_the_sdk {
-    use std::sync::Arc;
-
-    use session_core::SessionStore;
-    use session_core::store::dynamodb::testing::fresh_sdk_store;
-
-    session_core::conformance_tests!(async {
-        fresh_sdk_store()
-            .await
-            .map(|store| Arc::new(store) as Arc<dyn SessionStore>)
-    });
-}
-
 #[tokio::test]
 async fn items_have_the_documented_attributes_and_types() {
     let Some(store) = fresh_store().await else {

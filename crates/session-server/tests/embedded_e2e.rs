@@ -167,7 +167,6 @@ fn help_shows_every_setting_and_the_commands() {
         "EMBEDDED_DB_PATH",
         "DYNAMODB_TABLE_NAME",
         "AWS_REGION",
-        "DYNAMODB_DIRECT_READS",
         "SESSION_TTL_HOURS",
         "SESSION_TTL_SECONDS",
         "SESSION_MAX_TTL_SECONDS",

@@ -28,13 +28,11 @@ pub struct DynamoDbConfig {
     pub operation_timeout: Duration,
     /// Attempts per request (1 = no retries), with the SDK's standard jittered backoff.
     pub max_attempts: u32,
-    /// Reads by id sent straight to the endpoint (see `DynamoDbStore::with_direct_reads`).
-    pub direct_reads: bool,
 }
 
 impl DynamoDbConfig {
     /// Defaults for `table_name`: 1 s to connect, 2 s per attempt, 5 s per operation, 3
-    /// attempts, direct reads. DynamoDB answers in milliseconds; anything slower is a fault to report (503)
+    /// attempts. DynamoDB answers in milliseconds; anything slower is a fault to report (503)
     /// rather than wait out.
     pub fn new(table_name: impl Into<String>) -> Self {
         Self {
@@ -45,14 +43,13 @@ impl DynamoDbConfig {
             attempt_timeout: Duration::from_secs(2),
             operation_timeout: Duration::from_secs(5),
             max_attempts: 3,
-            direct_reads: true,
         }
     }
 }
 
 /// Loads credentials and region the standard SDK way (environment, profile, IRSA web
-/// identity, container or instance role) and builds the store, with direct reads unless
-/// `config` turns them off. Makes no request.
+/// identity, container or instance role) and builds the store over one client. Makes no
+/// request.
 pub async fn connect(config: &DynamoDbConfig) -> DynamoDbStore {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(
@@ -63,9 +60,9 @@ pub async fn connect(config: &DynamoDbConfig) -> DynamoDbStore {
                 .build(),
         )
         .retry_config(RetryConfig::standard().with_max_attempts(config.max_attempts.max(1)))
-        // The attempt timeout already bounds a stalled request or response, and more tightly
-        // (2 s by default) than the stall detector would; its throughput monitor polled on
-        // every request was about 4% of the server's CPU per read.
+        // The attempt timeout already bounds a stalled request or response, more tightly
+        // (2 s by default) than the stall detector, which polls a throughput monitor on
+        // every request.
         .stalled_stream_protection(StalledStreamProtectionConfig::disabled());
     if let Some(region) = &config.region {
         loader = loader.region(Region::new(region.clone()));
@@ -73,15 +70,6 @@ pub async fn connect(config: &DynamoDbConfig) -> DynamoDbStore {
     if let Some(endpoint) = &config.endpoint_url {
         loader = loader.endpoint_url(endpoint);
     }
-    let sdk_config = loader.load().await;
-    let client = Client::new(&sdk_config);
-    match sdk_config
-        .credentials_provider()
-        .filter(|_| config.direct_reads)
-    {
-        Some(credentials) => {
-            DynamoDbStore::with_direct_reads(client, config.table_name.clone(), credentials)
-        }
-        None => DynamoDbStore::new(client, config.table_name.clone()),
-    }
+    let client = Client::new(&loader.load().await);
+    DynamoDbStore::new(client, config.table_name.clone())
 }

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use serde::Deserialize;
 use serde_dynamo::aws_sdk_dynamodb_1 as dynamo;
 
 use crate::cursor::Position;
@@ -65,21 +66,14 @@ pub(super) fn table_key(position: &Position) -> Item {
 
 /// The version and expiry of an item returned by a failed condition, enough to tell why it
 /// failed.
+#[derive(Deserialize)]
 pub(super) struct Seen {
+    /// Absent when only `id` and `ttl` were asked for.
+    #[serde(default)]
     pub(super) version: u64,
     pub(super) ttl: i64,
 }
 
 pub(super) fn seen(item: Option<&Item>) -> Option<Seen> {
-    let item = item?;
-    let number = |name: &str| match item.get(name) {
-        Some(AttributeValue::N(text)) => text.parse::<i64>().ok(),
-        _ => None,
-    };
-    Some(Seen {
-        version: number("version")
-            .and_then(|v| u64::try_from(v).ok())
-            .unwrap_or(0),
-        ttl: number("ttl").unwrap_or(i64::MIN),
-    })
+    dynamo::from_item(item?.clone()).ok()
 }

@@ -7,7 +7,6 @@
 //! from 412 without a second request. Reads by id are strongly consistent.
 
 mod connect;
-mod direct_read;
 mod errors;
 mod item;
 mod table;
@@ -15,23 +14,25 @@ mod table;
 pub mod testing;
 
 use std::collections::HashMap;
+use std::error::Error as StdError;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::SharedCredentialsProvider;
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, DeleteRequest, ReturnValue, ReturnValuesOnConditionCheckFailure, WriteRequest,
 };
+use aws_smithy_async::future::pagination_stream::PaginationStream;
 
 pub use connect::{DynamoDbConfig, connect};
 pub use table::{CreateTableOutcome, create_table};
 
-use direct_read::DirectRead;
 use errors::classify;
 use item::{Item, Seen, data_value, from_item, key, n, names, s, seen, to_item, ts};
 
@@ -54,8 +55,6 @@ const BATCH_WRITE_ATTEMPTS: u32 = 8;
 pub struct DynamoDbStore {
     client: Client,
     table: String,
-    /// Reads by id without the SDK's per-request machinery (see `direct_read`).
-    direct: Option<Arc<DirectRead>>,
 }
 
 impl DynamoDbStore {
@@ -64,26 +63,6 @@ impl DynamoDbStore {
         Self {
             client,
             table: table.into(),
-            direct: None,
-        }
-    }
-
-    /// A store over `table` whose reads by id go straight to the endpoint `client` uses,
-    /// signed with `credentials` (the provider `client` was built with), once the client has
-    /// sent a first request; everything else, and any read not answered cleanly that way,
-    /// goes through `client` (see `direct_read`). Direct reads use a connector like the
-    /// SDK's default HTTPS client; for a client built with an HTTP client of its own, use
-    /// [`DynamoDbStore::new`].
-    pub fn with_direct_reads(
-        client: Client,
-        table: impl Into<String>,
-        credentials: SharedCredentialsProvider,
-    ) -> Self {
-        let (client, direct) = DirectRead::attach(client, credentials);
-        Self {
-            client,
-            table: table.into(),
-            direct: Some(Arc::new(direct)),
         }
     }
 
@@ -98,39 +77,15 @@ impl DynamoDbStore {
     }
 
     async fn read(&self, id: &SessionId) -> Result<Option<Item>, SessionError> {
-        let started = std::time::Instant::now();
-        let fell_back = match self.direct.as_ref().filter(|direct| direct.active()) {
-            None => false,
-            Some(direct) => match direct.get(&self.table, id).await {
-                Ok(item) => return Ok(item),
-                // Until the SDK has sent its first request; nothing went wrong.
-                Err(direct_read::Fallback::NoEndpoint) => false,
-                Err(why) => {
-                    direct.fell_back(id, &why);
-                    true
-                }
-            },
-        };
-        let mut request = self
+        let output = self
             .client
             .get_item()
             .table_name(&self.table)
             .set_key(Some(key(id)))
             .consistent_read(true)
-            .customize();
-        // The operation timeout bounds the whole read, the failed direct attempt included.
-        if let Some(timeouts) = self.client.config().timeout_config().filter(|_| fell_back)
-            && let Some(limit) = timeouts.operation_timeout()
-        {
-            let left = limit
-                .saturating_sub(started.elapsed())
-                .max(Duration::from_millis(1));
-            request = request.config_override(
-                aws_sdk_dynamodb::Config::builder()
-                    .timeout_config(timeouts.to_builder().operation_timeout(left).build()),
-            );
-        }
-        let output = request.send().await.map_err(classify)?;
+            .send()
+            .await
+            .map_err(classify)?;
         Ok(output.item)
     }
 
@@ -181,40 +136,6 @@ impl DynamoDbStore {
         }
     }
 
-    /// Runs a query or scan page by page until `limit + 1` live sessions are found or the
-    /// listing ends; `fetch` gets the start key and how many items to evaluate.
-    async fn collect_page<F, Fut>(
-        &self,
-        page: &PageRequest,
-        first_start: Option<Item>,
-        mut fetch: F,
-    ) -> Result<StorePage, SessionError>
-    where
-        F: FnMut(Option<Item>, i32) -> Fut,
-        Fut: Future<Output = Result<(Vec<Item>, Option<Item>), SessionError>>,
-    {
-        let mut found = Vec::with_capacity(page.limit + 1);
-        let mut start = first_start;
-        loop {
-            // DynamoDB applies Limit before the expiry filter, so ask for what is missing and
-            // a little more than one, to spare round trips when a few items are filtered out.
-            let wanted = (page.limit + 1 - found.len()).max(10);
-            let (items, last) =
-                fetch(start.take(), i32::try_from(wanted).unwrap_or(i32::MAX)).await?;
-            for item in items {
-                found.push(from_item(item)?);
-                if found.len() > page.limit {
-                    break;
-                }
-            }
-            match last {
-                Some(last) if found.len() <= page.limit => start = Some(last),
-                _ => break,
-            }
-        }
-        Ok(StorePage::from_found(found, page.limit))
-    }
-
     async fn batch_delete(&self, ids: Vec<String>) -> Result<(), SessionError> {
         for chunk in ids.chunks(BATCH_WRITE_MAX) {
             let mut requests: Vec<WriteRequest> = chunk
@@ -255,6 +176,24 @@ impl DynamoDbStore {
     }
 }
 
+/// Takes the items of a query or scan until `limit + 1` live sessions are found or the
+/// listing ends; the paginator asks for the next page only when its items are needed.
+async fn collect_page<E>(
+    page: &PageRequest,
+    mut items: PaginationStream<Result<Item, SdkError<E, HttpResponse>>>,
+) -> Result<StorePage, SessionError>
+where
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+{
+    let mut found = Vec::with_capacity(page.limit + 1);
+    while found.len() <= page.limit
+        && let Some(item) = items.try_next().await.map_err(classify)?
+    {
+        found.push(from_item(item)?);
+    }
+    Ok(StorePage::from_found(found, page.limit))
+}
+
 /// Why a conditional write on a session failed.
 fn refusal(seen: Option<Seen>, now: Timestamp, check: &VersionCheck) -> SessionError {
     match seen {
@@ -266,6 +205,13 @@ fn refusal(seen: Option<Seen>, now: Timestamp, check: &VersionCheck) -> SessionE
         // The condition failed for a reason the old item does not show: it changed in between.
         Some(_) => SessionError::unavailable("the session changed during the write; retry"),
     }
+}
+
+/// Items a listing asks DynamoDB to evaluate per request. DynamoDB applies `Limit` before the
+/// expiry filter, so a page asks for at least 10, to spare round trips when a few items are
+/// filtered out.
+fn page_size(page: &PageRequest) -> i32 {
+    i32::try_from((page.limit + 1).max(10)).unwrap_or(i32::MAX)
 }
 
 /// A short, jittered, exponential pause before retrying contended work.
@@ -503,26 +449,23 @@ impl SessionStore for DynamoDbStore {
             .after
             .as_ref()
             .map(|after| item::user_index_key(user_id, after));
-        let fetch = |start: Option<Item>, limit: i32| async move {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(USER_INDEX)
-                .key_condition_expression("#userId = :user")
-                .filter_expression("#ttl > :now")
-                .set_expression_attribute_names(Some(names(&["userId", "ttl"])))
-                .expression_attribute_values(":user", s(user_id.as_str()))
-                .expression_attribute_values(":now", n(now.epoch_seconds()))
-                .scan_index_forward(false)
-                .set_exclusive_start_key(start)
-                .limit(limit)
-                .send()
-                .await
-                .map_err(classify)?;
-            Ok((output.items.unwrap_or_default(), output.last_evaluated_key))
-        };
-        self.collect_page(page, start, fetch).await
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(USER_INDEX)
+            .key_condition_expression("#userId = :user")
+            .filter_expression("#ttl > :now")
+            .set_expression_attribute_names(Some(names(&["userId", "ttl"])))
+            .expression_attribute_values(":user", s(user_id.as_str()))
+            .expression_attribute_values(":now", n(now.epoch_seconds()))
+            .scan_index_forward(false)
+            .set_exclusive_start_key(start)
+            .into_paginator()
+            .page_size(page_size(page))
+            .items()
+            .send();
+        collect_page(page, items).await
     }
 
     async fn list_all(
@@ -531,60 +474,47 @@ impl SessionStore for DynamoDbStore {
         now: Timestamp,
     ) -> Result<StorePage, SessionError> {
         let start = page.after.as_ref().map(item::table_key);
-        let fetch = |start: Option<Item>, limit: i32| async move {
-            let output = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression("#ttl > :now")
-                .set_expression_attribute_names(Some(names(&["ttl"])))
-                .expression_attribute_values(":now", n(now.epoch_seconds()))
-                .set_exclusive_start_key(start)
-                .limit(limit)
-                .send()
-                .await
-                .map_err(classify)?;
-            Ok((output.items.unwrap_or_default(), output.last_evaluated_key))
-        };
         // The scan resumes from the id alone; the cursor's `createdAt` is for the embedded
         // store's admin listing, which is ordered by it (see `Position`).
-        self.collect_page(page, start, fetch).await
+        let items = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("#ttl > :now")
+            .set_expression_attribute_names(Some(names(&["ttl"])))
+            .expression_attribute_values(":now", n(now.epoch_seconds()))
+            .set_exclusive_start_key(start)
+            .into_paginator()
+            .page_size(page_size(page))
+            .items()
+            .send();
+        collect_page(page, items).await
     }
 
     /// Finds the user's sessions through the index (eventually consistent: one created a
     /// moment ago may be missed) and deletes them in batches of 25.
     async fn delete_user(&self, user_id: &UserId, now: Timestamp) -> Result<u64, SessionError> {
-        let mut ids = Vec::new();
-        let mut live = 0;
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(USER_INDEX)
-                .key_condition_expression("#userId = :user")
-                .projection_expression("#id, #ttl")
-                .set_expression_attribute_names(Some(names(&["userId", "id", "ttl"])))
-                .expression_attribute_values(":user", s(user_id.as_str()))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(classify)?;
-            for found in output.items.unwrap_or_default() {
-                let Some(AttributeValue::S(id)) = found.get(PARTITION_KEY) else {
-                    continue;
-                };
-                if seen(Some(&found)).is_some_and(|seen| !crate::policy::is_expired(seen.ttl, now))
-                {
-                    live += 1;
-                }
-                ids.push(id.clone());
+        let mut items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(USER_INDEX)
+            .key_condition_expression("#userId = :user")
+            .projection_expression("#id, #ttl")
+            .set_expression_attribute_names(Some(names(&["userId", "id", "ttl"])))
+            .expression_attribute_values(":user", s(user_id.as_str()))
+            .into_paginator()
+            .items()
+            .send();
+        let (mut ids, mut live) = (Vec::new(), 0);
+        while let Some(found) = items.try_next().await.map_err(classify)? {
+            let Some(AttributeValue::S(id)) = found.get(PARTITION_KEY) else {
+                continue;
+            };
+            if seen(Some(&found)).is_some_and(|seen| !crate::policy::is_expired(seen.ttl, now)) {
+                live += 1;
             }
-            match output.last_evaluated_key {
-                Some(last) => start = Some(last),
-                None => break,
-            }
+            ids.push(id.clone());
         }
         self.batch_delete(ids).await?;
         Ok(live)

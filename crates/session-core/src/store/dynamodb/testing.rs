@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 
 use super::{DynamoDbStore, create_table};
 
@@ -27,24 +27,19 @@ pub fn local_endpoint() -> Option<String> {
     }
 }
 
-/// The fake credentials of DynamoDB Local (it checks none).
-pub fn local_credentials() -> SharedCredentialsProvider {
-    SharedCredentialsProvider::new(Credentials::new(
-        "local",
-        "local",
-        None,
-        None,
-        "dynamodb-local",
-    ))
-}
-
-/// A client for DynamoDB Local at `endpoint`, with [`local_credentials`].
+/// A client for DynamoDB Local at `endpoint`, with fake credentials (it checks none).
 pub fn local_client(endpoint: &str) -> Client {
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint)
-        .credentials_provider(local_credentials())
+        .credentials_provider(Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "dynamodb-local",
+        ))
         .build();
     Client::from_conf(config)
 }
@@ -54,25 +49,9 @@ pub fn unique_table_name(label: &str) -> String {
     format!("{label}-{}", uuid::Uuid::new_v4().simple())
 }
 
-/// A store over a new table made by `create_table`, with direct reads as `connect` builds it,
-/// or `None` outside CI without DynamoDB Local.
+/// A store over a new table made by `create_table`, or `None` outside CI without DynamoDB
+/// Local.
 pub async fn fresh_store() -> Option<DynamoDbStore> {
-    let (client, table) = fresh_table().await?;
-    Some(DynamoDbStore::with_direct_reads(
-        client,
-        table,
-        local_credentials(),
-    ))
-}
-
-/// Like [`fresh_store`], but every read goes through the SDK (`DYNAMODB_DIRECT_READS=false`).
-pub async fn fresh_sdk_store() -> Option<DynamoDbStore> {
-    let (client, table) = fresh_table().await?;
-    Some(DynamoDbStore::new(client, table))
-}
-
-/// A client for DynamoDB Local and a new table made by `create_table`.
-async fn fresh_table() -> Option<(Client, String)> {
     let endpoint = local_endpoint()?;
     let client = local_client(&endpoint);
     let table = unique_table_name("sessions-test");
@@ -81,5 +60,5 @@ async fn fresh_table() -> Option<(Client, String)> {
         .unwrap_or_else(|e| {
             panic!("cannot create table {table} in DynamoDB Local at {endpoint}: {e:?}")
         });
-    Some((client, table))
+    Some(DynamoDbStore::new(client, table))
 }
