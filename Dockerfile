@@ -1,25 +1,26 @@
 # syntax=docker/dockerfile:1
 # The session-server image: a release build of session-server on a distroless runtime, running as
-# the numeric non-root user 65532. Every cargo build here goes through scripts/build-server,
-# which scripts/validate-deploy runs too. Build and run: see the README, "Run the container".
+# the numeric non-root user 65532. scripts/validate-deploy runs this file's cargo commands too.
+# Build and run: see the README, "Run the container".
 #checkov:skip=CKV_DOCKER_2:The distroless runtime has no shell or HTTP client for a HEALTHCHECK; orchestrators probe GET /health (liveness) and GET /ready (readiness) over HTTP instead.
 
-# Manifests and lock file with stub sources: changes only when dependencies change.
-FROM rust:1.95-slim-bookworm AS planner
+FROM rust:1.95-slim-bookworm AS chef
+RUN cargo install --locked cargo-chef@0.1.78
 WORKDIR /src
-COPY . .
-RUN scripts/build-server skeleton /skeleton
 
-FROM rust:1.95-slim-bookworm AS build
-WORKDIR /src
-# Dependency layer: compiled from the skeleton, so it is reused until Cargo.toml/Cargo.lock change.
-COPY --from=planner /skeleton/ ./
-COPY scripts/build-server scripts/build-server
-RUN scripts/build-server deps
-# The real sources, and the release build of session-server (--locked).
+# The recipe: manifests and lock file only, so it changes only when dependencies change.
+FROM chef AS planner
 COPY . .
-RUN scripts/build-server release /out \
-    && mkdir -p /out/data
+RUN cargo chef prepare --recipe-path recipe.json
+
+FROM chef AS build
+COPY --from=planner /src/recipe.json recipe.json
+# Dependency layer: reused until the recipe changes. Same profile and flags as the build below.
+RUN cargo chef cook --release --locked -p session-server --bin session-server --recipe-path recipe.json
+COPY . .
+RUN cargo build --release --locked -p session-server --bin session-server \
+    && mkdir -p /out/data \
+    && cp target/release/session-server /out/session-server
 
 # glibc of Debian 12, as in the build image; the "nonroot" tag is the distroless user 65532.
 FROM gcr.io/distroless/cc-debian12:nonroot

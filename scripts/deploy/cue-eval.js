@@ -2,6 +2,7 @@
 // Reads a JSON array of jobs on stdin: [{"id": "...", "source": "<CUE text>", "expressions":
 // ["output", ...]}], writes one JSON array of results: [{"id", "results": {"<expression>":
 // {"code", "value", "stderr"}}}]. "value" is the exported JSON, or null when the export failed.
+// The expression "" exports the whole file.
 // One process for many jobs: the WebAssembly module is compiled once.
 'use strict';
 
@@ -28,7 +29,8 @@ async function main() {
       fs.writeFileSync(file, job.source);
       const results = {};
       for (const expression of job.expressions) {
-        const run = await cue('export', [file], { '--out': 'json', '-e': expression });
+        const options = expression === '' ? { '--out': 'json' } : { '--out': 'json', '-e': expression };
+        const run = await cue('export', [file], options);
         let value = null;
         if (run.code === 0) {
           value = JSON.parse(run.stdout);

