@@ -1,8 +1,6 @@
 //! `session-server`: the session API as an HTTP server, and the `create-table` command.
 
 mod cli;
-mod json_lines;
-mod log_writer;
 mod telemetry;
 
 use std::io::Write;
@@ -21,8 +19,8 @@ use tokio::net::TcpListener;
 use cli::{Cli, Command, CreateTableArgs, ServeArgs};
 
 /// mimalloc rather than the system allocator: a request makes many small, short-lived
-/// allocations on several threads, which glibc's allocator serves far more slowly (it showed
-/// as a fifth of the CPU time of a read in profiles; see docs/benchmarks.md).
+/// allocations on several threads, and mimalloc serves them from per-thread pages where
+/// glibc's allocator spends a large share of a request's CPU time.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
