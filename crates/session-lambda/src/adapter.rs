@@ -19,9 +19,7 @@
 //!   function's log line is then the one in the gateway's access log (see [`aws_request_id`]).
 
 use std::convert::Infallible;
-use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use axum::Router;
@@ -30,7 +28,7 @@ use http::header::LOCATION;
 use http::uri::{PathAndQuery, Uri};
 use http::{HeaderMap, HeaderValue, Response};
 use lambda_http::request::RequestContext;
-use lambda_http::{Request, RequestExt};
+use lambda_http::{BoxFuture, Request, RequestExt};
 use session_api::ClientAddr;
 use session_api::layers::request_id::{self, X_REQUEST_ID};
 
@@ -75,14 +73,10 @@ impl LambdaApp {
     }
 }
 
-/// The future of one request through [`LambdaApp`].
-pub type LambdaAppFuture =
-    Pin<Box<dyn Future<Output = Result<Response<AxumBody>, Infallible>> + Send>>;
-
 impl tower::Service<Request> for LambdaApp {
     type Response = Response<AxumBody>;
     type Error = Infallible;
-    type Future = LambdaAppFuture;
+    type Future = BoxFuture<'static, Result<Self::Response, Infallible>>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         // An axum Router is always ready; each call below drives its own clone.

@@ -11,27 +11,11 @@ use session_lambda::{EventGuard, LambdaApp, telemetry};
 /// Exit status for settings that cannot work (the server's too).
 const EXIT_CONFIG: u8 = 2;
 
-fn main() -> ExitCode {
+// One thread: Lambda sends a function instance one event at a time, and a cold start need not
+// pay for a pool of workers that would sit idle.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
     telemetry::init();
-    // One thread: Lambda sends a function instance one event at a time, and a cold start
-    // need not pay for a pool of workers that would sit idle.
-    match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime.block_on(serve()),
-        Err(error) => {
-            tracing::error!(error = %error, "cannot start the async runtime");
-            let _ = writeln!(
-                std::io::stderr(),
-                "error: cannot start the async runtime: {error}"
-            );
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn serve() -> ExitCode {
     let env = |name: &str| std::env::var(name).ok();
     let settings = match startup::settings(&env) {
         Ok(settings) => settings,

@@ -27,25 +27,14 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Exit status for settings that cannot work.
 const EXIT_CONFIG: u8 = 2;
 
-fn main() -> ExitCode {
+#[tokio::main]
+async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            let _ = writeln!(std::io::stderr(), "cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async {
-        match cli.command {
-            Some(Command::CreateTable(args)) => create_table_command(args).await,
-            Some(Command::Serve(args)) => serve(args).await,
-            None => serve(cli.serve).await,
-        }
-    })
+    match cli.command {
+        Some(Command::CreateTable(args)) => create_table_command(args).await,
+        Some(Command::Serve(args)) => serve(args).await,
+        None => serve(cli.serve).await,
+    }
 }
 
 fn config_error(error: impl std::fmt::Display) -> ExitCode {
