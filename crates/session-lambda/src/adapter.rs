@@ -16,12 +16,10 @@
 //! - **The request id.** A request that brings no usable `X-Request-Id` gets API Gateway's
 //!   request id (or, behind an ALB or a Function URL without one, the Lambda invocation's) as
 //!   its id, rather than one made up by the function: the id in the response and in the
-//!   function's log line is then the one in the gateway's access log (see [`gateway_request_id`]).
+//!   function's log line is then the one in the gateway's access log (see [`aws_request_id`]).
 
 use std::convert::Infallible;
-use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use axum::Router;
@@ -30,7 +28,7 @@ use http::header::LOCATION;
 use http::uri::{PathAndQuery, Uri};
 use http::{HeaderMap, HeaderValue, Response};
 use lambda_http::request::RequestContext;
-use lambda_http::{Request, RequestExt};
+use lambda_http::{BoxFuture, Request, RequestExt};
 use session_api::ClientAddr;
 use session_api::layers::request_id::{self, X_REQUEST_ID};
 
@@ -75,14 +73,10 @@ impl LambdaApp {
     }
 }
 
-/// The future of one request through [`LambdaApp`].
-pub type LambdaAppFuture =
-    Pin<Box<dyn Future<Output = Result<Response<AxumBody>, Infallible>> + Send>>;
-
 impl tower::Service<Request> for LambdaApp {
     type Response = Response<AxumBody>;
     type Error = Infallible;
-    type Future = LambdaAppFuture;
+    type Future = BoxFuture<'static, Result<Self::Response, Infallible>>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         // An axum Router is always ready; each call below drives its own clone.
@@ -133,24 +127,27 @@ pub fn prepare(mut request: Request) -> (Request, Option<StagePrefix>) {
     (request, prefix)
 }
 
-/// The id AWS gave this request: API Gateway's `requestContext.requestId` (REST and HTTP APIs,
-/// Function URLs), else the Lambda invocation's request id; `None` when neither is a usable
-/// request id.
-pub fn gateway_request_id(request: &Request) -> Option<HeaderValue> {
+/// The id AWS gave `request`: API Gateway's `requestContext.requestId` (REST and HTTP APIs,
+/// Function URLs), else the Lambda invocation's request id.
+fn gateway_request_id(request: &Request) -> Option<HeaderValue> {
     let gateway = match request.request_context_ref() {
-        Some(RequestContext::ApiGatewayV1(context)) => context.request_id.clone(),
-        Some(RequestContext::ApiGatewayV2(context)) => context.request_id.clone(),
+        Some(RequestContext::ApiGatewayV1(context)) => context.request_id.as_deref(),
+        Some(RequestContext::ApiGatewayV2(context)) => context.request_id.as_deref(),
         _ => None,
     };
-    let invocation = || {
-        request
-            .lambda_context_ref()
-            .map(|context| context.request_id.clone())
-    };
+    let invocation = request
+        .lambda_context_ref()
+        .map(|context| context.request_id.as_str());
+    aws_request_id(gateway, invocation)
+}
+
+/// The gateway's request id, else the invocation's, as a request id; `None` when the one that
+/// applies is not a usable request id.
+pub fn aws_request_id(gateway: Option<&str>, invocation: Option<&str>) -> Option<HeaderValue> {
     gateway
         .filter(|id| !id.is_empty())
-        .or_else(invocation)
-        .and_then(|id| HeaderValue::from_str(&id).ok())
+        .or(invocation)
+        .and_then(|id| HeaderValue::from_str(id).ok())
         .filter(request_id::sane)
 }
 

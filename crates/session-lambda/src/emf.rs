@@ -20,6 +20,9 @@ use serde_json::{Map, Value, json};
 /// The CloudWatch namespace of the function's metrics.
 pub const NAMESPACE: &str = "SessionApi";
 
+/// The most values EMF takes for one metric in one document.
+pub const MAX_VALUES: usize = 100;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Counter,
@@ -113,16 +116,15 @@ impl EmfRecorder {
         }
     }
 
-    /// Writes what was recorded since the last flush, one EMF document (one line) per set of
-    /// labels, and forgets it: counters summed, latencies as the list of their values.
+    /// Writes what was recorded since the last flush and forgets it: one EMF document (one
+    /// line) per set of labels, counters summed, latencies as the list of their values. EMF
+    /// takes at most [`MAX_VALUES`] values per metric in a document, so a longer list is split
+    /// over several documents with the same labels; CloudWatch counts every value once.
     pub fn flush(&self, out: &mut impl Write) -> io::Result<()> {
         let recorded = match self.buffer.lock() {
             Ok(mut buffer) => std::mem::take(&mut *buffer),
             Err(_) => return Ok(()),
         };
-        if recorded.is_empty() {
-            return Ok(());
-        }
         let mut groups: BTreeMap<Labels, Figures> = BTreeMap::new();
         for (key, kind, value) in recorded {
             let labels = key
@@ -147,37 +149,54 @@ impl EmfRecorder {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
         for (labels, metrics) in groups {
-            let dimensions: Vec<&str> = labels.iter().map(|(key, _)| key.as_str()).collect();
-            let definitions: Vec<Value> = metrics
-                .iter()
-                .map(|(name, (kind, _))| json!({"Name": name, "Unit": unit(name, *kind)}))
-                .collect();
-            let mut document = Map::new();
-            document.insert(
-                "_aws".to_owned(),
-                json!({
-                    "Timestamp": timestamp,
-                    "CloudWatchMetrics": [{
-                        "Namespace": NAMESPACE,
-                        "Dimensions": [dimensions],
-                        "Metrics": definitions,
-                    }]
-                }),
-            );
-            for (key, value) in &labels {
-                document.insert(key.clone(), Value::from(value.as_str()));
+            for part in 0.. {
+                let values: Vec<(&String, Kind, &[f64])> = metrics
+                    .iter()
+                    .filter_map(|(name, (kind, values))| {
+                        let chunk = values.chunks(MAX_VALUES).nth(part)?;
+                        Some((name, *kind, chunk))
+                    })
+                    .collect();
+                if values.is_empty() {
+                    break;
+                }
+                writeln!(out, "{}", document(timestamp, &labels, &values))?;
             }
-            for (name, (_, values)) in metrics {
-                let value = match values.as_slice() {
-                    [one] => json!(one),
-                    many => json!(many),
-                };
-                document.insert(name, value);
-            }
-            writeln!(out, "{}", Value::Object(document))?;
         }
         Ok(())
     }
+}
+
+/// One EMF document: `values` of metrics that share `labels`.
+fn document(timestamp: u64, labels: &Labels, values: &[(&String, Kind, &[f64])]) -> Value {
+    let dimensions: Vec<&str> = labels.iter().map(|(key, _)| key.as_str()).collect();
+    let definitions: Vec<Value> = values
+        .iter()
+        .map(|(name, kind, _)| json!({"Name": name, "Unit": unit(name, *kind)}))
+        .collect();
+    let mut document = Map::new();
+    document.insert(
+        "_aws".to_owned(),
+        json!({
+            "Timestamp": timestamp,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [dimensions],
+                "Metrics": definitions,
+            }]
+        }),
+    );
+    for (key, value) in labels {
+        document.insert(key.clone(), Value::from(value.as_str()));
+    }
+    for (name, _, values) in values {
+        let value = match values {
+            [one] => json!(one),
+            many => json!(many),
+        };
+        document.insert((*name).clone(), value);
+    }
+    Value::Object(document)
 }
 
 #[cfg(test)]
@@ -253,5 +272,60 @@ mod tests {
         let mut again = Vec::new();
         recorder.flush(&mut again).expect("flush");
         assert!(again.is_empty(), "a flush forgets what it wrote");
+    }
+
+    #[test]
+    fn a_metric_with_more_values_than_emf_takes_is_split_over_documents() {
+        let recorder = EmfRecorder::default();
+        let metadata = Metadata::new("test", Level::INFO, None);
+        let key = Key::from_parts(
+            "http_request_duration_seconds",
+            vec![metrics::Label::new("route", "/health")],
+        );
+        let latency = recorder.register_histogram(&key, &metadata);
+        let requests = recorder.register_counter(
+            &Key::from_parts(
+                "http_requests_total",
+                vec![metrics::Label::new("route", "/health")],
+            ),
+            &metadata,
+        );
+        let recorded: Vec<f64> = (0..250).map(|n| f64::from(n) / 1000.0).collect();
+        for value in &recorded {
+            latency.record(*value);
+            requests.increment(1);
+        }
+
+        let mut out = Vec::new();
+        recorder.flush(&mut out).expect("flush");
+        let documents: Vec<Value> = String::from_utf8(out)
+            .expect("utf-8")
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("json"))
+            .collect();
+        assert_eq!(documents.len(), 3, "{documents:?}");
+        let mut written = Vec::new();
+        for document in &documents {
+            assert_eq!(document["route"], "/health");
+            let values = document["http_request_duration_seconds"]
+                .as_array()
+                .expect("a list of values");
+            assert!(values.len() <= MAX_VALUES, "{} values", values.len());
+            written.extend(values.iter().map(|v| v.as_f64().expect("a number")));
+            let defined: Vec<&str> = document["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                .as_array()
+                .expect("metrics")
+                .iter()
+                .map(|m| m["Name"].as_str().expect("name"))
+                .collect();
+            let present = document.get("http_requests_total").is_some();
+            assert_eq!(defined.contains(&"http_requests_total"), present);
+        }
+        assert_eq!(written, recorded, "every value is written once, in order");
+        let counted: Vec<&Value> = documents
+            .iter()
+            .filter_map(|document| document.get("http_requests_total"))
+            .collect();
+        assert_eq!(counted, [&json!(250.0)], "the counter is written once");
     }
 }

@@ -6,7 +6,7 @@
 //!
 //! 1. [`telemetry::init`]: logs in the Lambda conventions;
 //! 2. [`startup::settings`] and [`startup::check_runtime_environment`]: every setting checked
-//!    before the runtime starts, errors naming the variable (and reported with
+//!    before the Lambda runtime starts, errors naming the variable (and reported with
 //!    [`init_error::report`]);
 //! 3. [`startup::build_router`]: the SDK client and the router, once per cold start;
 //! 4. `lambda_runtime::run(EventGuard::new(Adapter::from(LambdaApp::new(router))))`: one

@@ -4,9 +4,12 @@
 //! function that cannot work fails its initialisation with a message naming the variable to
 //! fix, instead of failing (or panicking) in the middle of an invocation.
 
+use std::error::Error as _;
 use std::sync::Arc;
 
 use axum::Router;
+use clap::error::{ContextKind, ContextValue};
+use clap::{Arg, Args as _};
 use session_api::{Settings, SettingsError, StoreKind, build_store, state_from_settings};
 use session_core::{Clock, SystemClock};
 
@@ -87,8 +90,7 @@ pub fn check_runtime_environment(
 /// `env` looks a variable up (the process environment in the binary; a map in tests, since
 /// setting variables of a running process is `unsafe`).
 pub fn settings(env: &dyn Fn(&str) -> Option<String>) -> Result<Settings, StartupError> {
-    let parsed = Settings::from_env()
-        .map_err(|error| StartupError::Unparsable(first_line(&error.to_string())))?;
+    let parsed = Settings::from_env().map_err(|error| unparsable(&error))?;
     lambda_settings(parsed, env)
 }
 
@@ -149,26 +151,37 @@ fn has_tokens(settings: &Settings) -> bool {
         || settings.admin_tokens_file.is_some()
 }
 
-/// The first line of a clap error, without its `error: ` prefix (the rest is advice about
-/// `--help`, which a Lambda function has no use for), naming the environment variable rather
-/// than the server's flag: `'--session-ttl-seconds <SESSION_TTL_SECONDS>'` reads
-/// `SESSION_TTL_SECONDS`, since a function is configured by variables alone.
-fn first_line(text: &str) -> String {
-    let first = text.lines().next().unwrap_or_default();
-    let mut line = first.strip_prefix("error: ").unwrap_or(first).to_owned();
-    while let Some(start) = line.find("'--") {
-        let Some(length) = line[start + 1..].find('\'') else {
-            break;
-        };
-        let quoted = &line[start + 1..start + 1 + length];
-        let variable = quoted
-            .split_once(" <")
-            .and_then(|(_, rest)| rest.strip_suffix('>'))
-            .unwrap_or(quoted)
-            .to_owned();
-        line.replace_range(start..start + length + 2, &variable);
+/// A clap error about a variable, worded for a function, which is configured by variables
+/// alone: the variable is named rather than the server's flag, and the advice about `--help`
+/// is left out.
+fn unparsable(error: &clap::Error) -> StartupError {
+    let mut command = Settings::augment_args(clap::Command::new("session-lambda"));
+    // Built, as parsing builds it, so that each argument shows as in clap's errors.
+    command.build();
+    let variable = match error.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(shown)) => Some(
+            command
+                .get_arguments()
+                .find(|arg| arg.to_string() == *shown)
+                .and_then(Arg::get_env)
+                .map_or_else(|| shown.clone(), |env| env.to_string_lossy().into_owned()),
+        ),
+        _ => None,
+    };
+    let mut message = match (variable, error.get(ContextKind::InvalidValue)) {
+        (Some(variable), Some(ContextValue::String(value))) => {
+            format!("invalid value '{value}' for {variable}")
+        }
+        (Some(variable), _) => format!("{variable}: {}", error.kind()),
+        (None, _) => error.kind().to_string(),
+    };
+    if let Some(ContextValue::Strings(valid)) = error.get(ContextKind::ValidValue) {
+        message.push_str(&format!(" (possible values: {})", valid.join(", ")));
     }
-    line
+    if let Some(source) = error.source() {
+        message.push_str(&format!(": {source}"));
+    }
+    StartupError::Unparsable(message)
 }
 
 /// Builds the store and the router, once per cold start. The SDK client inside the store is
@@ -270,19 +283,25 @@ mod tests {
         assert!(lambda_settings(settings, &lookup(&[TABLE])).is_ok());
     }
 
+    /// The message of the error that clap gives for `args`, as the function words it.
+    fn unparsable_message(args: &[&str]) -> String {
+        let command = Settings::augment_args(clap::Command::new("session-lambda"));
+        let error = command
+            .try_get_matches_from(args)
+            .expect_err("the arguments are refused");
+        unparsable(&error).to_string()
+    }
+
     #[test]
     fn clap_errors_name_the_variable_not_the_flag() {
         assert_eq!(
-            first_line(
-                "error: invalid value '0' for '--session-ttl-seconds <SESSION_TTL_SECONDS>': 0 is not in 1..=2592000\n\nFor more information, try '--help'.\n"
-            ),
-            "invalid value '0' for SESSION_TTL_SECONDS: 0 is not in 1..=2592000"
+            unparsable_message(&["session-lambda", "--request-timeout-seconds", "0"]),
+            "invalid value '0' for REQUEST_TIMEOUT_SECONDS: 0 is not in 1..=900"
         );
         assert_eq!(
-            first_line("error: unexpected value for '--flag' here"),
-            "unexpected value for --flag here"
+            unparsable_message(&["session-lambda", "--session-store", "postgres"]),
+            "invalid value 'postgres' for SESSION_STORE (possible values: embedded, dynamodb)"
         );
-        assert_eq!(first_line("error: a plain message"), "a plain message");
     }
 
     #[test]
@@ -326,11 +345,12 @@ mod tests {
 
     #[test]
     fn clap_advice_is_dropped() {
-        assert_eq!(
-            first_line(
-                "error: invalid value 'x' for '--session-ttl-hours <SESSION_TTL_HOURS>'\n\nFor more information, try '--help'.\n"
-            ),
-            "invalid value 'x' for SESSION_TTL_HOURS"
+        let message = unparsable_message(&["session-lambda", "--session-ttl-hours", "x"]);
+        assert!(
+            message.starts_with("invalid value 'x' for SESSION_TTL_HOURS: "),
+            "{message}"
         );
+        assert!(!message.contains("--"), "{message}");
+        assert!(!message.contains('\n'), "{message}");
     }
 }

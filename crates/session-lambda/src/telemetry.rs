@@ -1,15 +1,13 @@
-//! Logs in the Lambda conventions (the "advanced logging controls" of a function).
+//! Logs in the Lambda conventions (the "advanced logging controls" of a function), on stdout,
+//! which Lambda sends to CloudWatch Logs.
 //!
 //! - Format: JSON lines when `AWS_LAMBDA_LOG_FORMAT=JSON` (any case), plain text otherwise.
 //! - Level: `AWS_LAMBDA_LOG_LEVEL` (`TRACE` … `ERROR`, and `FATAL`, read as `ERROR`); else
 //!   `RUST_LOG` (full `tracing` filter syntax); else `info`.
 //!
-//! `lambda_runtime::tracing::init_default_subscriber` reads the same variables, and was
-//! checked first. It is not used because (1) its JSON lines carry no `timestamp`, which Lambda
-//! needs to filter JSON logs by level on its side, (2) `RUST_LOG` is still applied on top of
-//! `AWS_LAMBDA_LOG_LEVEL`, so the function's own setting does not win, (3) `FATAL` falls back
-//! to `INFO`, and (4) the AWS SDK's info-level chatter is not quieted as the server does.
-//! Everything goes to stdout, which Lambda sends to CloudWatch Logs.
+//! `lambda_runtime`'s `init_default_subscriber` reads the same variables, but `RUST_LOG` still
+//! overrides `AWS_LAMBDA_LOG_LEVEL` there, `FATAL` falls back to `INFO`, and its JSON lines
+//! carry no `timestamp` (which Lambda's own filtering by level needs) and nest the fields.
 
 use tracing_subscriber::EnvFilter;
 

@@ -1,8 +1,6 @@
 //! `session-server`: the session API as an HTTP server, and the `create-table` command.
 
 mod cli;
-mod json_lines;
-mod log_writer;
 mod telemetry;
 
 use std::io::Write;
@@ -21,33 +19,22 @@ use tokio::net::TcpListener;
 use cli::{Cli, Command, CreateTableArgs, ServeArgs};
 
 /// mimalloc rather than the system allocator: a request makes many small, short-lived
-/// allocations on several threads, which glibc's allocator serves far more slowly (it showed
-/// as a fifth of the CPU time of a read in profiles; see docs/benchmarks.md).
+/// allocations on several threads, and mimalloc serves them from per-thread pages where
+/// glibc's allocator spends a large share of a request's CPU time.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Exit status for settings that cannot work.
 const EXIT_CONFIG: u8 = 2;
 
-fn main() -> ExitCode {
+#[tokio::main]
+async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            let _ = writeln!(std::io::stderr(), "cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async {
-        match cli.command {
-            Some(Command::CreateTable(args)) => create_table_command(args).await,
-            Some(Command::Serve(args)) => serve(args).await,
-            None => serve(cli.serve).await,
-        }
-    })
+    match cli.command {
+        Some(Command::CreateTable(args)) => create_table_command(args).await,
+        Some(Command::Serve(args)) => serve(args).await,
+        None => serve(cli.serve).await,
+    }
 }
 
 fn config_error(error: impl std::fmt::Display) -> ExitCode {

@@ -2,41 +2,28 @@
 
 use std::io::IsTerminal;
 
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::LogFormat;
-use crate::json_lines::JsonLines;
-use crate::log_writer::{self, LogGuard};
 
-/// Installs the global subscriber. `RUST_LOG` picks the level (default `info`; the AWS SDK's
-/// own chatter is kept at `warn` unless asked for).
+/// The filter when `RUST_LOG` is unset: `info`, with the AWS SDK's own info-level chatter
+/// (credentials, endpoints) kept at `warn`.
+const DEFAULT_FILTER: &str = "info,aws_config=warn,aws_smithy_runtime=warn,aws_sdk_dynamodb=warn";
+
+/// Installs the global subscriber and returns the guard of its writer thread: keep it until
+/// exit, since dropping it writes out the lines still queued.
 ///
-/// Lines are written in batches by a background thread (see `log_writer`): a request does
-/// not wait for a system call to log, and a busy server writes many lines per call. No line
-/// is dropped. Keep the returned guard until exit: dropping it writes the rest. Should the
-/// thread not start, lines go straight to stdout.
-pub fn init(format: LogFormat) -> Option<LogGuard> {
-    match log_writer::spawn(std::io::stdout(), log_writer::Limits::default()) {
-        Ok((writer, guard)) => {
-            install(format, writer);
-            Some(guard)
-        }
-        Err(error) => {
-            install(format, std::io::stdout);
-            tracing::warn!(error = %error, "cannot start the log writer thread; logging directly");
-            None
-        }
-    }
-}
-
-/// Installs the subscriber.
-fn install<W>(format: LogFormat, writer: W)
-where
-    W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
-{
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        EnvFilter::new("info,aws_config=warn,aws_smithy_runtime=warn,aws_sdk_dynamodb=warn")
-    });
+/// Lines go through `tracing-appender`'s background writer, so that a request does not wait
+/// for a write to stdout; it is lossless, so a request waits rather than drop a line when the
+/// queue is full.
+pub fn init(format: LogFormat) -> WorkerGuard {
+    let (writer, guard) = NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("log-writer")
+        .finish(std::io::stdout());
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let json = match format {
         LogFormat::Json => true,
         LogFormat::Pretty => false,
@@ -46,10 +33,19 @@ where
         .with_env_filter(filter)
         .with_writer(writer);
     let installed = if json {
-        builder.event_format(JsonLines).try_init()
+        // Flattened: every field of an event is a top-level key beside `timestamp`, `level`
+        // and `target`. Spans stay out of the line, so only the fields an event names are
+        // logged.
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .try_init()
     } else {
         builder.try_init()
     };
     // Only fails when a subscriber is already installed, which is harmless.
     let _ = installed;
+    guard
 }

@@ -189,8 +189,8 @@ async fn rust_log_decides_which_request_lines_are_written() {
     let path = dir.path().join("sessions.redb");
     let server = Server::spawn(&[
         ("EMBEDDED_DB_PATH", path.to_str().expect("utf-8")),
-        // Request lines are written straight to the log, not through `tracing`'s
-        // formatter; the filter must still apply to them.
+        // The request line is a `tracing` event (target `session_api::request`): the
+        // filter applies to it as to any other.
         ("RUST_LOG", "info,session_api::request=error"),
     ]);
     let http = client();
