@@ -58,6 +58,18 @@ fn wait_for_port(address: SocketAddr, child: &mut Child) -> Result<(), Failure> 
     Ok(())
 }
 
+/// CPU time (user and system, every thread) a process has used so far.
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name, in parentheses, may hold spaces: count fields after its end.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |at: usize| fields.get(at)?.parse::<u64>().ok();
+    // utime and stime are fields 14 and 15 of the line, in clock ticks of 1/100 s (Linux's
+    // USER_HZ, fixed for user space).
+    let total = ticks(11)? + ticks(12)?;
+    Some(Duration::from_millis(total * 10))
+}
+
 /// Peak resident memory of a process (VmHWM), in KiB.
 fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -118,6 +130,8 @@ pub struct Row {
     pub workload: Workload,
     /// The service's figures.
     pub service: Stats,
+    /// CPU time the server used over the service's measured runs.
+    pub service_cpu: Option<Duration>,
     /// The HTTP ceiling's figures.
     pub ceiling: Stats,
 }
@@ -149,6 +163,8 @@ const WORKLOADS: [Workload; 4] = [
 /// Where each workload is measured.
 struct Sides<'a> {
     service: &'a Target,
+    /// The server process behind `service`.
+    server_pid: u32,
     ceiling: &'a Target,
     store: &'a StoreCeiling,
     dir: &'a Path,
@@ -156,8 +172,8 @@ struct Sides<'a> {
 
 /// What the interleaved runs produced.
 struct Measured {
-    /// Per workload: (service, HTTP ceiling).
-    pairs: Vec<(Stats, Stats)>,
+    /// Per workload: (service, its server's CPU time, HTTP ceiling).
+    pairs: Vec<(Stats, Option<Duration>, Stats)>,
     /// The store alone's creates: the half before and the half after the service's creates.
     store_create: Vec<Stats>,
     /// The store alone's reads, likewise around the service's reads.
@@ -191,6 +207,23 @@ fn measure_interleaved(
         }
         load_runtime.block_on(load::run(workload, target, plan.connections, half))
     };
+    // The server's CPU time is counted over the measured half only, not its warm-up.
+    let on_service = |workload: Workload, warm: bool| {
+        if warm && !plan.warmup.is_zero() {
+            load_runtime.block_on(load::run(
+                workload,
+                sides.service,
+                plan.connections,
+                plan.warmup,
+            ));
+        }
+        let before = cpu_time(sides.server_pid);
+        let stats = run(workload, sides.service, false);
+        let used = cpu_time(sides.server_pid)
+            .zip(before)
+            .map(|(after, before)| after.saturating_sub(before));
+        (stats, used)
+    };
     let alone = |operation: Option<Operation>| {
         operation.map(|operation| {
             sides
@@ -206,12 +239,14 @@ fn measure_interleaved(
     for workload in WORKLOADS {
         let operation = store_operation(workload);
         let before = alone(operation);
-        let mut on_service = run(workload, sides.service, true);
-        let mut on_ceiling = run(workload, sides.ceiling, true);
-        on_ceiling.extend(&run(workload, sides.ceiling, false));
-        on_service.extend(&run(workload, sides.service, false));
+        let (mut service, first_cpu) = on_service(workload, true);
+        let mut ceiling = run(workload, sides.ceiling, true);
+        ceiling.extend(&run(workload, sides.ceiling, false));
+        let (second, second_cpu) = on_service(workload, false);
+        service.extend(&second);
         let after = alone(operation);
-        measured.pairs.push((on_service, on_ceiling));
+        let cpu = first_cpu.zip(second_cpu).map(|(a, b)| a + b);
+        measured.pairs.push((service, cpu, ceiling));
         let runs = match operation {
             Some(Operation::Create) => &mut measured.store_create,
             Some(Operation::Get) => &mut measured.store_get,
@@ -360,6 +395,7 @@ pub fn run(plan: &Plan) -> Result<Report, Failure> {
         plan,
         &Sides {
             service: &target,
+            server_pid: server.0.id(),
             ceiling: &ceiling_target,
             store: &ceiling_store,
             dir: dir.path(),
@@ -378,9 +414,10 @@ pub fn run(plan: &Plan) -> Result<Report, Failure> {
         rows: WORKLOADS
             .into_iter()
             .zip(measured.pairs)
-            .map(|(workload, (service, ceiling))| Row {
+            .map(|(workload, (service, service_cpu, ceiling))| Row {
                 workload,
                 service,
+                service_cpu,
                 ceiling,
             })
             .collect(),
@@ -416,7 +453,7 @@ impl Report {
     pub fn markdown(&self) -> String {
         let title = match self.store {
             "dynamodb" => "DynamoDB Local",
-            _ => "Embedded store (redb file, one durable commit per batch of writes)",
+            _ => "Embedded store (redb file)",
         };
         let mut out = String::new();
         let _ = writeln!(
@@ -429,19 +466,23 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "| Workload | Service req/s | p50 ms | p99 ms | p99.9 ms | Errors | HTTP ceiling req/s | Ceiling p99 ms | Throughput vs ceiling | p99 vs ceiling |\n|---|---|---|---|---|---|---|---|---|---|"
+            "| Workload | Service req/s | p50 ms | p99 ms | p99.9 ms | Errors | Server CPU µs/req | HTTP ceiling req/s | Ceiling p99 ms | Throughput vs ceiling | p99 vs ceiling |\n|---|---|---|---|---|---|---|---|---|---|---|"
         );
         for row in &self.rows {
             let (s, c) = (&row.service, &row.ceiling);
             let _ = writeln!(
                 out,
-                "| {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {:.0} | {:.2} | {} | {} |",
+                "| {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {} | {:.0} | {:.2} | {} | {} |",
                 row.workload.name(),
                 s.throughput(),
                 s.quantile_ms(0.5),
                 s.quantile_ms(0.99),
                 s.quantile_ms(0.999),
                 s.errors,
+                row.service_cpu.filter(|_| s.ok > 0).map_or_else(
+                    || "n/a".to_owned(),
+                    |cpu| format!("{:.0}", cpu.as_secs_f64() * 1e6 / s.ok as f64)
+                ),
                 c.throughput(),
                 c.quantile_ms(0.99),
                 percent(s.throughput(), c.throughput()),
