@@ -93,6 +93,11 @@ fn body_timed_out() -> ApiError {
 
 /// Parses `bytes` as one JSON `T` and nothing after it. A refusal names the field at fault.
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // serde's derive also reads a struct from an array of its fields in order (`["alice"]`
+    // as a create body); every body of the contract is an object, so an array is refused.
+    if bytes.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(ApiError::invalid("the request body must be a JSON object"));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let parsed = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();

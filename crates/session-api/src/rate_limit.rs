@@ -7,6 +7,7 @@
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use governor::clock::Clock;
@@ -14,6 +15,9 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 
 /// Keys above this count trigger dropping the ones at full budget.
 const PRUNE_ABOVE: usize = 50_000;
+/// How many checks pass between two looks at the number of keys: counting them locks every
+/// shard of the map, and dropping keys walks all of it, so neither is done on every request.
+const PRUNE_EVERY: u64 = 1024;
 
 /// Whose requests a budget counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -26,28 +30,43 @@ pub enum RateKey {
 
 /// Requests per second with a burst allowance, per key.
 #[derive(Debug)]
-pub struct RateLimiter(DefaultKeyedRateLimiter<RateKey>);
+pub struct RateLimiter {
+    limiter: DefaultKeyedRateLimiter<RateKey>,
+    checks: AtomicU64,
+}
 
 impl RateLimiter {
     /// A limiter allowing `per_second` requests per second on average and bursts of `burst`.
     pub fn new(per_second: f64, burst: u32) -> Self {
-        // The period is at least a nanosecond, governor's resolution.
-        let period = Duration::from_secs_f64(1.0 / per_second.max(f64::MIN_POSITIVE))
-            .max(Duration::from_nanos(1));
+        // The period is at least a nanosecond, governor's resolution; settings keep the rate
+        // high enough for it to fit (`MIN_RATE_LIMIT_PER_SECOND`), and anything slower is
+        // held to the slowest rate they allow rather than overflow.
+        let slowest = Duration::from_secs_f64(1.0 / crate::settings::MIN_RATE_LIMIT_PER_SECOND);
+        let period = Duration::try_from_secs_f64(1.0 / per_second)
+            .unwrap_or(slowest)
+            .clamp(Duration::from_nanos(1), slowest);
         let quota = Quota::with_period(period)
             .unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX))
             .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN));
-        Self(DefaultKeyedRateLimiter::keyed(quota))
+        Self {
+            limiter: DefaultKeyedRateLimiter::keyed(quota),
+            checks: AtomicU64::new(0),
+        }
     }
 
     /// Counts one request of `key`, or says how long until one is allowed.
     pub fn check(&self, key: RateKey) -> Result<(), Duration> {
-        if self.0.len() > PRUNE_ABOVE {
-            self.0.retain_recent();
+        if self
+            .checks
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(PRUNE_EVERY)
+            && self.limiter.len() > PRUNE_ABOVE
+        {
+            self.limiter.retain_recent();
         }
-        self.0
+        self.limiter
             .check_key(&key)
-            .map_err(|not_until| not_until.wait_time_from(self.0.clock().now()))
+            .map_err(|not_until| not_until.wait_time_from(self.limiter.clock().now()))
     }
 }
 
@@ -68,8 +87,27 @@ mod tests {
         }
         // At a million per second, every earlier key is back at full budget by now.
         std::thread::sleep(Duration::from_millis(10));
-        let _ = limiter.check(address(1));
-        let size = limiter.0.len();
+        for _ in 0..PRUNE_EVERY {
+            let _ = limiter.check(address(1));
+        }
+        let size = limiter.limiter.len();
         assert!(size < 10, "keys at full budget were dropped, {size} left");
+    }
+
+    /// A caller past its burst is refused with the wait until its next request, and is
+    /// served again once that wait has passed; another caller has a budget of its own.
+    #[test]
+    fn a_spent_budget_refills_at_the_rate() {
+        let limiter = RateLimiter::new(20.0, 2);
+        assert_eq!(limiter.check(address(1)), Ok(()));
+        assert_eq!(limiter.check(address(1)), Ok(()));
+        let wait = limiter.check(address(1)).expect_err("burst spent");
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_millis(50),
+            "{wait:?}"
+        );
+        assert_eq!(limiter.check(address(2)), Ok(()), "a budget per key");
+        std::thread::sleep(wait + Duration::from_millis(5));
+        assert_eq!(limiter.check(address(1)), Ok(()), "refilled");
     }
 }

@@ -116,7 +116,7 @@ pub struct Settings {
     #[arg(long = "embedded-cache-mb", env = "EMBEDDED_CACHE_MB", value_name = "EMBEDDED_CACHE_MB", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=65536))]
     pub embedded_cache_mb: u64,
 
-    /// Embedded store: memory for recently read sessions, served to the next read by id or listing without a lookup or a decode, in MiB (0 turns it off).
+    /// Embedded store: memory for recently read sessions, served to the next read by id or per-user listing without a lookup or a decode, in MiB (0 turns it off).
     #[arg(long = "embedded-read-cache-mb", env = "EMBEDDED_READ_CACHE_MB", value_name = "EMBEDDED_READ_CACHE_MB", default_value_t = 16, value_parser = clap::value_parser!(u64).range(0..=65536))]
     pub embedded_read_cache_mb: u64,
 
@@ -196,7 +196,8 @@ pub struct Settings {
     #[arg(long = "auth-disabled", env = "AUTH_DISABLED", value_name = "AUTH_DISABLED", default_value = "false", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
     pub auth_disabled: bool,
 
-    /// Average requests per second allowed per token (or per client address without one); unset: no limit.
+    /// Average requests per second allowed per token (or per client address without one), at
+    /// least 0.001; unset: no limit.
     #[arg(
         long = "rate-limit-per-second",
         env = "RATE_LIMIT_PER_SECOND",
@@ -204,8 +205,9 @@ pub struct Settings {
     )]
     pub rate_limit_per_second: Option<f64>,
 
-    /// Requests a caller may send at once above the average rate (default: one second's worth).
-    #[arg(long = "rate-limit-burst", env = "RATE_LIMIT_BURST", value_name = "RATE_LIMIT_BURST", value_parser = clap::value_parser!(u32).range(1..))]
+    /// Requests a caller may send at once above the average rate, 1 to 1000000 (default: one
+    /// second's worth).
+    #[arg(long = "rate-limit-burst", env = "RATE_LIMIT_BURST", value_name = "RATE_LIMIT_BURST", value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_RATE_LIMIT_BURST)))]
     pub rate_limit_burst: Option<u32>,
 
     /// File holding SESSION_CURSOR_SECRET (for a Kubernetes secret); trailing whitespace is ignored.
@@ -230,6 +232,12 @@ pub struct SettingsError {
     /// What is wrong with it.
     pub problem: String,
 }
+
+/// The lowest average rate a limit may have, and the largest burst. The limiter keeps time in
+/// 64-bit nanoseconds: a full burst at the lowest rate (about 31 years) stays far within them.
+pub const MIN_RATE_LIMIT_PER_SECOND: f64 = 0.001;
+/// See [`MIN_RATE_LIMIT_PER_SECOND`].
+pub const MAX_RATE_LIMIT_BURST: u32 = 1_000_000;
 
 fn settings_error(variable: &'static str, problem: impl Into<String>) -> SettingsError {
     SettingsError {
@@ -324,11 +332,13 @@ impl Settings {
             ));
         }
         if let Some(rate) = self.rate_limit_per_second
-            && !(rate.is_finite() && rate > 0.0)
+            && !(rate.is_finite() && rate >= MIN_RATE_LIMIT_PER_SECOND)
         {
             return Err(settings_error(
                 "RATE_LIMIT_PER_SECOND",
-                "must be a number greater than 0",
+                format!(
+                    "must be a number of at least {MIN_RATE_LIMIT_PER_SECOND} (one request per 1000 seconds)"
+                ),
             ));
         }
         if self.rate_limit_burst.is_some() && self.rate_limit_per_second.is_none() {
@@ -435,6 +445,32 @@ mod tests {
         assert!(!policy.sliding);
         assert_eq!(settings.data_limit(), Ok(65_536));
         assert_eq!(settings.validate(), Ok(()));
+    }
+
+    #[test]
+    fn rate_limits_out_of_range_are_refused_and_the_extremes_work() {
+        for bad in ["0", "-1", "0.0009", "1e-20", "NaN", "inf"] {
+            let flag = format!("--rate-limit-per-second={bad}");
+            let settings = parse(&[&flag]).expect("a number");
+            let error = settings.validate().expect_err(bad);
+            assert_eq!(error.variable, "RATE_LIMIT_PER_SECOND", "{bad}");
+        }
+        for bad in ["0", "1000001"] {
+            let error =
+                parse(&["--rate-limit-per-second", "1", "--rate-limit-burst", bad]).expect_err(bad);
+            assert!(
+                error.to_string().contains("RATE_LIMIT_BURST"),
+                "{bad}: {error}"
+            );
+        }
+        for (rate, burst) in [("0.001", "1000000"), ("1e9", "1"), ("1e9", "1000000")] {
+            let settings = parse(&["--rate-limit-per-second", rate, "--rate-limit-burst", burst])
+                .expect("in range");
+            assert_eq!(settings.validate(), Ok(()));
+            let limiter = settings.rate_limiter().expect("a limiter");
+            let key = crate::rate_limit::RateKey::Address([127, 0, 0, 1].into());
+            assert_eq!(limiter.check(key), Ok(()), "{rate}/s, burst {burst}");
+        }
     }
 
     #[test]

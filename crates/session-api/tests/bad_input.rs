@@ -28,11 +28,52 @@ async fn malformed_json_is_400() {
 #[tokio::test]
 async fn a_body_that_is_not_an_object_is_400() {
     let app = TestApp::new();
-    for body in ["[]", "\"user\"", "42", "null"] {
+    for body in [
+        "[]",
+        "[\"user\"]",
+        "[\"user\", {}, 60]",
+        "\"user\"",
+        "42",
+        "null",
+    ] {
         app.call(Method::POST, "/sessions", Some("application/json"), body)
             .await
             .assert_problem(400, "invalid_request");
     }
+    let created = app.create(json!({"userId": "u", "data": {"a": 1}})).await;
+    let uri = format!("/sessions/{}", created["id"].as_str().expect("id"));
+    for body in ["[{\"a\": 2}]", "[]", "\"data\""] {
+        app.call(Method::PUT, &uri, Some("application/json"), body)
+            .await
+            .assert_problem(400, "invalid_request");
+    }
+    for body in ["[]", "[60]", " [60]", "60"] {
+        app.call(
+            Method::POST,
+            &format!("{uri}/refresh"),
+            Some("application/json"),
+            body,
+        )
+        .await
+        .assert_problem(400, "invalid_request");
+    }
+    for body in ["[]", "[{\"a\": 2}]"] {
+        app.call(
+            Method::PATCH,
+            &uri,
+            Some("application/merge-patch+json"),
+            body,
+        )
+        .await
+        .assert_problem(400, "invalid_request");
+    }
+    let unchanged = app.get(&uri).await;
+    assert_eq!(
+        unchanged.json()["data"],
+        json!({"a": 1}),
+        "nothing was written"
+    );
+    assert_eq!(unchanged.json()["version"], 1);
 }
 
 #[tokio::test]
