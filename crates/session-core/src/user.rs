@@ -39,11 +39,6 @@ impl UserId {
         Ok(Self(text.to_owned()))
     }
 
-    /// A user id as a store kept it (validated when it was stored).
-    pub fn from_stored(id: String) -> Self {
-        Self(id)
-    }
-
     /// The id itself.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -390,3 +390,108 @@ pub(crate) fn map_redb(error: impl Into<redb::Error>) -> SessionError {
         other => SessionError::internal(other),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ManualClock;
+
+    fn session(user: &str, at: Timestamp, ttl_seconds: u64) -> Session {
+        Session {
+            id: SessionId::generate(),
+            user_id: UserId::parse(user).expect("valid"),
+            data: SessionData::new(),
+            created_at: at,
+            updated_at: at,
+            touched_at: at,
+            ttl: at.epoch_seconds() + i64::try_from(ttl_seconds).expect("small"),
+            ttl_seconds,
+            version: 1,
+        }
+    }
+
+    /// A batch that fails after inserting a session takes it back from the index: the id reads
+    /// as unknown, the user lists nothing, and the id can be created afterwards (by a writer
+    /// that survived the failure).
+    #[tokio::test]
+    async fn a_failed_batch_takes_back_the_sessions_it_added() {
+        let store = EmbeddedStore::in_memory(EmbeddedOptions::default()).expect("store");
+        let now = SystemClock.now();
+        let lost = session("u", now, 3600);
+        let new = ops::NewSession::prepare(&lost).expect("record");
+        let failed = store
+            .write(move |tx| {
+                ops::create(tx, new)?.expect("inserted");
+                panic!("a write that fails after its insert");
+            })
+            .await;
+        assert!(
+            matches!(failed, Err::<(), _>(SessionError::Unavailable { .. })),
+            "{failed:?}"
+        );
+        assert_eq!(store.shared.index.key_of(lost.id.as_uuid()), None);
+        assert!(store.shared.index.sessions_of(&lost.user_id).is_empty());
+        assert!(matches!(
+            store.get(&lost.id, now).await,
+            Err(SessionError::NotFound)
+        ));
+        store
+            .create(&lost)
+            .await
+            .expect("the id is free, the writer runs");
+        assert_eq!(*store.get(&lost.id, now).await.expect("created"), lost);
+    }
+
+    /// A purge removes what it purges from the index, and spares a session that was extended
+    /// between the sweep's scan and its purge.
+    #[tokio::test]
+    async fn a_purge_updates_the_index_and_spares_what_was_extended_since_the_scan() {
+        let t0 = Timestamp::from_epoch_seconds(1_800_000_000);
+        let clock = Arc::new(ManualClock::new(t0));
+        let options = EmbeddedOptions {
+            purge_after_seconds: 0,
+            clock: clock.clone(),
+            ..EmbeddedOptions::default()
+        };
+        let store = EmbeddedStore::in_memory(options).expect("store");
+        let (gone, extended) = (session("u", t0, 60), session("u", t0, 60));
+        for s in [&gone, &extended] {
+            store.create(s).await.expect("create");
+        }
+        let cutoff = sweeper::cutoff(t0.plus_seconds(61), 0);
+        let due = sweeper::scan(&store.shared.db, None, usize::MAX, cutoff)
+            .expect("scan")
+            .due;
+        assert_eq!(due.len(), 2, "both are due at the cutoff");
+        clock.advance_seconds(59);
+        let touched = store
+            .touch(
+                &extended.id,
+                extended.touched_at,
+                t0.epoch_seconds() + 3600,
+                clock.now(),
+            )
+            .await
+            .expect("touch");
+        assert!(touched.is_some(), "extended while still live");
+        let purged = store
+            .write(move |tx| Ok(Ok(sweeper::purge(tx, due, cutoff)?)))
+            .await
+            .expect("purge");
+        assert_eq!(purged, 1);
+        assert_eq!(store.shared.index.key_of(gone.id.as_uuid()), None);
+        let left: Vec<_> = store
+            .shared
+            .index
+            .sessions_of(&gone.user_id)
+            .into_iter()
+            .map(|(_, id)| id)
+            .collect();
+        assert_eq!(left, [*extended.id.as_uuid()]);
+        assert!(matches!(
+            store.get(&gone.id, clock.now()).await,
+            Err(SessionError::NotFound)
+        ));
+        assert!(store.get(&extended.id, clock.now()).await.is_ok());
+    }
+}
