@@ -51,6 +51,12 @@ impl Timestamp {
             .map(|t| Self::from_millis(t.timestamp_millis()))
     }
 
+    /// The contract's text form: RFC 3339 in UTC with milliseconds (`2026-11-23T10:00:00.000Z`).
+    pub fn to_rfc3339(self) -> String {
+        self.to_datetime()
+            .to_rfc3339_opts(SecondsFormat::Millis, true)
+    }
+
     fn to_datetime(self) -> DateTime<Utc> {
         // Out-of-range instants cannot be produced by the clock or by `parse`; saturate anyway.
         DateTime::from_timestamp_millis(self.millis).unwrap_or(if self.millis < 0 {
@@ -63,11 +69,7 @@ impl Timestamp {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(
-            &self
-                .to_datetime()
-                .to_rfc3339_opts(SecondsFormat::Millis, true),
-        )
+        f.write_str(&self.to_rfc3339())
     }
 }
 
@@ -79,7 +81,9 @@ impl fmt::Debug for Timestamp {
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        // As a whole string: every response carries three, and `collect_str` would escape the
+        // text piece by piece as `Display` writes it.
+        serializer.serialize_str(&self.to_rfc3339())
     }
 }
 
