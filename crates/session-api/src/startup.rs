@@ -4,6 +4,11 @@
 use crate::auth::Mode;
 use crate::{AppState, Settings, StoreKind};
 
+/// The log filter when none is set (`RUST_LOG`): `info`, with the AWS SDK's own info-level
+/// chatter (credentials, endpoints) kept at `warn`. The server and the Lambda function share it.
+pub const DEFAULT_LOG_FILTER: &str =
+    "info,aws_config=warn,aws_smithy_runtime=warn,aws_sdk_dynamodb=warn";
+
 /// Logs the store, the expiry policy and the security posture of a service about to start.
 pub fn announce(settings: &Settings, state: &AppState) {
     match settings.store {

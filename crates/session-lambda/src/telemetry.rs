@@ -9,12 +9,8 @@
 //! overrides `AWS_LAMBDA_LOG_LEVEL` there, `FATAL` falls back to `INFO`, and its JSON lines
 //! carry no `timestamp` (which Lambda's own filtering by level needs) and nest the fields.
 
+use session_api::startup::DEFAULT_LOG_FILTER;
 use tracing_subscriber::EnvFilter;
-
-/// `info`, with the AWS SDK's own info-level chatter (credentials, endpoints) kept at `warn`
-/// as the server does.
-pub const DEFAULT_FILTER: &str =
-    "info,aws_config=warn,aws_smithy_runtime=warn,aws_sdk_dynamodb=warn";
 
 /// How the function logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,13 +28,13 @@ pub fn log_config(env: &dyn Fn(&str) -> Option<String>) -> LogConfig {
     let lambda_level = env("AWS_LAMBDA_LOG_LEVEL").and_then(|level| lambda_level(&level));
     let filter = match lambda_level {
         // At info and above, the SDK is held at warn (its info lines are not the function's).
-        Some("info") => DEFAULT_FILTER.to_owned(),
+        Some("info") => DEFAULT_LOG_FILTER.to_owned(),
         Some(level) => level.to_owned(),
         None => env("RUST_LOG")
             .filter(|directives| {
                 !directives.trim().is_empty() && EnvFilter::try_new(directives).is_ok()
             })
-            .unwrap_or_else(|| DEFAULT_FILTER.to_owned()),
+            .unwrap_or_else(|| DEFAULT_LOG_FILTER.to_owned()),
     };
     LogConfig { json, filter }
 }
@@ -97,7 +93,7 @@ mod tests {
             config(&[]),
             LogConfig {
                 json: false,
-                filter: DEFAULT_FILTER.to_owned()
+                filter: DEFAULT_LOG_FILTER.to_owned()
             }
         );
     }
@@ -117,7 +113,7 @@ mod tests {
         assert_eq!(config(&[("AWS_LAMBDA_LOG_LEVEL", "debug")]).filter, "debug");
         assert_eq!(
             config(&[("AWS_LAMBDA_LOG_LEVEL", "INFO")]).filter,
-            DEFAULT_FILTER
+            DEFAULT_LOG_FILTER
         );
     }
 
@@ -132,6 +128,6 @@ mod tests {
             config(&[("AWS_LAMBDA_LOG_LEVEL", "LOUD"), ("RUST_LOG", "warn")]).filter,
             "warn"
         );
-        assert_eq!(config(&[("RUST_LOG", "")]).filter, DEFAULT_FILTER);
+        assert_eq!(config(&[("RUST_LOG", "")]).filter, DEFAULT_LOG_FILTER);
     }
 }

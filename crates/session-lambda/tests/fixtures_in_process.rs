@@ -402,7 +402,7 @@ fn a_request_without_its_own_id_takes_the_gateways() {
         }
     }
     // An ALB event has no request id of its own, and no invocation context here: the
-    // envelope will make one up.
+    // router's request-id layer will make one up.
     let text = event(Source::Alb, &health(), "unused").to_string();
     let (request, _) = prepare(lambda_http::request::from_str(&text).expect("an ALB event"));
     assert!(request.headers().get("x-request-id").is_none());

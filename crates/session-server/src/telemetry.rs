@@ -7,10 +7,6 @@ use tracing_subscriber::EnvFilter;
 
 use crate::cli::LogFormat;
 
-/// The filter when `RUST_LOG` is unset: `info`, with the AWS SDK's own info-level chatter
-/// (credentials, endpoints) kept at `warn`.
-const DEFAULT_FILTER: &str = "info,aws_config=warn,aws_smithy_runtime=warn,aws_sdk_dynamodb=warn";
-
 /// Installs the global subscriber and returns the guard of its writer thread: keep it until
 /// exit, since dropping it writes out the lines still queued.
 ///
@@ -22,8 +18,8 @@ pub fn init(format: LogFormat) -> WorkerGuard {
         .lossy(false)
         .thread_name("log-writer")
         .finish(std::io::stdout());
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(session_api::startup::DEFAULT_LOG_FILTER));
     let json = match format {
         LogFormat::Json => true,
         LogFormat::Pretty => false,
