@@ -57,16 +57,6 @@ async fn a_body_that_is_not_an_object_is_400() {
         .await
         .assert_problem(400, "invalid_request");
     }
-    for body in ["[]", "[{\"a\": 2}]"] {
-        app.call(
-            Method::PATCH,
-            &uri,
-            Some("application/merge-patch+json"),
-            body,
-        )
-        .await
-        .assert_problem(400, "invalid_request");
-    }
     let unchanged = app.get(&uri).await;
     assert_eq!(
         unchanged.json()["data"],
@@ -318,7 +308,7 @@ async fn put_and_patch_bodies_are_checked() {
             .await
             .assert_problem(400, "invalid_request");
     }
-    for body in ["[1]", "\"x\"", "{"] {
+    for body in ["[1]", "[]", "[{\"a\": 2}]", "\"x\"", "{"] {
         app.call(
             Method::PATCH,
             &uri,

@@ -395,19 +395,11 @@ pub(crate) fn map_redb(error: impl Into<redb::Error>) -> SessionError {
 mod tests {
     use super::*;
     use crate::ManualClock;
+    use crate::store::conformance::new_session;
 
     fn session(user: &str, at: Timestamp, ttl_seconds: u64) -> Session {
-        Session {
-            id: SessionId::generate(),
-            user_id: UserId::parse(user).expect("valid"),
-            data: SessionData::new(),
-            created_at: at,
-            updated_at: at,
-            touched_at: at,
-            ttl: at.epoch_seconds() + i64::try_from(ttl_seconds).expect("small"),
-            ttl_seconds,
-            version: 1,
-        }
+        let user = UserId::parse(user).expect("valid");
+        new_session(&user, at, ttl_seconds, serde_json::json!({}))
     }
 
     /// A batch that fails after inserting a session takes it back from the index: the id reads
