@@ -5,6 +5,10 @@
 //! as EMF documents that CloudWatch turns into metrics (namespace [`NAMESPACE`], one dimension
 //! per label: `route`/`method`/`status`, `backend`/`operation`/`kind`, …). `/metrics` still
 //! answers on Lambda, with the figures of the one instance that happens to serve it.
+//!
+//! A recorder of our own rather than `metrics_cloudwatch_embedded`: that crate installs itself
+//! as the process's only recorder, and the figures must also reach the Prometheus recorder
+//! behind `/metrics`, through the fan-out `session_api::metrics::install` builds.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
