@@ -121,6 +121,7 @@ pub async fn build_store(
                     .unwrap_or(usize::MAX),
                 read_cache_bytes: usize::try_from(settings.embedded_read_cache_mb << 20)
                     .unwrap_or(usize::MAX),
+                ..EmbeddedOptions::default()
             };
             Ok(Arc::new(EmbeddedStore::open(
                 &settings.embedded_db_path,
