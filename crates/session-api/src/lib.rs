@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod problem;
 pub mod rate_limit;
+pub mod readiness;
 pub mod routes;
 pub mod settings;
 pub mod startup;
@@ -22,12 +23,14 @@ use axum::Router;
 use session_core::{Clock, CursorCodec, ServiceConfig, SessionError, SessionService, SessionStore};
 
 use crate::auth::Auth;
+use crate::readiness::Readiness;
 
 pub use client::ClientAddr;
 pub use settings::{Settings, SettingsError, StoreKind};
 
-/// How long `/ready` waits for the store before answering 503: under the contract's 2 s, so
-/// that a probe with a 2-second timeout always gets the answer.
+/// How long a readiness check may take before it counts as a failure, and how long the first
+/// `/ready` waits for the first check: under the contract's 2 s, so that a probe with a
+/// 2-second timeout always gets the answer.
 pub const READY_TIMEOUT: Duration = Duration::from_millis(1900);
 
 /// Options of the HTTP layer.
@@ -39,7 +42,7 @@ pub struct ApiOptions {
     pub require_if_match: bool,
     /// Longest time a request may take before it is answered 503.
     pub request_timeout: Duration,
-    /// Longest time `/ready` waits for the store.
+    /// Longest time a readiness check may take (see [`readiness`]).
     pub ready_timeout: Duration,
     /// Set when the process is shutting down: `/ready` answers 503 so that load balancers
     /// stop sending traffic while in-flight requests finish.
@@ -71,17 +74,23 @@ pub struct Shared {
     pub service: SessionService,
     /// HTTP-level options.
     pub options: ApiOptions,
+    /// The store's readiness, as last checked, for `/ready`.
+    pub readiness: Arc<Readiness>,
     /// The OpenAPI document for the limits in force, rendered once.
     pub openapi: openapi::OpenApiJson,
 }
 
 impl AppState {
-    /// State over `service` with `options`.
+    /// State over `service` with `options`. Readiness is checked on the service's store, and
+    /// every store error that says the store cannot serve starts a check (see [`readiness`]).
     pub fn new(service: SessionService, options: ApiOptions) -> Self {
         let openapi = openapi::OpenApiJson::new(service.policy().max_ttl_seconds);
+        let readiness = Readiness::new(service.store().clone(), options.ready_timeout);
+        let service = service.wrap_store(|store| readiness.watch(store));
         Self(Arc::new(Shared {
             service,
             options,
+            readiness,
             openapi,
         }))
     }
@@ -121,6 +130,7 @@ pub async fn build_store(
                     .unwrap_or(usize::MAX),
                 read_cache_bytes: usize::try_from(settings.embedded_read_cache_mb << 20)
                     .unwrap_or(usize::MAX),
+                ..EmbeddedOptions::default()
             };
             Ok(Arc::new(EmbeddedStore::open(
                 &settings.embedded_db_path,

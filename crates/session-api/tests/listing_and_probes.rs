@@ -4,16 +4,24 @@ mod common;
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
 use axum::http::{Method, Request};
 use common::TestApp;
 use futures_util::StreamExt as _;
 use serde_json::{Value, json};
+use session_api::readiness::{ERROR_CHECK_SPACING, READY_INTERVAL};
 use session_api::{ApiOptions, AppState, router};
 use session_core::store::dynamodb::DynamoDbStore;
 use session_core::store::dynamodb::testing::local_client;
-use session_core::{CursorCodec, ExpiryPolicy, ServiceConfig, SessionService, SystemClock};
+use session_core::store::embedded::{EmbeddedOptions, EmbeddedStore};
+use session_core::store::{PageRequest, SessionStore, StorePage, VersionCheck};
+use session_core::{
+    CursorCodec, DataPatch, ExpiryPolicy, ServiceConfig, Session, SessionData, SessionError,
+    SessionId, SessionService, SystemClock, Timestamp, UserId,
+};
 
 async fn walk(app: &TestApp, base: &str, limit: usize) -> Vec<Vec<Value>> {
     let mut pages = Vec::new();
@@ -262,9 +270,10 @@ async fn ready_is_200_when_the_store_serves_and_503_when_it_does_not() {
     assert_eq!(reply.status, 200);
     assert_eq!(reply.json(), json!({"status": "ready"}));
 
-    // Closing the embedded store stops its writer: it can no longer serve.
+    // Closing the embedded store stops its writer: it can no longer serve, as the next check
+    // finds.
     app.store.close();
-    let reply = app.get("/ready").await;
+    let reply = next_ready_answer(|| app.get("/ready"), 503).await;
     let problem = reply.assert_problem(503, "store_unavailable");
     assert_eq!(reply.header("retry-after"), Some("1"));
     assert!(
@@ -274,6 +283,331 @@ async fn ready_is_200_when_the_store_serves_and_503_when_it_does_not() {
             .contains("closed"),
         "no internals leak: {problem}"
     );
+}
+
+/// Lets the readiness interval pass (on the paused clock) and asks `/ready` until the check
+/// that the first ask starts has answered `status`: the answer after the next check.
+async fn next_ready_answer<F: Future<Output = common::Reply>>(
+    mut ask: impl FnMut() -> F,
+    status: u16,
+) -> common::Reply {
+    tokio::time::pause();
+    tokio::time::advance(READY_INTERVAL).await;
+    for _ in 0..100 {
+        let reply = ask().await;
+        if reply.status == status {
+            return reply;
+        }
+        tokio::task::yield_now().await;
+    }
+    panic!("/ready never answered {status}");
+}
+
+/// A store whose readiness checks are counted, and which can be made to fail as an
+/// unreachable store does.
+#[derive(Debug)]
+struct Flaky {
+    inner: Arc<dyn SessionStore>,
+    checks: AtomicUsize,
+    down: AtomicBool,
+    /// Readiness checks never answer.
+    hanging: AtomicBool,
+}
+
+impl Flaky {
+    fn new() -> Arc<Self> {
+        let inner = EmbeddedStore::in_memory(EmbeddedOptions::default()).expect("store");
+        Arc::new(Self {
+            inner: Arc::new(inner),
+            checks: AtomicUsize::new(0),
+            down: AtomicBool::new(false),
+            hanging: AtomicBool::new(false),
+        })
+    }
+
+    fn checks(&self) -> usize {
+        self.checks.load(Ordering::SeqCst)
+    }
+
+    fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+
+    fn set_hanging(&self, hanging: bool) {
+        self.hanging.store(hanging, Ordering::SeqCst);
+    }
+
+    fn up(&self) -> Result<(), SessionError> {
+        if self.down.load(Ordering::SeqCst) {
+            Err(SessionError::unavailable("connection refused"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait]
+impl SessionStore for Flaky {
+    fn backend(&self) -> &'static str {
+        "flaky"
+    }
+    async fn create(&self, session: &Session) -> Result<(), SessionError> {
+        self.up()?;
+        self.inner.create(session).await
+    }
+    async fn get(&self, id: &SessionId, now: Timestamp) -> Result<Arc<Session>, SessionError> {
+        self.up()?;
+        self.inner.get(id, now).await
+    }
+    async fn replace(
+        &self,
+        id: &SessionId,
+        data: &SessionData,
+        check: &VersionCheck,
+        now: Timestamp,
+    ) -> Result<Session, SessionError> {
+        self.up()?;
+        self.inner.replace(id, data, check, now).await
+    }
+    async fn patch(
+        &self,
+        id: &SessionId,
+        patch: &DataPatch,
+        check: &VersionCheck,
+        max_data_bytes: usize,
+        now: Timestamp,
+    ) -> Result<Session, SessionError> {
+        self.up()?;
+        self.inner
+            .patch(id, patch, check, max_data_bytes, now)
+            .await
+    }
+    async fn refresh(
+        &self,
+        id: &SessionId,
+        ttl_seconds: Option<u64>,
+        policy: &ExpiryPolicy,
+        now: Timestamp,
+    ) -> Result<Session, SessionError> {
+        self.up()?;
+        self.inner.refresh(id, ttl_seconds, policy, now).await
+    }
+    async fn touch(
+        &self,
+        id: &SessionId,
+        last_touched: Timestamp,
+        new_ttl: i64,
+        now: Timestamp,
+    ) -> Result<Option<Session>, SessionError> {
+        self.up()?;
+        self.inner.touch(id, last_touched, new_ttl, now).await
+    }
+    async fn delete(&self, id: &SessionId) -> Result<(), SessionError> {
+        self.up()?;
+        self.inner.delete(id).await
+    }
+    async fn list_user(
+        &self,
+        user_id: &UserId,
+        page: &PageRequest,
+        now: Timestamp,
+    ) -> Result<StorePage, SessionError> {
+        self.up()?;
+        self.inner.list_user(user_id, page, now).await
+    }
+    async fn list_all(
+        &self,
+        page: &PageRequest,
+        now: Timestamp,
+    ) -> Result<StorePage, SessionError> {
+        self.up()?;
+        self.inner.list_all(page, now).await
+    }
+    async fn delete_user(&self, user_id: &UserId, now: Timestamp) -> Result<u64, SessionError> {
+        self.up()?;
+        self.inner.delete_user(user_id, now).await
+    }
+    async fn check_ready(&self) -> Result<(), SessionError> {
+        self.checks.fetch_add(1, Ordering::SeqCst);
+        if self.hanging.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
+        self.up()?;
+        self.inner.check_ready().await
+    }
+}
+
+fn flaky_app(store: Arc<Flaky>) -> axum::Router {
+    let config = ServiceConfig {
+        policy: ExpiryPolicy::default(),
+        max_data_bytes: 65_536,
+        cursors: CursorCodec::from_secret(b"t"),
+        max_page_bytes: session_core::service::DEFAULT_MAX_PAGE_BYTES,
+    };
+    router(AppState::new(
+        SessionService::new(store, Arc::new(SystemClock), config),
+        ApiOptions::default(),
+    ))
+}
+
+/// Lets the tasks the last requests started (readiness checks) run.
+async fn settle() {
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
+}
+
+async fn ready_status(app: &axum::Router) -> u16 {
+    common::send_to(app, Method::GET, "/ready")
+        .await
+        .status
+        .as_u16()
+}
+
+/// `/ready` answers from the last check: a flood of probes costs one store check per
+/// interval, a store fault met by a request flips it to 503 soon after, and it comes back
+/// with the store.
+#[tokio::test(start_paused = true)]
+async fn ready_checks_the_store_at_most_once_per_interval_and_follows_its_faults() {
+    let store = Flaky::new();
+    let app = flaky_app(store.clone());
+    for _ in 0..50 {
+        assert_eq!(ready_status(&app).await, 200);
+    }
+    settle().await;
+    assert_eq!(
+        store.checks(),
+        1,
+        "the first probe checks; the others use its outcome"
+    );
+
+    tokio::time::advance(READY_INTERVAL - Duration::from_millis(10)).await;
+    for _ in 0..50 {
+        assert_eq!(ready_status(&app).await, 200);
+    }
+    settle().await;
+    assert_eq!(store.checks(), 1, "no second check within the interval");
+    tokio::time::advance(Duration::from_millis(10)).await;
+    for _ in 0..50 {
+        assert_eq!(ready_status(&app).await, 200);
+    }
+    settle().await;
+    assert_eq!(
+        store.checks(),
+        2,
+        "one check per interval, however many probes"
+    );
+
+    // The store goes down; a request meets the fault, and readiness is checked at once.
+    store.set_down(true);
+    tokio::time::advance(ERROR_CHECK_SPACING).await;
+    let path = format!("/sessions/{}", SessionId::generate());
+    let reply = common::send_to(&app, Method::GET, &path).await;
+    reply.assert_problem(503, "store_unavailable");
+    settle().await;
+    assert_eq!(store.checks(), 3, "the fault started a check");
+    for _ in 0..50 {
+        let reply = common::send_to(&app, Method::GET, "/ready").await;
+        reply.assert_problem(503, "store_unavailable");
+    }
+    // More faults within a second start no more checks.
+    for _ in 0..20 {
+        common::send_to(&app, Method::GET, &path).await;
+    }
+    settle().await;
+    assert_eq!(
+        store.checks(),
+        3,
+        "faults are checked once a second at most"
+    );
+
+    // The store comes back; the next check finds it.
+    store.set_down(false);
+    tokio::time::advance(READY_INTERVAL).await;
+    let stale = ready_status(&app).await;
+    assert_eq!(
+        stale, 503,
+        "answered from the last check, which starts the next"
+    );
+    settle().await;
+    assert_eq!(ready_status(&app).await, 200);
+    assert_eq!(store.checks(), 4);
+}
+
+/// A check that outlives its timeout fails readiness; one cut short because the process was
+/// frozen (a Lambda environment between invocations) says nothing, and the next probe checks
+/// again.
+#[tokio::test(start_paused = true)]
+async fn a_check_frozen_with_its_process_is_not_an_outcome() {
+    let store = Flaky::new();
+    let app = flaky_app(store.clone());
+    assert_eq!(ready_status(&app).await, 200);
+
+    store.set_hanging(true);
+    tokio::time::advance(READY_INTERVAL).await;
+    assert_eq!(ready_status(&app).await, 200, "from the last check");
+    settle().await;
+    // Frozen for ten minutes with the check in flight: its timeout passed, by far.
+    tokio::time::advance(Duration::from_secs(600)).await;
+    settle().await;
+    store.set_hanging(false);
+    assert_eq!(
+        ready_status(&app).await,
+        200,
+        "the frozen check reported nothing"
+    );
+    settle().await;
+    assert_eq!(store.checks(), 3, "and the probe started another");
+
+    store.set_hanging(true);
+    tokio::time::advance(READY_INTERVAL).await;
+    assert_eq!(ready_status(&app).await, 200, "from the last check");
+    settle().await;
+    tokio::time::advance(session_api::READY_TIMEOUT).await;
+    settle().await;
+    assert_eq!(
+        ready_status(&app).await,
+        503,
+        "a store that does not answer in time is not ready"
+    );
+}
+
+/// The server checks readiness in the background from the start: the first probe finds the
+/// outcome ready, and later ones see the store's faults without starting checks themselves.
+#[tokio::test(start_paused = true)]
+async fn the_background_check_runs_every_interval_without_probes() {
+    let store = Flaky::new();
+    let state = AppState::new(
+        SessionService::new(
+            store.clone(),
+            Arc::new(SystemClock),
+            ServiceConfig {
+                policy: ExpiryPolicy::default(),
+                max_data_bytes: 65_536,
+                cursors: CursorCodec::from_secret(b"t"),
+                max_page_bytes: session_core::service::DEFAULT_MAX_PAGE_BYTES,
+            },
+        ),
+        ApiOptions::default(),
+    );
+    tokio::spawn(state.readiness.clone().run());
+    settle().await;
+    assert_eq!(store.checks(), 1, "checked at start");
+    for _ in 0..3 {
+        tokio::time::advance(READY_INTERVAL).await;
+        settle().await;
+    }
+    assert_eq!(store.checks(), 4, "and every interval");
+    store.set_down(true);
+    tokio::time::advance(READY_INTERVAL).await;
+    settle().await;
+    let app = router(state);
+    assert_eq!(
+        ready_status(&app).await,
+        503,
+        "the last check found the store down"
+    );
+    assert_eq!(store.checks(), 5);
 }
 
 /// A loopback listener that accepts connections and never answers: a store that hangs.
@@ -330,7 +664,7 @@ async fn a_request_that_outlives_the_timeout_is_503() {
     let reply = common::send_to(
         &app,
         Method::GET,
-        &format!("/sessions/{}", session_core::SessionId::generate()),
+        &format!("/sessions/{}", SessionId::generate()),
     )
     .await;
     reply.assert_problem(503, "store_unavailable");

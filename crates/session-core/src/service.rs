@@ -74,6 +74,18 @@ impl SessionService {
         &self.store
     }
 
+    /// The same service over `wrap(store)`: for a decorator of the store that is made after
+    /// the service (the API's readiness watch).
+    pub fn wrap_store(
+        self,
+        wrap: impl FnOnce(Arc<dyn SessionStore>) -> Arc<dyn SessionStore>,
+    ) -> Self {
+        Self {
+            store: wrap(self.store),
+            ..self
+        }
+    }
+
     /// The expiry policy in force.
     pub fn policy(&self) -> &ExpiryPolicy {
         &self.config.policy
@@ -225,11 +237,6 @@ impl SessionService {
     pub async fn revoke_user(&self, user_id: &str) -> Result<u64, SessionError> {
         let user_id = UserId::parse(user_id)?;
         self.store.delete_user(&user_id, self.clock.now()).await
-    }
-
-    /// Whether the store is ready to serve.
-    pub async fn check_ready(&self) -> Result<(), SessionError> {
-        self.store.check_ready().await
     }
 
     fn page_request(

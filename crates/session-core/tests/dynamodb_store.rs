@@ -1,13 +1,25 @@
 //! The DynamoDB store against DynamoDB Local: the conformance suite, plus the table itself
 //! (creation, readiness) and the exact item layout.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+use aws_sdk_dynamodb::config::interceptors::{
+    BeforeDeserializationInterceptorContextMut, BeforeSerializationInterceptorContextRef,
+};
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::error::BoxError;
+use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemInput;
+use aws_sdk_dynamodb::operation::query::QueryInput;
+use aws_sdk_dynamodb::operation::scan::ScanInput;
 use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveSpecification};
+use aws_smithy_types::body::SdkBody;
 use serde_json::json;
 use session_core::schema::{TTL_ATTRIBUTE, USER_INDEX};
-use session_core::store::conformance::base_time;
+use session_core::store::PageRequest;
+use session_core::store::conformance::{base_time, new_session};
 use session_core::store::dynamodb::testing::{
     fresh_store, local_client, local_endpoint, unique_table_name,
 };
@@ -214,4 +226,295 @@ async fn an_unreachable_endpoint_is_unavailable_not_internal() {
         store.check_ready().await,
         Err(SessionError::Unavailable { .. })
     ));
+}
+
+/// Records the operations a client sends, in order, and can answer BatchWriteItem calls as if
+/// DynamoDB had processed none of their items.
+#[derive(Debug, Default)]
+struct Recorder {
+    calls: Mutex<Vec<(&'static str, Instant)>>,
+    /// BatchWriteItem calls still to answer "all unprocessed".
+    refuse_batches: AtomicUsize,
+    /// The answer to give the BatchWriteItem in flight, if it is refused.
+    refusal: Mutex<Option<serde_json::Value>>,
+}
+
+#[derive(Debug, Clone)]
+struct Recording(Arc<Recorder>);
+
+impl Recorder {
+    fn calls(&self) -> Vec<(&'static str, Instant)> {
+        self.calls.lock().expect("calls").clone()
+    }
+
+    fn operations(&self) -> Vec<&'static str> {
+        self.calls().into_iter().map(|(name, _)| name).collect()
+    }
+
+    fn clear(&self) {
+        self.calls.lock().expect("calls").clear();
+    }
+}
+
+impl Intercept for Recording {
+    fn name(&self) -> &'static str {
+        "Recording"
+    }
+
+    fn read_before_execution(
+        &self,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let input = context.input();
+        let name = if input.downcast_ref::<QueryInput>().is_some() {
+            "Query"
+        } else if input.downcast_ref::<ScanInput>().is_some() {
+            "Scan"
+        } else if let Some(batch) = input.downcast_ref::<BatchWriteItemInput>() {
+            let refuse = self
+                .0
+                .refuse_batches
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+            if refuse {
+                let unprocessed: serde_json::Map<String, serde_json::Value> = batch
+                    .request_items()
+                    .into_iter()
+                    .flatten()
+                    .map(|(table, requests)| {
+                        let deletes = requests
+                            .iter()
+                            .filter_map(|request| request.delete_request())
+                            .filter_map(|delete| match delete.key().get("id") {
+                                Some(AttributeValue::S(id)) => {
+                                    Some(json!({"DeleteRequest": {"Key": {"id": {"S": id}}}}))
+                                }
+                                _ => None,
+                            })
+                            .collect();
+                        (table.clone(), serde_json::Value::Array(deletes))
+                    })
+                    .collect();
+                *self.0.refusal.lock().expect("refusal") =
+                    Some(json!({ "UnprocessedItems": unprocessed }));
+            }
+            "BatchWriteItem"
+        } else {
+            "other"
+        };
+        self.0
+            .calls
+            .lock()
+            .expect("calls")
+            .push((name, Instant::now()));
+        Ok(())
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(answer) = self.0.refusal.lock().expect("refusal").take() {
+            *context.response_mut().body_mut() = SdkBody::from(answer.to_string());
+        }
+        Ok(())
+    }
+}
+
+/// A store over the same table as `store`, whose requests `recorder` sees.
+fn recorded(store: &DynamoDbStore, recorder: &Arc<Recorder>) -> DynamoDbStore {
+    let config = store
+        .client()
+        .config()
+        .to_builder()
+        .interceptor(Recording(recorder.clone()))
+        .build();
+    DynamoDbStore::new(
+        aws_sdk_dynamodb::Client::from_conf(config),
+        store.table_name(),
+    )
+}
+
+/// Creates `sessions`, many at a time.
+async fn create_all(store: &DynamoDbStore, sessions: &[Session]) {
+    for chunk in sessions.chunks(32) {
+        let mut tasks = Vec::new();
+        for session in chunk {
+            let (store, session) = (store.clone(), session.clone());
+            tasks.push(tokio::spawn(async move { store.create(&session).await }));
+        }
+        for task in tasks {
+            task.await.expect("join").expect("create");
+        }
+    }
+}
+
+/// Most requests one listing call may make (see the store's `LISTING_MAX_PAGES`).
+const LISTING_MAX_PAGES: usize = 10;
+
+/// A user with a thousand expired sessions that TTL has not removed yet: each listing call
+/// reads a bounded number of pages, answers with what it found (here nothing) and a cursor
+/// after the last item it read, and the walk still finds every live session once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listings_read_a_bounded_number_of_pages_past_expired_sessions() {
+    let Some(store) = fresh_store().await else {
+        return;
+    };
+    let t0 = base_time();
+    let owner = UserId::parse("many-expired").expect("valid");
+    let live: Vec<Session> = (0..2)
+        .map(|i| new_session(&owner, t0.plus_seconds(i), 86_400, json!({})))
+        .collect();
+    let expired: Vec<Session> = (0..1000)
+        .map(|i| new_session(&owner, t0.plus_seconds(10 + i), 60, json!({})))
+        .collect();
+    create_all(&store, &live).await;
+    create_all(&store, &expired).await;
+    let now = t0.plus_seconds(2000);
+    let recorder = Arc::new(Recorder::default());
+    let watched = recorded(&store, &recorder);
+
+    let mut walked = Vec::new();
+    let mut after = None;
+    let mut calls = 0;
+    loop {
+        recorder.clear();
+        let page = PageRequest { limit: 10, after };
+        let got = watched.list_user(&owner, &page, now).await.expect("list");
+        let queries = recorder.operations().len();
+        assert!(
+            queries <= LISTING_MAX_PAGES,
+            "one call made {queries} queries"
+        );
+        if calls == 0 {
+            assert!(
+                got.sessions.is_empty(),
+                "the first call stops in the expired ones"
+            );
+            assert!(got.next.is_some(), "and says where to go on");
+        }
+        calls += 1;
+        walked.extend(got.sessions.into_iter().map(|s| s.id));
+        match got.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+        assert!(calls < 100, "runaway pagination");
+    }
+    let newest_first: Vec<SessionId> = live.iter().rev().map(|s| s.id.clone()).collect();
+    assert_eq!(walked, newest_first);
+
+    let mut walked = HashSet::new();
+    let mut after = None;
+    let mut calls = 0;
+    loop {
+        recorder.clear();
+        let page = PageRequest { limit: 10, after };
+        let got = watched.list_all(&page, now).await.expect("list all");
+        let scans = recorder.operations().len();
+        assert!(scans <= LISTING_MAX_PAGES, "one call made {scans} scans");
+        calls += 1;
+        for session in got.sessions {
+            assert!(walked.insert(session.id), "listed twice");
+        }
+        match got.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+        assert!(calls < 100, "runaway pagination");
+    }
+    assert!(calls > 1, "1002 items take more than one call");
+    assert_eq!(walked, live.iter().map(|s| s.id.clone()).collect());
+}
+
+/// Revoking a user reads a page of their sessions and deletes it before reading the next,
+/// rather than collecting every id first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_user_deletes_each_page_before_reading_the_next() {
+    let Some(store) = fresh_store().await else {
+        return;
+    };
+    let t0 = base_time();
+    let owner = UserId::parse("many-sessions").expect("valid");
+    let sessions: Vec<Session> = (0..250)
+        .map(|i| new_session(&owner, t0.plus_seconds(i), 3600, json!({})))
+        .collect();
+    create_all(&store, &sessions).await;
+    let recorder = Arc::new(Recorder::default());
+    let watched = recorded(&store, &recorder);
+
+    assert_eq!(watched.delete_user(&owner, t0).await.expect("revoke"), 250);
+    let operations = recorder.operations();
+    let first_delete = operations
+        .iter()
+        .position(|name| *name == "BatchWriteItem")
+        .expect("deletes");
+    let last_query = operations
+        .iter()
+        .rposition(|name| *name == "Query")
+        .expect("queries");
+    assert!(
+        first_delete < last_query,
+        "the first page was deleted before the last was read: {operations:?}"
+    );
+    let listed = store
+        .list_user(
+            &owner,
+            &PageRequest {
+                limit: 10,
+                after: None,
+            },
+            t0,
+        )
+        .await
+        .expect("list");
+    assert!(listed.sessions.is_empty());
+}
+
+/// What BatchWriteItem leaves unprocessed is sent again after pauses that grow (with jitter)
+/// well past 50 ms, until DynamoDB takes it.
+#[tokio::test]
+async fn unprocessed_deletes_are_retried_with_growing_pauses() {
+    let Some(store) = fresh_store().await else {
+        return;
+    };
+    let t0 = base_time();
+    let owner = UserId::parse("unprocessed").expect("valid");
+    let sessions: Vec<Session> = (0..3)
+        .map(|i| new_session(&owner, t0.plus_seconds(i), 3600, json!({})))
+        .collect();
+    create_all(&store, &sessions).await;
+    let recorder = Arc::new(Recorder::default());
+    recorder.refuse_batches.store(4, Ordering::SeqCst);
+    let watched = recorded(&store, &recorder);
+
+    assert_eq!(watched.delete_user(&owner, t0).await.expect("revoke"), 3);
+    let sends: Vec<Instant> = recorder
+        .calls()
+        .into_iter()
+        .filter(|(name, _)| *name == "BatchWriteItem")
+        .map(|(_, at)| at)
+        .collect();
+    assert_eq!(sends.len(), 5, "four refusals, then success");
+    let pauses: Vec<Duration> = sends.windows(2).map(|pair| pair[1] - pair[0]).collect();
+    for (k, pause) in pauses.iter().enumerate() {
+        let least = Duration::from_millis(50 << k);
+        assert!(
+            *pause >= least,
+            "pause {k} was {pause:?}, less than {least:?}"
+        );
+    }
+    assert!(
+        pauses[3] < Duration::from_secs(2),
+        "pauses stay capped: {pauses:?}"
+    );
+    for session in &sessions {
+        assert!(matches!(
+            store.get(&session.id, t0).await,
+            Err(SessionError::NotFound)
+        ));
+    }
 }

@@ -62,6 +62,8 @@ async fn serve(args: ServeArgs) -> ExitCode {
         Err(error) => return config_error(error),
     };
     session_api::startup::announce(settings, &state);
+    // Readiness is checked now and every few seconds, whether or not anyone asks /ready.
+    tokio::spawn(state.readiness.clone().run());
     let address = SocketAddr::new(args.bind_address, args.port);
     let listener = match TcpListener::bind(address).await {
         Ok(listener) => listener,

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::AppState;
 use crate::body::StatusBody;
-use crate::problem::{ApiError, chain};
+use crate::problem::ApiError;
 
 /// `GET /health`: the process is up. No I/O.
 #[utoipa::path(
@@ -21,13 +21,14 @@ pub async fn health() -> Json<StatusBody> {
 }
 
 /// `GET /ready`: the store can serve (for DynamoDB: table and index ACTIVE, TTL enabled on
-/// `ttl`). Answers within the readiness timeout either way.
+/// `ttl`), as last checked in the background (see [`crate::readiness`]); never asks the store
+/// itself. Answers within the readiness timeout either way.
 #[utoipa::path(
     get,
     path = "/ready",
     tag = "probes",
     responses((status = 200, description = "The store can serve", body = StatusBody, example = json!({"status": "ready"}))),
-    description = "503 `store_unavailable` when the store cannot serve (unreachable, table not ACTIVE, TTL off) or the process is shutting down.",
+    description = "The outcome of the last readiness check, which runs at most every 5 seconds and soon after a request meets a store fault; the first request waits for the first check. 503 `store_unavailable` when the store cannot serve (unreachable, table not ACTIVE, TTL off), before the first check has succeeded, or while the process is shutting down.",
 )]
 pub async fn ready(State(app): State<AppState>) -> Result<Json<StatusBody>, ApiError> {
     if app
@@ -37,15 +38,8 @@ pub async fn ready(State(app): State<AppState>) -> Result<Json<StatusBody>, ApiE
     {
         return Err(ApiError::unavailable("not ready: shutting down"));
     }
-    match tokio::time::timeout(app.options.ready_timeout, app.service.check_ready()).await {
-        Ok(Ok(())) => Ok(Json(StatusBody { status: "ready" })),
-        Ok(Err(error)) => Err(ApiError::unavailable(format!(
-            "not ready: {}",
-            chain(&error)
-        ))),
-        Err(_) => Err(ApiError::unavailable(format!(
-            "not ready: the store did not answer within {:?}",
-            app.options.ready_timeout
-        ))),
+    match app.readiness.current().await {
+        Ok(()) => Ok(Json(StatusBody { status: "ready" })),
+        Err(cause) => Err(ApiError::unavailable(format!("not ready: {cause}"))),
     }
 }

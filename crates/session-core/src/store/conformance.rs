@@ -51,6 +51,7 @@ macro_rules! conformance_tests {
             delete_user_removes_all_and_counts_the_live_ones,
             concurrent_patches_to_different_keys_lose_nothing,
             concurrent_replaces_with_the_same_version_have_one_winner,
+            concurrent_refreshes_never_undo_a_new_idle_timeout,
             readiness_is_ok,
         );
     };
@@ -897,6 +898,40 @@ pub async fn concurrent_replaces_with_the_same_version_have_one_winner(
     }
     assert_eq!(winners.len(), 1);
     assert_eq!(*store.get(&session.id, t0).await.expect("get"), winners[0]);
+}
+
+/// Refreshes without `ttlSeconds` racing one that sets it: whatever the order, the new idle
+/// timeout stays, and `ttl` follows from it. A refresh that computed `ttl` from the idle timeout
+/// it read must not write over one that changed it in between.
+pub async fn concurrent_refreshes_never_undo_a_new_idle_timeout(store: Arc<dyn SessionStore>) {
+    let t0 = base_time();
+    let now = t0.plus_seconds(1);
+    let policy = ExpiryPolicy::default();
+    for _ in 0..4 {
+        let session = new_session(&fresh_user("refresh-race"), t0, 60, json!({}));
+        stored(&*store, &session).await;
+        let mut tasks = Vec::new();
+        for i in 0..16 {
+            let (store, id) = (store.clone(), session.id.clone());
+            let ttl_seconds = (i == 6).then_some(7200);
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..3 {
+                    store.refresh(&id, ttl_seconds, &policy, now).await?;
+                }
+                Ok::<_, SessionError>(())
+            }));
+        }
+        for task in tasks {
+            task.await.expect("join").expect("every refresh succeeds");
+        }
+        let read = store.get(&session.id, now).await.expect("get");
+        assert_eq!(
+            read.ttl_seconds, 7200,
+            "a refresh without ttlSeconds wrote back the idle timeout it had read"
+        );
+        assert_eq!(read.ttl, policy.ttl_at(read.created_at, 7200, now));
+        assert_eq!(read.version, 1, "a refresh changes no version");
+    }
 }
 
 /// A freshly made store is ready.

@@ -5,6 +5,11 @@
 //! write requires the item to exist and be live (`ttl > :now`), plus the version for
 //! `If-Match`. A failed condition returns the old item (`ALL_OLD`), which tells 404 from 410
 //! from 412 without a second request. Reads by id are strongly consistent.
+//!
+//! A write that needs the stored session to compute its new state (a PATCH's merged data, a
+//! refresh's new `ttl` from the session's own `ttlSeconds`) reads it, then writes on the
+//! condition that what it read is still there, and starts over if a concurrent write got in
+//! between.
 
 mod connect;
 mod errors;
@@ -14,21 +19,18 @@ mod table;
 pub mod testing;
 
 use std::collections::HashMap;
-use std::error::Error as StdError;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::http::HttpResponse;
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, DeleteRequest, ReturnValue, ReturnValuesOnConditionCheckFailure, WriteRequest,
 };
-use aws_smithy_async::future::pagination_stream::PaginationStream;
+use backon::{BackoffBuilder, ExponentialBuilder};
 
 pub use connect::{DynamoDbConfig, connect};
 pub use table::{CreateTableOutcome, create_table};
@@ -36,19 +38,37 @@ pub use table::{CreateTableOutcome, create_table};
 use errors::classify;
 use item::{Item, Seen, data_value, from_item, key, n, names, s, seen, to_item, ts};
 
+use crate::cursor::Position;
 use crate::schema::{PARTITION_KEY, USER_INDEX};
 use crate::store::{PageRequest, SessionStore, StorePage, VersionCheck};
 use crate::{
     DataPatch, ExpiryPolicy, Session, SessionData, SessionError, SessionId, Timestamp, UserId,
 };
 
-/// How many times a PATCH re-reads and retries when another write changed the session between
-/// its read and its conditional write.
-const PATCH_ATTEMPTS: u32 = 24;
+/// How many times a read-then-write (PATCH, refresh) starts over when another write changed
+/// the session between its read and its conditional write.
+const RACE_RETRIES: usize = 23;
 /// BatchWriteItem takes at most 25 requests.
 const BATCH_WRITE_MAX: usize = 25;
 /// Rounds of retrying the unprocessed part of a batch before giving up.
-const BATCH_WRITE_ATTEMPTS: u32 = 8;
+const UNPROCESSED_RETRIES: usize = 6;
+/// Most DynamoDB pages one listing request reads (each at most 1 MB, the first of
+/// `limit + 1` items, later ones of [`LISTING_LATER_PAGE_ITEMS`]): a user with many expired
+/// sessions that TTL has not removed yet costs a bounded read, and the page returned resumes
+/// after the last item read.
+const LISTING_MAX_PAGES: usize = 10;
+/// Items asked for per page once a listing's first page came up short of live sessions.
+const LISTING_LATER_PAGE_ITEMS: i32 = 100;
+/// Items a revoke-all reads and deletes per round (four BatchWriteItem calls).
+const DELETE_USER_PAGE_ITEMS: i32 = 100;
+
+/// A conditional UpdateItem, as a read-then-write plans it from the session it read.
+struct Write {
+    update: &'static str,
+    condition: &'static str,
+    names: &'static [&'static str],
+    values: HashMap<String, AttributeValue>,
+}
 
 /// Sessions in a DynamoDB table.
 #[derive(Debug, Clone)]
@@ -136,6 +156,42 @@ impl DynamoDbStore {
         }
     }
 
+    /// Reads the live session `id`, lets `plan` turn it into a conditional write (or refuse),
+    /// and writes. When the condition fails on a session still live, a concurrent write
+    /// changed what `plan` relied on: start over, after a short pause.
+    async fn read_then_write(
+        &self,
+        id: &SessionId,
+        now: Timestamp,
+        plan: impl Fn(&Session) -> Result<Write, SessionError>,
+    ) -> Result<Session, SessionError> {
+        let mut pauses = race_backoff();
+        loop {
+            let current = self.read_live(id, now).await?;
+            let write = plan(&current)?;
+            let written = self
+                .update(id, write.update, write.condition, write.names, write.values)
+                .await?;
+            match written {
+                Ok(session) => return Ok(session),
+                Err(None) => return Err(SessionError::NotFound),
+                Err(Some(seen)) if crate::policy::is_expired(seen.ttl, now) => {
+                    return Err(SessionError::Expired);
+                }
+                Err(Some(_)) => match pauses.next() {
+                    Some(pause) => tokio::time::sleep(pause).await,
+                    None => {
+                        return Err(SessionError::unavailable(format!(
+                            "lost the race for this session {} times; retry",
+                            RACE_RETRIES + 1
+                        )));
+                    }
+                },
+            }
+        }
+    }
+
+    /// Deletes the sessions `ids` in batches of 25, retrying what DynamoDB leaves unprocessed.
     async fn batch_delete(&self, ids: Vec<String>) -> Result<(), SessionError> {
         for chunk in ids.chunks(BATCH_WRITE_MAX) {
             let mut requests: Vec<WriteRequest> = chunk
@@ -148,7 +204,8 @@ impl DynamoDbStore {
                         .map_err(SessionError::internal)
                 })
                 .collect::<Result<_, _>>()?;
-            for attempt in 0..BATCH_WRITE_ATTEMPTS {
+            let mut pauses = unprocessed_backoff();
+            loop {
                 let output = self
                     .client
                     .batch_write_item()
@@ -163,35 +220,77 @@ impl DynamoDbStore {
                 if requests.is_empty() {
                     break;
                 }
-                backoff(attempt).await;
-            }
-            if !requests.is_empty() {
-                return Err(SessionError::unavailable(format!(
-                    "{} deletes stayed unprocessed after {BATCH_WRITE_ATTEMPTS} attempts",
-                    requests.len()
-                )));
+                match pauses.next() {
+                    Some(pause) => tokio::time::sleep(pause).await,
+                    None => {
+                        return Err(SessionError::unavailable(format!(
+                            "{} deletes stayed unprocessed after {} attempts",
+                            requests.len(),
+                            UNPROCESSED_RETRIES + 1
+                        )));
+                    }
+                }
             }
         }
         Ok(())
     }
 }
 
-/// Takes the items of a query or scan until `limit + 1` live sessions are found or the
-/// listing ends; the paginator asks for the next page only when its items are needed.
-async fn collect_page<E>(
+/// One page of a query or scan: its items, and the key to continue after, if there is more.
+type Fetched = (Vec<Item>, Option<Item>);
+
+/// Reads the pages of a listing through `fetch` (given the key to start after and the items
+/// to read) until `limit + 1` live sessions are found, the listing ends, or
+/// [`LISTING_MAX_PAGES`] pages were read. In the last case the page holds what was found,
+/// maybe fewer than `limit` sessions or none, and resumes after the last item read.
+///
+/// The expiry filter is applied here, not as a `FilterExpression`: a filter saves no read
+/// capacity (DynamoDB charges for every item it reads), and resuming after an expired item
+/// needs its `createdAt`, which a scan's `LastEvaluatedKey` does not hold.
+async fn collect_page<F>(
     page: &PageRequest,
-    mut items: PaginationStream<Result<Item, SdkError<E, HttpResponse>>>,
+    now: Timestamp,
+    start: Option<Item>,
+    mut fetch: impl FnMut(Option<Item>, i32) -> F,
 ) -> Result<StorePage, SessionError>
 where
-    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    F: Future<Output = Result<Fetched, SessionError>>,
 {
     let mut found = Vec::with_capacity(page.limit + 1);
-    while found.len() <= page.limit
-        && let Some(item) = items.try_next().await.map_err(classify)?
-    {
-        found.push(from_item(item)?);
+    // The last item read, when it is expired (else it is the last one found).
+    let mut last_expired = None;
+    let mut start = start;
+    // DynamoDB applies `Limit` to the items it reads; most listings need one page.
+    let mut size = i32::try_from(page.limit + 1).unwrap_or(i32::MAX).max(10);
+    for _ in 0..LISTING_MAX_PAGES {
+        let (items, next) = fetch(start.take(), size).await?;
+        for item in items {
+            let session = from_item(item)?;
+            if session.is_expired(now) {
+                last_expired = Some(session);
+                continue;
+            }
+            last_expired = None;
+            found.push(session);
+            if found.len() > page.limit {
+                return Ok(StorePage::from_found(found, page.limit));
+            }
+        }
+        if next.is_none() {
+            return Ok(StorePage::from_found(found, page.limit));
+        }
+        start = next;
+        size = size.max(LISTING_LATER_PAGE_ITEMS);
     }
-    Ok(StorePage::from_found(found, page.limit))
+    let last = last_expired
+        .as_ref()
+        .or(found.last())
+        .ok_or_else(|| SessionError::unavailable("DynamoDB returned only empty pages"))?;
+    let next = Some(Position::after(last));
+    Ok(StorePage {
+        sessions: found,
+        next,
+    })
 }
 
 /// Why a conditional write on a session failed.
@@ -207,23 +306,30 @@ fn refusal(seen: Option<Seen>, now: Timestamp, check: &VersionCheck) -> SessionE
     }
 }
 
-/// Items a listing asks DynamoDB to evaluate per request. DynamoDB applies `Limit` before the
-/// expiry filter, so a page asks for at least 10, to spare round trips when a few items are
-/// filtered out.
-fn page_size(page: &PageRequest) -> i32 {
-    i32::try_from((page.limit + 1).max(10)).unwrap_or(i32::MAX)
+/// Pauses between the attempts of a read-then-write that lost a race: short (1 ms doubling
+/// to 50 ms, jittered so that the racers spread out), since the winner's write is done by
+/// the time the loser learns of it.
+fn race_backoff() -> impl Iterator<Item = Duration> {
+    ExponentialBuilder::new()
+        .with_jitter()
+        .with_min_delay(Duration::from_millis(1))
+        .with_max_delay(Duration::from_millis(50))
+        .with_max_times(RACE_RETRIES)
+        .build()
 }
 
-/// A short, jittered, exponential pause before retrying contended work.
-async fn backoff(attempt: u32) {
-    let ceiling_ms = (1u64 << attempt.min(6)).min(50);
-    let mut random = [0u8; 2];
-    let jitter = if getrandom::fill(&mut random).is_ok() {
-        u64::from(u16::from_le_bytes(random)) % (ceiling_ms + 1)
-    } else {
-        ceiling_ms
-    };
-    tokio::time::sleep(Duration::from_millis(jitter)).await;
+/// Pauses before resending what a BatchWriteItem left unprocessed. DynamoDB leaves items
+/// unprocessed when their partitions are throttled, and the SDK, which retries throttled
+/// requests, does not retry these; so the pause grows (50 ms doubling to 1 s, jittered so
+/// that instances do not retry in step) to give capacity time to come back. At most about 5 s
+/// in all.
+fn unprocessed_backoff() -> impl Iterator<Item = Duration> {
+    ExponentialBuilder::new()
+        .with_jitter()
+        .with_min_delay(Duration::from_millis(50))
+        .with_max_delay(Duration::from_secs(1))
+        .with_max_times(UNPROCESSED_RETRIES)
+        .build()
 }
 
 /// `IN (...)` over the versions `If-Match` names; version 0 never exists, so an empty list
@@ -317,8 +423,7 @@ impl SessionStore for DynamoDbStore {
         max_data_bytes: usize,
         now: Timestamp,
     ) -> Result<Session, SessionError> {
-        for attempt in 0..PATCH_ATTEMPTS {
-            let current = self.read_live(id, now).await?;
+        self.read_then_write(id, now, |current| {
             if !check.admits(current.version) {
                 return Err(SessionError::VersionMismatch {
                     current: current.version,
@@ -333,36 +438,26 @@ impl SessionStore for DynamoDbStore {
                     limit: max_data_bytes,
                 });
             }
-            let values = HashMap::from([
-                (":data".to_owned(), data_value(&data)?),
-                (":updatedAt".to_owned(), ts(now)),
-                (":seen".to_owned(), n(current.version)),
-                (":next".to_owned(), n(current.version + 1)),
-                (":now".to_owned(), n(now.epoch_seconds())),
-            ]);
-            let written = self
-                .update(
-                    id,
-                    "SET #data = :data, #updatedAt = :updatedAt, #version = :next",
-                    "#version = :seen AND #ttl > :now",
-                    &["ttl", "data", "updatedAt", "version"],
-                    values,
-                )
-                .await?;
-            match written {
-                Ok(session) => return Ok(session),
-                Err(None) => return Err(SessionError::NotFound),
-                Err(Some(seen)) if crate::policy::is_expired(seen.ttl, now) => {
-                    return Err(SessionError::Expired);
-                }
-                Err(Some(_)) => backoff(attempt).await,
-            }
-        }
-        Err(SessionError::unavailable(format!(
-            "PATCH lost the race for this session {PATCH_ATTEMPTS} times; retry"
-        )))
+            Ok(Write {
+                update: "SET #data = :data, #updatedAt = :updatedAt, #version = :next",
+                condition: "#version = :seen AND #ttl > :now",
+                names: &["ttl", "data", "updatedAt", "version"],
+                values: HashMap::from([
+                    (":data".to_owned(), data_value(&data)?),
+                    (":updatedAt".to_owned(), ts(now)),
+                    (":seen".to_owned(), n(current.version)),
+                    (":next".to_owned(), n(current.version + 1)),
+                    (":now".to_owned(), n(now.epoch_seconds())),
+                ]),
+            })
+        })
+        .await
     }
 
+    /// Read, compute the new `ttl` (capped from the immutable `createdAt`, from the session's
+    /// own `ttlSeconds` when none is given), and write. Without `ttl_seconds`, the write is
+    /// conditioned on the `ttlSeconds` that was read, so that a concurrent refresh that changed
+    /// it is never undone by a `ttl` computed from the old value.
     async fn refresh(
         &self,
         id: &SessionId,
@@ -370,26 +465,33 @@ impl SessionStore for DynamoDbStore {
         policy: &ExpiryPolicy,
         now: Timestamp,
     ) -> Result<Session, SessionError> {
-        let current = self.read_live(id, now).await?;
-        let idle = ttl_seconds.unwrap_or(current.ttl_seconds);
-        let values = HashMap::from([
-            (
-                ":ttl".to_owned(),
-                n(policy.ttl_at(current.created_at, idle, now)),
-            ),
-            (":idle".to_owned(), n(idle)),
-            (":touchedAt".to_owned(), ts(now)),
-            (":now".to_owned(), n(now.epoch_seconds())),
-        ]);
-        self.update(
-            id,
-            "SET #ttl = :ttl, #ttlSeconds = :idle, #touchedAt = :touchedAt",
-            "attribute_exists(#id) AND #ttl > :now",
-            &["id", "ttl", "ttlSeconds", "touchedAt"],
-            values,
-        )
-        .await?
-        .map_err(|old| refusal(old, now, &VersionCheck::Any))
+        self.read_then_write(id, now, |current| {
+            let idle = ttl_seconds.unwrap_or(current.ttl_seconds);
+            let values = HashMap::from([
+                (
+                    ":ttl".to_owned(),
+                    n(policy.ttl_at(current.created_at, idle, now)),
+                ),
+                (":idle".to_owned(), n(idle)),
+                (":touchedAt".to_owned(), ts(now)),
+                (":now".to_owned(), n(now.epoch_seconds())),
+            ]);
+            Ok(match ttl_seconds {
+                Some(_) => Write {
+                    update: "SET #ttl = :ttl, #ttlSeconds = :idle, #touchedAt = :touchedAt",
+                    condition: "attribute_exists(#id) AND #ttl > :now",
+                    names: &["id", "ttl", "ttlSeconds", "touchedAt"],
+                    values,
+                },
+                None => Write {
+                    update: "SET #ttl = :ttl, #touchedAt = :touchedAt",
+                    condition: "#ttlSeconds = :idle AND #ttl > :now",
+                    names: &["ttl", "ttlSeconds", "touchedAt"],
+                    values,
+                },
+            })
+        })
+        .await
     }
 
     async fn touch(
@@ -449,23 +551,23 @@ impl SessionStore for DynamoDbStore {
             .after
             .as_ref()
             .map(|after| item::user_index_key(user_id, after));
-        let items = self
+        let query = self
             .client
             .query()
             .table_name(&self.table)
             .index_name(USER_INDEX)
             .key_condition_expression("#userId = :user")
-            .filter_expression("#ttl > :now")
-            .set_expression_attribute_names(Some(names(&["userId", "ttl"])))
+            .set_expression_attribute_names(Some(names(&["userId"])))
             .expression_attribute_values(":user", s(user_id.as_str()))
-            .expression_attribute_values(":now", n(now.epoch_seconds()))
-            .scan_index_forward(false)
-            .set_exclusive_start_key(start)
-            .into_paginator()
-            .page_size(page_size(page))
-            .items()
-            .send();
-        collect_page(page, items).await
+            .scan_index_forward(false);
+        collect_page(page, now, start, |start, size| {
+            let request = query.clone().set_exclusive_start_key(start).limit(size);
+            async move {
+                let output = request.send().await.map_err(classify)?;
+                Ok((output.items.unwrap_or_default(), output.last_evaluated_key))
+            }
+        })
+        .await
     }
 
     async fn list_all(
@@ -473,28 +575,25 @@ impl SessionStore for DynamoDbStore {
         page: &PageRequest,
         now: Timestamp,
     ) -> Result<StorePage, SessionError> {
-        let start = page.after.as_ref().map(item::table_key);
         // The scan resumes from the id alone; the cursor's `createdAt` is for the embedded
         // store's admin listing, which is ordered by it (see `Position`).
-        let items = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .filter_expression("#ttl > :now")
-            .set_expression_attribute_names(Some(names(&["ttl"])))
-            .expression_attribute_values(":now", n(now.epoch_seconds()))
-            .set_exclusive_start_key(start)
-            .into_paginator()
-            .page_size(page_size(page))
-            .items()
-            .send();
-        collect_page(page, items).await
+        let start = page.after.as_ref().map(item::table_key);
+        let scan = self.client.scan().table_name(&self.table);
+        collect_page(page, now, start, |start, size| {
+            let request = scan.clone().set_exclusive_start_key(start).limit(size);
+            async move {
+                let output = request.send().await.map_err(classify)?;
+                Ok((output.items.unwrap_or_default(), output.last_evaluated_key))
+            }
+        })
+        .await
     }
 
     /// Finds the user's sessions through the index (eventually consistent: one created a
-    /// moment ago may be missed) and deletes them in batches of 25.
+    /// moment ago may be missed) a page at a time, and deletes each page in batches of 25
+    /// before reading the next, so that memory stays bounded whatever the user has.
     async fn delete_user(&self, user_id: &UserId, now: Timestamp) -> Result<u64, SessionError> {
-        let mut items = self
+        let mut pages = self
             .client
             .query()
             .table_name(&self.table)
@@ -504,19 +603,22 @@ impl SessionStore for DynamoDbStore {
             .set_expression_attribute_names(Some(names(&["userId", "id", "ttl"])))
             .expression_attribute_values(":user", s(user_id.as_str()))
             .into_paginator()
-            .items()
+            .page_size(DELETE_USER_PAGE_ITEMS)
             .send();
-        let (mut ids, mut live) = (Vec::new(), 0);
-        while let Some(found) = items.try_next().await.map_err(classify)? {
-            let Some(AttributeValue::S(id)) = found.get(PARTITION_KEY) else {
-                continue;
-            };
-            if seen(Some(&found)).is_some_and(|seen| !crate::policy::is_expired(seen.ttl, now)) {
-                live += 1;
+        let mut live = 0;
+        while let Some(page) = pages.try_next().await.map_err(classify)? {
+            let mut ids = Vec::with_capacity(page.items().len());
+            for found in page.items() {
+                let Some(AttributeValue::S(id)) = found.get(PARTITION_KEY) else {
+                    continue;
+                };
+                if seen(Some(found)).is_some_and(|seen| !crate::policy::is_expired(seen.ttl, now)) {
+                    live += 1;
+                }
+                ids.push(id.clone());
             }
-            ids.push(id.clone());
+            self.batch_delete(ids).await?;
         }
-        self.batch_delete(ids).await?;
         Ok(live)
     }
 

@@ -14,14 +14,15 @@ mod record;
 mod sweeper;
 mod writer;
 
+use std::fs::{DirBuilder, File, OpenOptions};
 use std::path::Path;
-use std::sync::mpsc::{self, Sender};
+use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redb::backends::InMemoryBackend;
+use redb::backends::{FileBackend, InMemoryBackend};
 use redb::{Database, ReadableDatabase, TableDefinition};
 
 use crate::store::{PageRequest, SessionStore, StorePage, VersionCheck};
@@ -45,6 +46,11 @@ pub const DEFAULT_PURGE_AFTER_SECONDS: u64 = 3600;
 /// operating system's page cache holds the file as well. Every page redb caches is memory the
 /// process keeps.
 pub const DEFAULT_CACHE_MB: usize = 32;
+/// Default bound of the writer's queue: writes waiting for the writer thread. Past it, a write
+/// fails at once with `Unavailable` (503 `store_unavailable`) instead of holding memory until
+/// the disk catches up. The writer commits about this many writes in well under a second on a
+/// healthy disk, so a full queue means the disk is stalled or far too slow for the load.
+pub const DEFAULT_WRITE_QUEUE: usize = 10_000;
 /// Default size of the cache of decoded sessions for reads and listings (`EMBEDDED_READ_CACHE_MB`),
 /// in MiB: room for about 10,000 sessions with 200 bytes of data each. See `read_cache`.
 pub const DEFAULT_READ_CACHE_MB: usize = 16;
@@ -64,6 +70,9 @@ pub struct EmbeddedOptions {
     /// Bytes of memory for decoded sessions kept for reads by id and listings; 0 turns that
     /// cache off.
     pub read_cache_bytes: usize,
+    /// Most writes that may wait for the writer thread; past it a write fails at once with
+    /// `Unavailable`.
+    pub write_queue: usize,
 }
 
 impl Default for EmbeddedOptions {
@@ -74,6 +83,7 @@ impl Default for EmbeddedOptions {
             clock: Arc::new(SystemClock),
             cache_bytes: DEFAULT_CACHE_MB << 20,
             read_cache_bytes: DEFAULT_READ_CACHE_MB << 20,
+            write_queue: DEFAULT_WRITE_QUEUE,
         }
     }
 }
@@ -88,7 +98,7 @@ struct Shared {
 /// Sessions in a `redb` database file (or in memory, for tests).
 pub struct EmbeddedStore {
     shared: Arc<Shared>,
-    queue: Mutex<Option<Sender<Box<dyn WriteOp>>>>,
+    queue: Mutex<Option<SyncSender<Box<dyn WriteOp>>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     options: EmbeddedOptions,
     location: String,
@@ -105,22 +115,30 @@ impl std::fmt::Debug for EmbeddedStore {
 impl EmbeddedStore {
     /// Opens (or creates) the database file at `path`, creating its directory if needed.
     /// Fails if another process has the file open.
+    ///
+    /// The file holds every live session id, so on Unix it is created readable by its owner
+    /// only (mode 0600), and directories the store creates for it with mode 0700. An existing
+    /// file keeps its mode; a warning says when others may read it.
     pub fn open(path: impl AsRef<Path>, options: EmbeddedOptions) -> Result<Self, SessionError> {
         let path = path.as_ref();
         if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
+            private_dir_builder().create(dir).map_err(|e| {
                 SessionError::internal(format!("cannot create directory {}: {e}", dir.display()))
             })?;
         }
+        let cannot_open = |e: &dyn std::fmt::Display| {
+            SessionError::internal(format!(
+                "cannot open embedded store {}: {e}",
+                path.display()
+            ))
+        };
+        let file = open_private(path).map_err(|e| cannot_open(&e))?;
+        warn_if_shared(path, &file);
+        let backend = FileBackend::new(file).map_err(|e| cannot_open(&e))?;
         let db = Database::builder()
             .set_cache_size(options.cache_bytes)
-            .create(path)
-            .map_err(|e| {
-                SessionError::internal(format!(
-                    "cannot open embedded store {}: {e}",
-                    path.display()
-                ))
-            })?;
+            .create_with_backend(backend)
+            .map_err(|e| cannot_open(&e))?;
         Self::start(db, options, path.display().to_string())
     }
 
@@ -151,7 +169,7 @@ impl EmbeddedStore {
             index,
             cache: ReadCache::new(options.read_cache_bytes),
         });
-        let (queue, receiver) = mpsc::channel();
+        let (queue, receiver) = mpsc::sync_channel(options.write_queue.max(1));
         let sweeper = sweeper::Sweeper::new(
             options.clock.clone(),
             options.purge_after_seconds,
@@ -211,9 +229,15 @@ impl EmbeddedStore {
             let queue = queue
                 .as_ref()
                 .ok_or_else(|| SessionError::unavailable("the embedded store is closed"))?;
-            queue
-                .send(Box::new(op))
-                .map_err(|_| SessionError::unavailable("the embedded store writer has stopped"))?;
+            queue.try_send(Box::new(op)).map_err(|error| match error {
+                TrySendError::Full(_) => SessionError::unavailable(format!(
+                    "the embedded store's write queue is full ({} writes wait for the disk)",
+                    self.options.write_queue
+                )),
+                TrySendError::Disconnected(_) => {
+                    SessionError::unavailable("the embedded store writer has stopped")
+                }
+            })?;
         }
         reply
             .await
@@ -380,6 +404,45 @@ impl SessionStore for EmbeddedStore {
     }
 }
 
+/// Builds directories that only their owner may enter (mode 0700 on Unix), parents included.
+fn private_dir_builder() -> DirBuilder {
+    let mut builder = DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+}
+
+/// Opens the database file for reading and writing, creating it readable and writable by its
+/// owner only (mode 0600 on Unix) if it does not exist.
+fn open_private(path: &Path) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
+/// Warns when a database file made before the store created files private (or by hand) may be
+/// read by other users.
+fn warn_if_shared(path: &Path, file: &File) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(metadata) = file.metadata()
+            && metadata.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(
+                path = %path.display(),
+                mode = format!("{:o}", metadata.permissions().mode() & 0o777),
+                "the embedded store's file may be read by other users; it holds every live session id: chmod 600 it"
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, file);
+}
+
 /// Storage faults: I/O trouble may pass (503); anything else is a bug or corruption (500).
 pub(crate) fn map_redb(error: impl Into<redb::Error>) -> SessionError {
     let error: redb::Error = error.into();
@@ -432,6 +495,214 @@ mod tests {
             .await
             .expect("the id is free, the writer runs");
         assert_eq!(*store.get(&lost.id, now).await.expect("created"), lost);
+    }
+
+    /// Holds the writer thread inside a write until the returned sender is dropped or sent to;
+    /// returns once the writer is held, with the task of the holding write.
+    async fn hold_writer(
+        store: &Arc<EmbeddedStore>,
+    ) -> (
+        mpsc::Sender<()>,
+        tokio::task::JoinHandle<Result<(), SessionError>>,
+    ) {
+        let (release, released) = mpsc::channel::<()>();
+        let (held, holding) = tokio::sync::oneshot::channel();
+        let writer = store.clone();
+        let task = tokio::spawn(async move {
+            writer
+                .write(move |_| {
+                    let _ = held.send(());
+                    let _ = released.recv();
+                    Ok(Ok(()))
+                })
+                .await
+        });
+        holding.await.expect("the writer runs the holding write");
+        (release, task)
+    }
+
+    /// Past the bound of the queue a write fails at once as unavailable, and the queued writes
+    /// still land once the writer moves again.
+    #[tokio::test]
+    async fn a_full_write_queue_refuses_at_once() {
+        let options = EmbeddedOptions {
+            write_queue: 4,
+            ..EmbeddedOptions::default()
+        };
+        let store = Arc::new(EmbeddedStore::in_memory(options).expect("store"));
+        let (release, holder) = hold_writer(&store).await;
+        let now = SystemClock.now();
+        let queued: Vec<Session> = (0..4).map(|_| session("queued", now, 3600)).collect();
+        let mut waiting = Vec::new();
+        for s in &queued {
+            let (store, s) = (store.clone(), s.clone());
+            waiting.push(tokio::spawn(async move { store.create(&s).await }));
+        }
+        // Every spawned create has queued its write before this one runs out of room.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let refused = loop {
+            tokio::task::yield_now().await;
+            let extra = session("extra", now, 3600);
+            match tokio::time::timeout(Duration::from_millis(100), store.create(&extra)).await {
+                Ok(refused) => break (refused, extra),
+                Err(_) => assert!(
+                    std::time::Instant::now() < deadline,
+                    "the queue never filled"
+                ),
+            }
+        };
+        assert!(
+            matches!(refused.0, Err(SessionError::Unavailable { .. })),
+            "{:?}",
+            refused.0
+        );
+        drop(release);
+        holder.await.expect("join").expect("the holding write");
+        for task in waiting {
+            task.await.expect("join").expect("a queued write lands");
+        }
+        for s in &queued {
+            assert!(store.get(&s.id, now).await.is_ok());
+        }
+        assert!(matches!(
+            store.get(&refused.1.id, now).await,
+            Err(SessionError::NotFound)
+        ));
+    }
+
+    /// A write whose caller stopped waiting while it was queued is never applied, and writes
+    /// queued behind it are.
+    #[tokio::test]
+    async fn a_write_abandoned_in_the_queue_is_never_applied() {
+        let store = Arc::new(EmbeddedStore::in_memory(EmbeddedOptions::default()).expect("store"));
+        let now = SystemClock.now();
+        let kept = session("kept", now, 3600);
+        store.create(&kept).await.expect("create");
+        let (release, holder) = hold_writer(&store).await;
+
+        let abandoned = session("abandoned", now, 3600);
+        let gave_up =
+            tokio::time::timeout(Duration::from_millis(50), store.create(&abandoned)).await;
+        assert!(gave_up.is_err(), "the create waits behind the held writer");
+        let refresh = tokio::time::timeout(
+            Duration::from_millis(50),
+            store.refresh(&kept.id, Some(60), &ExpiryPolicy::default(), now),
+        )
+        .await;
+        assert!(refresh.is_err(), "the refresh waits behind the held writer");
+        let later = session("later", now, 3600);
+        let after = {
+            let (store, later) = (store.clone(), later.clone());
+            tokio::spawn(async move { store.create(&later).await })
+        };
+
+        drop(release);
+        holder.await.expect("join").expect("the holding write");
+        after
+            .await
+            .expect("join")
+            .expect("a write still waited for lands");
+        assert!(matches!(
+            store.get(&abandoned.id, now).await,
+            Err(SessionError::NotFound)
+        ));
+        assert_eq!(
+            store.get(&kept.id, now).await.expect("kept").ttl_seconds,
+            3600,
+            "the abandoned refresh changed nothing"
+        );
+        assert!(store.get(&later.id, now).await.is_ok());
+    }
+
+    /// The database file is readable by its owner only, and so are the directories the store
+    /// creates for it.
+    #[cfg(unix)]
+    #[test]
+    fn the_file_and_its_new_directories_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().expect("tempdir");
+        let path = root.path().join("state").join("sessions").join("db.redb");
+        let store = EmbeddedStore::open(&path, EmbeddedOptions::default()).expect("open");
+        let mode = |path: &Path| {
+            std::fs::metadata(path)
+                .expect("metadata")
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(mode(&path), 0o600, "the database file");
+        assert_eq!(mode(&root.path().join("state")), 0o700);
+        assert_eq!(mode(&root.path().join("state").join("sessions")), 0o700);
+        drop(store);
+        let beside: Vec<_> = std::fs::read_dir(root.path().join("state").join("sessions"))
+            .expect("list")
+            .map(|entry| entry.expect("entry").path())
+            .collect();
+        for file in &beside {
+            assert_eq!(mode(file) & 0o077, 0, "{} is private", file.display());
+        }
+    }
+
+    /// A log writer that keeps what it is given, for tests that read the log.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("log").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A record that cannot be read is named by the session's fingerprint, never its id, both
+    /// in the warning when the store opens and in the error a read of it gets.
+    #[tokio::test]
+    async fn a_corrupt_record_is_named_by_fingerprint_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("sessions.redb");
+        let now = SystemClock.now();
+        let damaged = session("damaged", now, 3600);
+        let id = damaged.id.to_string();
+        {
+            let store = EmbeddedStore::open(&path, EmbeddedOptions::default()).expect("open");
+            store.create(&damaged).await.expect("create");
+            let mut record = record::encode(&damaged).expect("record");
+            // The user id's length, after the tag, the numbers and the session id: an empty
+            // user id is not a user id.
+            record[1 + 6 * 8 + 2 + id.len()..][..2].copy_from_slice(&0u16.to_le_bytes());
+            let key = index::key(damaged.created_at.millis(), damaged.id.as_uuid());
+            let uuid = *damaged.id.as_uuid();
+            store
+                .write(move |tx| Ok(Ok(tx.update(&key, &uuid, &record)?)))
+                .await
+                .expect("damage the record");
+        }
+        let log = Captured::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let store = tracing::subscriber::with_default(subscriber, || {
+            EmbeddedStore::open(&path, EmbeddedOptions::default())
+        })
+        .expect("reopen");
+        let logged = String::from_utf8(log.0.lock().expect("log").clone()).expect("utf-8");
+        assert!(logged.contains(&damaged.id.fingerprint()), "{logged}");
+        assert!(!logged.contains(&id), "{logged}");
+
+        let error = store.get(&damaged.id, now).await.expect_err("unreadable");
+        let chain: Vec<String> =
+            std::iter::successors(Some(&error as &dyn std::error::Error), |e| e.source())
+                .map(ToString::to_string)
+                .collect();
+        let text = format!("{error:?} {}", chain.join(": "));
+        assert!(matches!(error, SessionError::Internal { .. }), "{text}");
+        assert!(!text.contains(&id), "{text}");
     }
 
     /// A purge removes what it purges from the index, and spares a session that was extended

@@ -51,6 +51,7 @@ pub(super) fn encode(session: &Session) -> Result<Vec<u8>, SessionError> {
     Ok(record)
 }
 
+/// An error for a damaged record. `what` never holds the stored text: the error reaches logs.
 fn corrupt(what: &str) -> SessionError {
     SessionError::internal(format!("undecodable session record: {what}"))
 }
@@ -105,7 +106,16 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Session, SessionError> {
     let ttl_seconds = u64::from_le_bytes(eight(bytes, &mut at)?);
     let version = u64::from_le_bytes(eight(bytes, &mut at)?);
     let (id, user_id) = ids(bytes, &mut at)?;
-    let data = serde_json::from_slice(&bytes[at..]).map_err(|e| corrupt(&e.to_string()))?;
+    // serde's message can quote the stored text, which may hold ids or secrets of the session;
+    // the error keeps only the kind of fault and where it is.
+    let data = serde_json::from_slice(&bytes[at..]).map_err(|e| {
+        corrupt(&format!(
+            "the data of session #{} is not a JSON object ({:?} error at column {})",
+            id.fingerprint(),
+            e.classify(),
+            e.column()
+        ))
+    })?;
     Ok(Session {
         id,
         user_id,
@@ -203,6 +213,26 @@ mod tests {
             decode(&record),
             Err(SessionError::Internal { .. })
         ));
+    }
+
+    /// Data that is not an object, here a string holding the session's own id: serde's
+    /// message would quote it, and the error reaches the log.
+    #[test]
+    fn a_damaged_record_is_reported_without_its_contents() {
+        let original = session();
+        let id = original.id.to_string();
+        let mut record = encode(&original).expect("encode");
+        let data = serde_json::to_vec(&original.data).expect("data");
+        record.truncate(record.len() - data.len());
+        record.extend_from_slice(format!("\"{id}\"").as_bytes());
+        let error = decode(&record).expect_err("data is not an object");
+        let chain: Vec<String> =
+            std::iter::successors(Some(&error as &dyn std::error::Error), |e| e.source())
+                .map(ToString::to_string)
+                .collect();
+        let text = format!("{error:?} {}", chain.join(": "));
+        assert!(!text.contains(&id), "{text}");
+        assert!(text.contains(&original.id.fingerprint()), "{text}");
     }
 
     #[test]

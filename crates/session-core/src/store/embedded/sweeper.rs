@@ -128,7 +128,7 @@ impl Sweeper {
         let purge = (!due.is_empty()).then(|| {
             // Nobody waits for the outcome: a failed batch is logged by the writer, and the
             // next sweep finds the same sessions.
-            let (op, _) = ClosureOp::new(move |tx| {
+            let op = ClosureOp::unattended(move |tx| {
                 let purged = purge(tx, due, cutoff)?;
                 tracing::debug!(purged, "purged expired sessions");
                 Ok(Ok(purged))

@@ -5,6 +5,12 @@
 //! writes queued while the previous commit ran (up to [`MAX_BATCH`]) and applies them all in
 //! one transaction with one durable commit: one sync acknowledges many writes, and no write
 //! is acknowledged before its commit returned.
+//!
+//! The queue is bounded (see `EmbeddedOptions::write_queue`): when the disk cannot keep up, a
+//! write fails at once as unavailable rather than waiting in memory without limit. A write
+//! whose caller stopped waiting (its request timed out or was cancelled) while it was queued is
+//! dropped when the writer gets to it, so that nothing lands after its client was told it
+//! failed.
 
 use std::cell::{RefCell, RefMut};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -157,11 +163,12 @@ pub(super) trait WriteOp: Send {
     fn finish(self: Box<Self>, failure: Option<&str>);
 }
 
-/// An op built from a closure, answering through a oneshot channel.
+/// An op built from a closure, answering through a oneshot channel if someone waits for it.
 pub(super) struct ClosureOp<T, F> {
     run: Option<F>,
     outcome: Option<Result<T, SessionError>>,
-    reply: oneshot::Sender<Result<T, SessionError>>,
+    /// `None` for work nobody waits for (the sweeper's purges), which always runs.
+    reply: Option<oneshot::Sender<Result<T, SessionError>>>,
 }
 
 impl<T, F> ClosureOp<T, F>
@@ -169,15 +176,25 @@ where
     T: Send + 'static,
     F: FnOnce(&Tx<'_>) -> TxnResult<T> + Send + 'static,
 {
-    /// Wraps `run`; the result arrives on the returned receiver after commit.
+    /// Wraps `run`; the result arrives on the returned receiver after commit. Dropping the
+    /// receiver before the writer gets to the op cancels it.
     pub(super) fn new(run: F) -> (Self, oneshot::Receiver<Result<T, SessionError>>) {
         let (reply, receiver) = oneshot::channel();
         let op = Self {
             run: Some(run),
             outcome: None,
-            reply,
+            reply: Some(reply),
         };
         (op, receiver)
+    }
+
+    /// Wraps `run` for nobody to wait for: it runs whenever the writer gets to it.
+    pub(super) fn unattended(run: F) -> Self {
+        Self {
+            run: Some(run),
+            outcome: None,
+            reply: None,
+        }
     }
 }
 
@@ -187,6 +204,12 @@ where
     F: FnOnce(&Tx<'_>) -> TxnResult<T> + Send + 'static,
 {
     fn apply(&mut self, tx: &Tx<'_>) -> Result<(), redb::Error> {
+        // Its caller has given up and was answered 503 (or nothing): applying it now would
+        // change a session behind the back of a client told that its write failed.
+        if self.reply.as_ref().is_some_and(oneshot::Sender::is_closed) {
+            self.run = None;
+            return Ok(());
+        }
         if let Some(run) = self.run.take() {
             self.outcome = Some(run(tx)?);
         }
@@ -194,6 +217,9 @@ where
     }
 
     fn finish(self: Box<Self>, failure: Option<&str>) {
+        let Some(reply) = self.reply else {
+            return;
+        };
         let result = match (failure, self.outcome) {
             (None, Some(outcome)) => outcome,
             (Some(reason), _) => Err(SessionError::unavailable(format!(
@@ -203,8 +229,8 @@ where
                 "embedded store write was never applied",
             )),
         };
-        // The caller may have gone away (request cancelled); the write stands regardless.
-        let _ = self.reply.send(result);
+        // The caller may have gone away since the op was applied; the write stands.
+        let _ = reply.send(result);
     }
 }
 
