@@ -8,6 +8,7 @@
 # access) and in the function's configuration (encrypted with var.environment_kms_key_arn, and
 # readable by whoever may call lambda:GetFunctionConfiguration). auth_mode = "iam" needs no
 # tokens at all: API Gateway checks SigV4 signatures and the function runs with AUTH_DISABLED.
+# The secret may also hold SESSION_CURSOR_SECRET; without it, the module makes one (below).
 data "aws_secretsmanager_secret_version" "auth" {
   count     = var.secret_arn == null ? 0 : 1
   secret_id = var.secret_arn
@@ -36,8 +37,10 @@ locals {
 
   # AWS_REGION is set by Lambda itself (a reserved variable); the store is always DynamoDB here.
   # No LOG_FORMAT: the Lambda binary never reads it. No RUST_LOG: logging_config below makes
-  # Lambda pass AWS_LAMBDA_LOG_LEVEL, which wins over it.
+  # Lambda pass AWS_LAMBDA_LOG_LEVEL, which wins over it. The generated cursor secret comes
+  # first, so that one from extra_environment or from the secret wins over it.
   environment = merge(
+    { SESSION_CURSOR_SECRET = random_bytes.cursor_secret.base64 },
     var.extra_environment,
     local.session_env,
     local.secret_env,
@@ -62,6 +65,15 @@ locals {
     "dynamodb:DescribeTable",
     "dynamodb:DescribeTimeToLive",
   ]
+}
+
+# On DynamoDB the function refuses to start without SESSION_CURSOR_SECRET, the key that seals
+# listing cursors, which must carry at least 32 bytes of entropy. When the secret has none, the
+# function gets these 32 random bytes (base64, as `openssl rand -base64 32` makes them), made
+# once and kept in the Terraform state like the secret's values. They stay the same across
+# applies; `terraform apply -replace` on this resource rotates them.
+resource "random_bytes" "cursor_secret" {
+  length = 32
 }
 
 # --- Logs --------------------------------------------------------------------------------------

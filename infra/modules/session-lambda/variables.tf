@@ -75,7 +75,7 @@ variable "auth_mode" {
 }
 
 variable "secret_arn" {
-  description = "ARN of a Secrets Manager secret whose value is a JSON object with any of the keys API_TOKENS, ADMIN_TOKENS (comma-separated bearer tokens) and SESSION_CURSOR_SECRET. Required when auth_mode is \"tokens\". Terraform reads it at plan time: the values end up in the Terraform state and in the function's configuration."
+  description = "ARN of a Secrets Manager secret whose value is a JSON object with any of the keys API_TOKENS, ADMIN_TOKENS (comma-separated bearer tokens) and SESSION_CURSOR_SECRET (at least 32 random bytes; without it the module generates one). Required when auth_mode is \"tokens\". Terraform reads it at plan time: the values end up in the Terraform state and in the function's configuration."
   type        = string
   default     = null
 }
