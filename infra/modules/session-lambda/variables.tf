@@ -64,7 +64,7 @@ variable "session" {
 }
 
 variable "auth_mode" {
-  description = "\"iam\": the HTTP API route requires AWS_IAM (SigV4-signed calls) and the function runs with AUTH_DISABLED=true. \"tokens\": the route is open and the function checks bearer tokens from the secret (API_TOKENS, ADMIN_TOKENS)."
+  description = "\"iam\": every HTTP API route requires AWS_IAM (SigV4-signed calls) and the function runs with AUTH_DISABLED=true, so every caller it serves is admin: give clients the client_invoke_policy_json output, which denies the admin routes. \"tokens\": the routes are open and the function checks bearer tokens from the secret (API_TOKENS, ADMIN_TOKENS)."
   type        = string
   default     = "iam"
 
