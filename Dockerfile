@@ -26,6 +26,10 @@ RUN cargo build --release --locked -p session-server --bin session-server \
 FROM gcr.io/distroless/cc-debian12:nonroot
 # The binary's own default store is "embedded" (README, settings): the image keeps it, with the
 # file on the /data volume. Kubernetes (definitions/) and Lambda (infra/) set SESSION_STORE=dynamodb.
+# BIND_ADDRESS=0.0.0.0, not the binary's loopback default: a container is reached through its own
+# network interface. Off loopback the server has no protected mode, so it refuses to start until
+# the container is given tokens (API_TOKENS/ADMIN_TOKENS or their _FILE forms) or
+# AUTH_DISABLED=true behind a gateway that authenticates.
 ENV PORT=8080 \
     BIND_ADDRESS=0.0.0.0 \
     LOG_FORMAT=json \

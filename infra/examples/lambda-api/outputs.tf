@@ -4,8 +4,18 @@ output "api_endpoint" {
 }
 
 output "api_execution_arn" {
-  description = "Grant execute-api:Invoke on \"<this>/*\" to the callers (auth_mode = \"iam\")."
+  description = "Execution ARN of the HTTP API (execute-api:Invoke on \"<this>/*\" makes a caller admin with auth_mode = \"iam\")."
   value       = module.api.api_execution_arn
+}
+
+output "admin_invoke_policy_json" {
+  description = "auth_mode = \"iam\": the IAM policy to attach to admin principals (every route)."
+  value       = module.api.admin_invoke_policy_json
+}
+
+output "client_invoke_policy_json" {
+  description = "auth_mode = \"iam\": the IAM policy to attach to client principals (every route but the admin ones)."
+  value       = module.api.client_invoke_policy_json
 }
 
 output "function_name" {

@@ -29,7 +29,7 @@ variable "auth_mode" {
 }
 
 variable "secret_arn" {
-  description = "Secrets Manager secret with a JSON value {\"API_TOKENS\": \"...\", \"ADMIN_TOKENS\": \"...\", \"SESSION_CURSOR_SECRET\": \"...\"}; required for auth_mode = \"tokens\"."
+  description = "Secrets Manager secret with a JSON value {\"API_TOKENS\": \"...\", \"ADMIN_TOKENS\": \"...\", \"SESSION_CURSOR_SECRET\": \"...\"}; required for auth_mode = \"tokens\". Without SESSION_CURSOR_SECRET the module generates one."
   type        = string
   default     = null
 }

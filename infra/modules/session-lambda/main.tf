@@ -8,6 +8,7 @@
 # access) and in the function's configuration (encrypted with var.environment_kms_key_arn, and
 # readable by whoever may call lambda:GetFunctionConfiguration). auth_mode = "iam" needs no
 # tokens at all: API Gateway checks SigV4 signatures and the function runs with AUTH_DISABLED.
+# The secret may also hold SESSION_CURSOR_SECRET; without it, the module makes one (below).
 data "aws_secretsmanager_secret_version" "auth" {
   count     = var.secret_arn == null ? 0 : 1
   secret_id = var.secret_arn
@@ -36,8 +37,10 @@ locals {
 
   # AWS_REGION is set by Lambda itself (a reserved variable); the store is always DynamoDB here.
   # No LOG_FORMAT: the Lambda binary never reads it. No RUST_LOG: logging_config below makes
-  # Lambda pass AWS_LAMBDA_LOG_LEVEL, which wins over it.
+  # Lambda pass AWS_LAMBDA_LOG_LEVEL, which wins over it. The generated cursor secret comes
+  # first, so that one from extra_environment or from the secret wins over it.
   environment = merge(
+    { SESSION_CURSOR_SECRET = random_bytes.cursor_secret.base64 },
     var.extra_environment,
     local.session_env,
     local.secret_env,
@@ -62,6 +65,15 @@ locals {
     "dynamodb:DescribeTable",
     "dynamodb:DescribeTimeToLive",
   ]
+}
+
+# On DynamoDB the function refuses to start without SESSION_CURSOR_SECRET, the key that seals
+# listing cursors, which must carry at least 32 bytes of entropy. When the secret has none, the
+# function gets these 32 random bytes (base64, as `openssl rand -base64 32` makes them), made
+# once and kept in the Terraform state like the secret's values. They stay the same across
+# applies; `terraform apply -replace` on this resource rotates them.
+resource "random_bytes" "cursor_secret" {
+  length = 32
 }
 
 # --- Logs --------------------------------------------------------------------------------------
@@ -194,13 +206,61 @@ resource "aws_apigatewayv2_integration" "function" {
   timeout_milliseconds   = 29000
 }
 
+# Every route: AWS_IAM in auth_mode "iam"; NONE in auth_mode "tokens", where the function itself
+# requires bearer tokens (API_TOKENS/ADMIN_TOKENS) on every session route.
 resource "aws_apigatewayv2_route" "default" {
-  # AWS_IAM in auth_mode "iam"; NONE in auth_mode "tokens", where the function itself requires
-  # bearer tokens (API_TOKENS/ADMIN_TOKENS) on every session route.
   api_id             = aws_apigatewayv2_api.http.id
   route_key          = "$default"
   target             = "integrations/${aws_apigatewayv2_integration.function.id}"
   authorization_type = local.iam_auth ? "AWS_IAM" : "NONE"
+}
+
+# The contract's admin routes as routes of their own. In auth_mode "iam" the function runs with
+# AUTH_DISABLED and serves every caller as admin, so API Gateway must keep clients off these:
+# the client policy below denies them. As routes of their own they have execute-api ARNs of
+# their own, apart from the $default route's, and admin calls show in the access log's routeKey.
+resource "aws_apigatewayv2_route" "admin" {
+  for_each           = local.admin_routes
+  api_id             = aws_apigatewayv2_api.http.id
+  route_key          = each.key
+  target             = "integrations/${aws_apigatewayv2_integration.function.id}"
+  authorization_type = local.iam_auth ? "AWS_IAM" : "NONE"
+}
+
+locals {
+  # API.md's admin routes (HEAD /sessions is GET /sessions without the body, admin too), each
+  # with the end of its execute-api ARN, where a path parameter is a wildcard.
+  admin_routes = {
+    "GET /sessions"                  = "GET/sessions"
+    "HEAD /sessions"                 = "HEAD/sessions"
+    "DELETE /sessions/user/{userId}" = "DELETE/sessions/user/*"
+  }
+  admin_route_arns = [for suffix in values(local.admin_routes) : "${aws_apigatewayv2_stage.default.execution_arn}/${suffix}"]
+}
+
+# What to attach to the callers' IAM roles in auth_mode "iam": admins may invoke every route,
+# clients every route but the admin ones.
+data "aws_iam_policy_document" "invoke_admin" {
+  statement {
+    sid       = "InvokeEveryRoute"
+    actions   = ["execute-api:Invoke"]
+    resources = ["${aws_apigatewayv2_stage.default.execution_arn}/*"]
+  }
+}
+
+data "aws_iam_policy_document" "invoke_client" {
+  statement {
+    sid       = "InvokeClientRoutes"
+    actions   = ["execute-api:Invoke"]
+    resources = ["${aws_apigatewayv2_stage.default.execution_arn}/*"]
+  }
+
+  statement {
+    sid       = "NotTheAdminRoutes"
+    effect    = "Deny"
+    actions   = ["execute-api:Invoke"]
+    resources = local.admin_route_arns
+  }
 }
 
 resource "aws_apigatewayv2_stage" "default" {

@@ -19,8 +19,23 @@ output "api_endpoint" {
 }
 
 output "api_execution_arn" {
-  description = "Execution ARN of the HTTP API; grant execute-api:Invoke on \"<arn>/*\" to callers when auth_mode is \"iam\"."
+  description = "Execution ARN of the HTTP API. With auth_mode \"iam\", execute-api:Invoke on \"<arn>/*\" makes a caller admin: give clients client_invoke_policy_json instead."
   value       = aws_apigatewayv2_api.http.execution_arn
+}
+
+output "admin_route_arns" {
+  description = "execute-api ARNs of the admin routes (GET and HEAD /sessions, DELETE /sessions/user/{userId}), which auth_mode \"iam\" leaves to admin principals only."
+  value       = local.admin_route_arns
+}
+
+output "admin_invoke_policy_json" {
+  description = "auth_mode \"iam\": an IAM policy for admin principals (execute-api:Invoke on every route). Null in auth_mode \"tokens\"."
+  value       = local.iam_auth ? data.aws_iam_policy_document.invoke_admin.json : null
+}
+
+output "client_invoke_policy_json" {
+  description = "auth_mode \"iam\": an IAM policy for client principals (execute-api:Invoke on every route, the admin routes denied). Null in auth_mode \"tokens\"."
+  value       = local.iam_auth ? data.aws_iam_policy_document.invoke_client.json : null
 }
 
 output "log_group_name" {

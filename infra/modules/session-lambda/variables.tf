@@ -64,7 +64,7 @@ variable "session" {
 }
 
 variable "auth_mode" {
-  description = "\"iam\": the HTTP API route requires AWS_IAM (SigV4-signed calls) and the function runs with AUTH_DISABLED=true. \"tokens\": the route is open and the function checks bearer tokens from the secret (API_TOKENS, ADMIN_TOKENS)."
+  description = "\"iam\": every HTTP API route requires AWS_IAM (SigV4-signed calls) and the function runs with AUTH_DISABLED=true, so every caller it serves is admin: give clients the client_invoke_policy_json output, which denies the admin routes. \"tokens\": the routes are open and the function checks bearer tokens from the secret (API_TOKENS, ADMIN_TOKENS)."
   type        = string
   default     = "iam"
 
@@ -75,7 +75,7 @@ variable "auth_mode" {
 }
 
 variable "secret_arn" {
-  description = "ARN of a Secrets Manager secret whose value is a JSON object with any of the keys API_TOKENS, ADMIN_TOKENS (comma-separated bearer tokens) and SESSION_CURSOR_SECRET. Required when auth_mode is \"tokens\". Terraform reads it at plan time: the values end up in the Terraform state and in the function's configuration."
+  description = "ARN of a Secrets Manager secret whose value is a JSON object with any of the keys API_TOKENS, ADMIN_TOKENS (comma-separated bearer tokens) and SESSION_CURSOR_SECRET (at least 32 random bytes; without it the module generates one). Required when auth_mode is \"tokens\". Terraform reads it at plan time: the values end up in the Terraform state and in the function's configuration."
   type        = string
   default     = null
 }
