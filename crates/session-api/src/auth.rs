@@ -423,7 +423,7 @@ impl Identity {
     fn rate_key(&self) -> Option<RateKey> {
         match (self.credential, self.client) {
             (Credential::Valid(digest), _) => Some(RateKey::Token(digest)),
-            (_, Some(client)) => Some(RateKey::Address(client.0)),
+            (_, Some(client)) => Some(RateKey::address(client.0)),
             (_, None) => None,
         }
     }

@@ -409,6 +409,38 @@ async fn without_a_valid_token_the_limit_is_per_address() {
     .assert_problem(401, "unauthorized");
 }
 
+/// A host given an IPv6 /64 can send from any address in it: the budget is the /64's. An
+/// IPv4-mapped address is the IPv4 client it maps.
+#[tokio::test]
+async fn an_ipv6_client_shares_one_budget_across_its_64() {
+    let app = with_tokens(Some(RateLimiter::new(1.0, 1)));
+    let guess = |from: &'static str| {
+        call(
+            &app,
+            Method::GET,
+            "/sessions/user/u",
+            Some("guess"),
+            from,
+            None,
+        )
+    };
+    guess("2001:db8:1:2::1")
+        .await
+        .assert_problem(401, "unauthorized");
+    guess("2001:db8:1:2:9f3e:77a0:12:5")
+        .await
+        .assert_problem(429, "rate_limited");
+    guess("2001:db8:1:3::1")
+        .await
+        .assert_problem(401, "unauthorized");
+    guess("198.51.100.7")
+        .await
+        .assert_problem(401, "unauthorized");
+    guess("::ffff:198.51.100.7")
+        .await
+        .assert_problem(429, "rate_limited");
+}
+
 #[tokio::test]
 async fn unknown_routes_and_methods_are_404_and_405_with_or_without_a_token() {
     let app = with_tokens(None);
