@@ -19,8 +19,8 @@ const ADMIN: &str = "admin-token-0123456789";
 fn with_tokens(limiter: Option<RateLimiter>) -> TestApp {
     let auth = Auth::new(
         TokenSources {
-            client: Some(format!("{CLIENT}, other-client-token")),
-            admin: Some(ADMIN.to_owned()),
+            client: Some(format!("{CLIENT}, other-client-token").into()),
+            admin: Some(ADMIN.into()),
             ..TokenSources::default()
         },
         false,
