@@ -7,9 +7,12 @@
 //! constant time. Tokens are never logged.
 //!
 //! With no token configured the service runs in protected mode (as Redis does): it serves
-//! loopback clients only. `AUTH_DISABLED=true` turns the checks off for deployments whose
+//! loopback clients only, and only while it listens on a loopback address
+//! ([`Auth::check_listen_address`]). A token reload never enters protected mode: a set can be
+//! empty only at start. `AUTH_DISABLED=true` turns the checks off for deployments whose
 //! gateway authenticates.
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -18,6 +21,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
 
@@ -25,6 +29,7 @@ use crate::client::{self, ClientAddr};
 use crate::problem::{ApiError, ProblemCode};
 use crate::rate_limit::{RateKey, RateLimiter};
 use crate::routes;
+use crate::settings::SettingsError;
 
 /// How often token files are re-read.
 pub const TOKEN_FILE_RELOAD: Duration = Duration::from_secs(30);
@@ -92,10 +97,20 @@ fn digest(token: &str) -> Digest32 {
 }
 
 /// Digests of the configured tokens.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Default, Clone, PartialEq, Eq)]
 pub struct TokenSet {
     client: Vec<Digest32>,
     admin: Vec<Digest32>,
+}
+
+/// A digest of a weak token can be reversed by guessing: `Debug` shows only how many there are.
+impl std::fmt::Debug for TokenSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenSet")
+            .field("client", &self.client.len())
+            .field("admin", &self.admin.len())
+            .finish()
+    }
 }
 
 impl TokenSet {
@@ -145,13 +160,13 @@ pub fn parse_tokens(text: &str) -> Vec<&str> {
         .collect()
 }
 
-/// Where tokens come from, as configured.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Where tokens come from, as configured. The token lists are secrets: `Debug` redacts them.
+#[derive(Debug, Clone, Default)]
 pub struct TokenSources {
     /// `API_TOKENS`.
-    pub client: Option<String>,
+    pub client: Option<SecretString>,
     /// `ADMIN_TOKENS`.
-    pub admin: Option<String>,
+    pub admin: Option<SecretString>,
     /// `API_TOKENS_FILE`.
     pub client_file: Option<PathBuf>,
     /// `ADMIN_TOKENS_FILE`.
@@ -192,8 +207,14 @@ impl TokenSources {
             .as_deref()
             .map(|path| read_file("ADMIN_TOKENS_FILE", path))
             .transpose()?;
-        let client = [self.client.as_deref(), client_file.as_deref()];
-        let admin = [self.admin.as_deref(), admin_file.as_deref()];
+        let client = [
+            self.client.as_ref().map(ExposeSecret::expose_secret),
+            client_file.as_deref(),
+        ];
+        let admin = [
+            self.admin.as_ref().map(ExposeSecret::expose_secret),
+            admin_file.as_deref(),
+        ];
         Ok(TokenSet::new(
             client.into_iter().flatten().flat_map(parse_tokens),
             admin.into_iter().flatten().flat_map(parse_tokens),
@@ -205,6 +226,17 @@ impl TokenSources {
         self.client_file.is_some() || self.admin_file.is_some()
     }
 
+    /// Whether any token is configured without reading the files: a list holding a token, or
+    /// a file (read later, when an unreadable one fails the start on its own).
+    pub fn any_configured(&self) -> bool {
+        let listed = |tokens: &Option<SecretString>| {
+            tokens
+                .as_ref()
+                .is_some_and(|list| !parse_tokens(list.expose_secret()).is_empty())
+        };
+        listed(&self.client) || listed(&self.admin) || self.has_files()
+    }
+
     /// Tokens shorter than [`WEAK_TOKEN_CHARS`], by the variable they came from (for a
     /// warning at start; the tokens themselves are not returned).
     pub fn weak_sources(&self) -> Vec<&'static str> {
@@ -214,11 +246,10 @@ impl TokenSources {
                 .any(|t| t.chars().count() < WEAK_TOKEN_CHARS)
         };
         let mut found = Vec::new();
-        if self.client.as_deref().is_some_and(weak) {
-            found.push("API_TOKENS");
-        }
-        if self.admin.as_deref().is_some_and(weak) {
-            found.push("ADMIN_TOKENS");
+        for (variable, list) in [("API_TOKENS", &self.client), ("ADMIN_TOKENS", &self.admin)] {
+            if list.as_ref().is_some_and(|list| weak(list.expose_secret())) {
+                found.push(variable);
+            }
         }
         for (variable, path) in [
             ("API_TOKENS_FILE", &self.client_file),
@@ -247,7 +278,21 @@ pub enum Mode {
     Tokens,
 }
 
-/// Authentication state shared by every request.
+/// Why a token reload changed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// A token file cannot be read.
+    #[error(transparent)]
+    Unreadable(#[from] TokenFileError),
+    /// The sources now hold no token at all.
+    #[error(
+        "the token sources hold no token now; an empty set would turn protected mode on in a running service, which only a start may do"
+    )]
+    NoTokens,
+}
+
+/// Authentication state shared by every request. `Debug` shows no token: the sources are
+/// redacted, the set and the rate limiter show counts.
 #[derive(Debug)]
 pub struct Auth {
     disabled: bool,
@@ -321,15 +366,40 @@ impl Auth {
         self.current().is_empty()
     }
 
-    /// Re-reads the token files; on failure keeps the tokens it has.
-    pub fn reload(&self) -> Result<(), TokenFileError> {
-        let fresh = Arc::new(self.sources.load()?);
+    /// Re-reads the token files; on failure keeps the tokens it has. A reload that would leave
+    /// no token while some are in force fails too: protected mode serves loopback clients as
+    /// admin, which a service that started with tokens may be exposed to (a sidecar proxy
+    /// connects from loopback), so only a start can enter it.
+    pub fn reload(&self) -> Result<(), ReloadError> {
+        let fresh = self.sources.load()?;
         let mut tokens = self
             .tokens
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        *tokens = fresh;
+        if fresh.is_empty() && !tokens.is_empty() {
+            return Err(ReloadError::NoTokens);
+        }
+        *tokens = Arc::new(fresh);
         Ok(())
+    }
+
+    /// Refuses protected mode on an address that other machines can reach: there a proxy on
+    /// this machine (a sidecar, a local nginx) would make every outside client a loopback one,
+    /// and so an admin. Redis's protected mode takes the same rule.
+    pub fn check_listen_address(&self, address: IpAddr) -> Result<(), SettingsError> {
+        if self.mode() != Mode::Protected || address.to_canonical().is_loopback() {
+            return Ok(());
+        }
+        Err(SettingsError {
+            variable: "BIND_ADDRESS",
+            problem: format!(
+                "{address} is not a loopback address, and no API token is configured (protected \
+                 mode serves only clients on this machine, as admin). Do one of: set API_TOKENS \
+                 or ADMIN_TOKENS (or API_TOKENS_FILE/ADMIN_TOKENS_FILE); set AUTH_DISABLED=true \
+                 if a gateway in front authenticates every request; or listen on loopback only \
+                 with BIND_ADDRESS=127.0.0.1"
+            ),
+        })
     }
 
     /// Re-reads token files every [`TOKEN_FILE_RELOAD`] while `auth` lives (when any is
@@ -346,7 +416,7 @@ impl Auth {
                 tick.tick().await;
                 let Some(auth) = weak.upgrade() else { break };
                 if let Err(error) = auth.reload() {
-                    tracing::warn!(error = %error, "token file reload failed; keeping the previous tokens");
+                    tracing::error!(error = %error, "token reload failed; keeping the previous tokens");
                 }
             }
         });
@@ -423,7 +493,7 @@ impl Identity {
     fn rate_key(&self) -> Option<RateKey> {
         match (self.credential, self.client) {
             (Credential::Valid(digest), _) => Some(RateKey::Token(digest)),
-            (_, Some(client)) => Some(RateKey::Address(client.0)),
+            (_, Some(client)) => Some(RateKey::address(client.0)),
             (_, None) => None,
         }
     }
@@ -586,6 +656,118 @@ mod tests {
             Some(Caller::Client),
             "kept on failure"
         );
+    }
+
+    fn file_tokens(client: &Path, admin: &Path) -> Auth {
+        Auth::new(
+            TokenSources {
+                client_file: Some(client.to_owned()),
+                admin_file: Some(admin.to_owned()),
+                ..TokenSources::default()
+            },
+            false,
+            None,
+        )
+        .expect("load")
+    }
+
+    fn role_in(auth: &Auth, token: &str) -> Option<Caller> {
+        auth.current().role_of(token).map(|(role, _)| role)
+    }
+
+    #[test]
+    fn a_reload_that_would_leave_no_token_keeps_the_tokens_in_force() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (client, admin) = (dir.path().join("client"), dir.path().join("admin"));
+        std::fs::write(&client, "client-token\n").expect("write");
+        std::fs::write(&admin, "admin-token\n").expect("write");
+        let auth = file_tokens(&client, &admin);
+        std::fs::write(&admin, "").expect("empty");
+        auth.reload().expect("a client token remains");
+        assert_eq!(role_in(&auth, "admin-token"), None);
+        std::fs::write(&client, " \n").expect("empty");
+        assert!(matches!(auth.reload(), Err(ReloadError::NoTokens)));
+        assert_eq!(auth.mode(), Mode::Tokens);
+        assert_eq!(role_in(&auth, "client-token"), Some(Caller::Client));
+        std::fs::write(&admin, "new-admin-token\n").expect("rewrite");
+        auth.reload().expect("a token again");
+        assert_eq!(role_in(&auth, "client-token"), None);
+        assert_eq!(role_in(&auth, "new-admin-token"), Some(Caller::Admin));
+    }
+
+    #[test]
+    fn only_a_start_can_be_in_protected_mode_and_tokens_end_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (client, admin) = (dir.path().join("client"), dir.path().join("admin"));
+        std::fs::write(&client, "").expect("write");
+        std::fs::write(&admin, "").expect("write");
+        let auth = file_tokens(&client, &admin);
+        assert_eq!(auth.mode(), Mode::Protected);
+        auth.reload().expect("still none: nothing changes");
+        assert_eq!(auth.mode(), Mode::Protected);
+        std::fs::write(&client, "client-token").expect("write");
+        auth.reload().expect("tokens");
+        assert_eq!(auth.mode(), Mode::Tokens);
+    }
+
+    /// The watcher itself, with Tokio's clock paused (and moved on by the runtime when every
+    /// task waits) so that its 30-second period passes at once.
+    #[tokio::test(start_paused = true)]
+    async fn the_watcher_keeps_the_tokens_when_the_files_are_rewritten_empty() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (client, admin) = (dir.path().join("client"), dir.path().join("admin"));
+        std::fs::write(&client, "first-token\n").expect("write");
+        std::fs::write(&admin, "").expect("write");
+        let auth = Arc::new(file_tokens(&client, &admin));
+        Auth::watch_files(&auth);
+        std::fs::write(&client, "").expect("empty");
+        tokio::time::sleep(TOKEN_FILE_RELOAD + Duration::from_secs(1)).await;
+        assert_eq!(auth.mode(), Mode::Tokens);
+        assert_eq!(role_in(&auth, "first-token"), Some(Caller::Client));
+        // The watcher did run: a token written now is in force after the next period.
+        std::fs::write(&client, "second-token\n").expect("rewrite");
+        tokio::time::sleep(TOKEN_FILE_RELOAD).await;
+        assert_eq!(role_in(&auth, "first-token"), None);
+        assert_eq!(role_in(&auth, "second-token"), Some(Caller::Client));
+    }
+
+    #[test]
+    fn protected_mode_listens_on_loopback_only() {
+        let protected = Auth::protected();
+        for loopback in ["127.0.0.1", "127.0.0.2", "::1", "::ffff:127.0.0.1"] {
+            let address: IpAddr = loopback.parse().expect("ip");
+            assert_eq!(
+                protected.check_listen_address(address),
+                Ok(()),
+                "{loopback}"
+            );
+        }
+        for exposed in [
+            "0.0.0.0",
+            "::",
+            "10.0.0.5",
+            "::ffff:10.0.0.5",
+            "2001:db8::1",
+        ] {
+            let address: IpAddr = exposed.parse().expect("ip");
+            let error = protected.check_listen_address(address).expect_err(exposed);
+            assert_eq!(error.variable, "BIND_ADDRESS");
+            for way_out in ["API_TOKENS", "AUTH_DISABLED=true", "BIND_ADDRESS=127.0.0.1"] {
+                assert!(error.problem.contains(way_out), "{error}");
+            }
+        }
+        let anywhere: IpAddr = "0.0.0.0".parse().expect("ip");
+        assert_eq!(Auth::disabled().check_listen_address(anywhere), Ok(()));
+        let tokens = Auth::new(
+            TokenSources {
+                client: Some("client-token".into()),
+                ..TokenSources::default()
+            },
+            false,
+            None,
+        )
+        .expect("tokens");
+        assert_eq!(tokens.check_listen_address(anywhere), Ok(()));
     }
 
     #[test]

@@ -20,11 +20,14 @@ use crate::strict_json::{Data, WholeNumber};
     expecting = "a JSON object"
 )]
 pub struct CreateSessionRequest {
-    /// Whom the session belongs to: 1 to 256 characters, no control characters.
+    /// Whom the session belongs to: 1 to 256 characters, no control or invisible format
+    /// characters (bidirectional controls, zero-width characters). The pattern names those of
+    /// the Basic Multilingual Plane; the service refuses the ones beyond it too (tags, U+E0001
+    /// and U+E0020–U+E007F, among others), which a pattern without the `u` flag cannot name.
     #[schema(
         min_length = 1,
         max_length = 256,
-        pattern = r"^[^\u0000-\u001F\u007F-\u009F]+$"
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F\u00AD\u0600-\u0605\u061C\u06DD\u070F\u0890-\u0891\u08E2\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u206F\uFEFF\uFFF9-\uFFFB]+$"
     )]
     pub user_id: String,
     /// The session's data (default `{}`).

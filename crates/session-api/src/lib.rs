@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod body;
 pub mod client;
+pub mod cursor_key;
 pub mod extract;
 pub mod layers;
 pub mod metrics;
@@ -20,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use session_core::{Clock, CursorCodec, ServiceConfig, SessionError, SessionService, SessionStore};
+use session_core::{Clock, ServiceConfig, SessionError, SessionService, SessionStore};
 
 use crate::auth::Auth;
 use crate::readiness::Readiness;
@@ -158,16 +159,6 @@ pub async fn build_store(
     }
 }
 
-/// The key that seals cursors: `SESSION_CURSOR_SECRET` (or its file), or else one derived
-/// from the table name, so that every instance over the same table agrees without
-/// configuration.
-pub fn cursor_codec(settings: &Settings) -> Result<CursorCodec, SettingsError> {
-    Ok(match settings.cursor_secret_value()? {
-        Some(secret) => CursorCodec::from_secret(secret.as_bytes()),
-        None => CursorCodec::from_secret(format!("table:{}", settings.table_name).as_bytes()),
-    })
-}
-
 /// Validates the settings and builds the state over `store`.
 pub fn state_from_settings(
     settings: &Settings,
@@ -192,7 +183,7 @@ pub fn state_from_settings(
     let config = ServiceConfig {
         policy: settings.policy()?,
         max_data_bytes: settings.data_limit()?,
-        cursors: cursor_codec(settings)?,
+        cursors: cursor_key::codec(settings)?,
         max_page_bytes: settings.max_page_bytes,
     };
     let options = ApiOptions {
@@ -206,4 +197,74 @@ pub fn state_from_settings(
         SessionService::new(store, clock, config),
         options,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use session_core::SystemClock;
+    use sha2::{Digest, Sha256};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    const CLIENT: &str = "client-token-from-the-environment";
+    const ADMIN: &str = "admin-token-from-the-environment";
+    const FILED: &str = "admin-token-from-a-file";
+    const CURSOR_SECRET: &str = "qh8kF+sX82OD7eAGypHcmgtFwjv+QyFfhgh92sO9WXg=";
+
+    /// Everything `Debug` could leak of a token: the token, and its digest as a derived `Debug`
+    /// shows bytes, and as hex.
+    fn traces_of(secret: &str) -> Vec<String> {
+        let digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        vec![secret.to_owned(), format!("{digest:?}"), hex]
+    }
+
+    #[cfg(feature = "embedded")]
+    #[tokio::test]
+    async fn the_debug_form_of_the_state_and_the_settings_shows_no_secret() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let tokens_file = dir.path().join("admin-tokens");
+        std::fs::write(&tokens_file, format!("{FILED}\n")).expect("write");
+        let settings = settings::tests::parse(&[
+            "--embedded-db-path",
+            dir.path().join("s.redb").to_str().expect("utf-8"),
+            "--api-tokens",
+            CLIENT,
+            "--admin-tokens",
+            ADMIN,
+            "--admin-tokens-file",
+            tokens_file.to_str().expect("utf-8"),
+            "--session-cursor-secret",
+            CURSOR_SECRET,
+            "--rate-limit-per-second",
+            "10",
+        ])
+        .expect("parse");
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let store = build_store(&settings, clock.clone()).await.expect("store");
+        let state = state_from_settings(&settings, store, clock).expect("state");
+        // A request with a token, so that the rate limiter holds a key for it.
+        let mut request = Request::get("/sessions/user/u")
+            .header("authorization", format!("Bearer {CLIENT}"))
+            .body(Body::empty())
+            .expect("request");
+        request
+            .extensions_mut()
+            .insert(ClientAddr([203, 0, 113, 9].into()));
+        let reply = router(state.clone()).oneshot(request).await.expect("reply");
+        assert_eq!(reply.status(), 200);
+
+        let shown = format!("{state:?}\n{settings:?}");
+        for what in ["TokenSet", "RateLimiter", "api_tokens", "cursor_secret"] {
+            assert!(shown.contains(what), "{what} is shown: {shown}");
+        }
+        for secret in [CLIENT, ADMIN, FILED, CURSOR_SECRET] {
+            for trace in traces_of(secret) {
+                assert!(!shown.contains(&trace), "{trace} in {shown}");
+            }
+        }
+    }
 }

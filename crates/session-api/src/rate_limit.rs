@@ -3,9 +3,14 @@
 //!
 //! Each instance limits on its own; behind N instances a caller gets up to N times the rate.
 //! The limiter keeps a state per key in memory; keys back at full budget are dropped when the
-//! map grows, so a flood of distinct keys cannot exhaust memory.
+//! map grows, so the map holds only the keys seen within one refill period (burst ÷ rate): a
+//! flood of distinct keys costs memory only while each of them is spending its budget.
+//!
+//! A client address is keyed by what one client controls: an IPv4 address, or the /64 network
+//! of an IPv6 one, since a single host is commonly given a whole /64 and can pick any address
+//! in it.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -24,15 +29,37 @@ const PRUNE_EVERY: u64 = 1024;
 pub enum RateKey {
     /// A bearer token, by its SHA-256 digest (never the token itself).
     Token([u8; 32]),
-    /// A client address, when there is no valid token.
+    /// A client address, when there is no valid token: made by [`RateKey::address`], which
+    /// keys an IPv6 client by its /64.
     Address(IpAddr),
 }
 
+impl RateKey {
+    /// The key of a client at `ip`: an IPv4 address as is (an IPv4-mapped IPv6 address counts
+    /// as the IPv4 address it maps), an IPv6 address by its /64 network.
+    pub fn address(ip: IpAddr) -> Self {
+        match ip.to_canonical() {
+            IpAddr::V4(v4) => Self::Address(IpAddr::V4(v4)),
+            IpAddr::V6(v6) => Self::Address(IpAddr::V6(Ipv6Addr::from_bits(
+                v6.to_bits() & (u128::MAX << 64),
+            ))),
+        }
+    }
+}
+
 /// Requests per second with a burst allowance, per key.
-#[derive(Debug)]
 pub struct RateLimiter {
     limiter: DefaultKeyedRateLimiter<RateKey>,
     checks: AtomicU64,
+}
+
+/// The key map holds token digests: `Debug` shows only how many keys there are.
+impl std::fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("keys", &self.limiter.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl RateLimiter {
@@ -75,7 +102,35 @@ mod tests {
     use super::*;
 
     fn address(last: u8) -> RateKey {
-        RateKey::Address(IpAddr::from([10, 0, 0, last]))
+        RateKey::address(IpAddr::from([10, 0, 0, last]))
+    }
+
+    fn key(ip: &str) -> RateKey {
+        RateKey::address(ip.parse().expect("an address"))
+    }
+
+    #[test]
+    fn an_ipv6_client_is_keyed_by_its_64_and_a_mapped_ipv4_one_by_its_ipv4_address() {
+        assert_eq!(
+            key("2001:db8:1:2::1"),
+            key("2001:db8:1:2:ffff:ffff:ffff:ffff")
+        );
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(key("::ffff:192.0.2.7"), key("192.0.2.7"));
+        assert_ne!(key("192.0.2.7"), key("192.0.2.8"));
+        assert_eq!(
+            key("2001:db8:1:2:abcd::9"),
+            RateKey::Address("2001:db8:1:2::".parse().expect("an address"))
+        );
+    }
+
+    #[test]
+    fn the_debug_form_shows_no_key() {
+        let limiter = RateLimiter::new(1.0, 1);
+        let _ = limiter.check(RateKey::Token([0xab; 32]));
+        let shown = format!("{limiter:?}");
+        assert!(!shown.contains("171"), "{shown}");
+        assert!(shown.contains("keys: 1"), "{shown}");
     }
 
     #[test]

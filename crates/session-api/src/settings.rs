@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::builder::BoolishValueParser;
+use secrecy::{ExposeSecret, SecretString};
 use session_core::ExpiryPolicy;
 use session_core::data::DEFAULT_MAX_DATA_BYTES;
 use session_core::service::DEFAULT_MAX_PAGE_BYTES;
@@ -32,8 +33,9 @@ pub enum StoreKind {
     Dynamodb,
 }
 
-/// Settings of the session API. See the README's settings table.
-#[derive(Debug, Clone, PartialEq, clap::Args)]
+/// Settings of the session API. See the README's settings table. The tokens and the cursor
+/// secret are [`SecretString`]s, which `Debug` shows redacted.
+#[derive(Debug, Clone, clap::Args)]
 pub struct Settings {
     /// Where sessions live: `embedded` (a local file) or `dynamodb`.
     #[arg(
@@ -147,34 +149,37 @@ pub struct Settings {
     #[arg(long = "session-require-if-match", env = "SESSION_REQUIRE_IF_MATCH", value_name = "SESSION_REQUIRE_IF_MATCH", default_value = "false", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
     pub require_if_match: bool,
 
-    /// Secret that seals listing cursors; give every instance the same one. Unset: derived from
-    /// the table name, so that anyone who knows that name can read and forge cursors (a forged
-    /// one still names only a possible position in a listing the caller may read).
+    /// Secret that seals listing cursors, the same on every instance: base64 of at least 32
+    /// random bytes (`openssl rand -base64 32`). Unset: with the embedded store, a random key
+    /// kept in `<EMBEDDED_DB_PATH>.cursor-key`; with DynamoDB, the service refuses to start.
     #[arg(
         long = "session-cursor-secret",
         env = "SESSION_CURSOR_SECRET",
         value_name = "SESSION_CURSOR_SECRET",
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = secret
     )]
-    pub cursor_secret: Option<String>,
+    pub cursor_secret: Option<SecretString>,
 
     /// Client bearer tokens, comma-separated (all session routes but the two admin ones).
     #[arg(
         long = "api-tokens",
         env = "API_TOKENS",
         value_name = "API_TOKENS",
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = secret
     )]
-    pub api_tokens: Option<String>,
+    pub api_tokens: Option<SecretString>,
 
     /// Admin bearer tokens, comma-separated (every route).
     #[arg(
         long = "admin-tokens",
         env = "ADMIN_TOKENS",
         value_name = "ADMIN_TOKENS",
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = secret
     )]
-    pub admin_tokens: Option<String>,
+    pub admin_tokens: Option<SecretString>,
 
     /// File of client tokens (comma- or newline-separated; re-read every 30 s).
     #[arg(
@@ -238,6 +243,11 @@ pub struct SettingsError {
 pub const MIN_RATE_LIMIT_PER_SECOND: f64 = 0.001;
 /// See [`MIN_RATE_LIMIT_PER_SECOND`].
 pub const MAX_RATE_LIMIT_BURST: u32 = 1_000_000;
+
+/// Parses a secret setting: any text, kept where `Debug` cannot show it.
+fn secret(text: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(text.into())
+}
 
 fn settings_error(variable: &'static str, problem: impl Into<String>) -> SettingsError {
     SettingsError {
@@ -347,7 +357,11 @@ impl Settings {
                 "needs RATE_LIMIT_PER_SECOND",
             ));
         }
-        if self.cursor_secret.as_deref().is_some_and(str::is_empty) {
+        if self
+            .cursor_secret
+            .as_ref()
+            .is_some_and(|secret| secret.expose_secret().is_empty())
+        {
             return Err(settings_error("SESSION_CURSOR_SECRET", "is set but empty"));
         }
         if self.cursor_secret.is_some() && self.cursor_secret_file.is_some() {
@@ -356,12 +370,22 @@ impl Settings {
                 "is set together with SESSION_CURSOR_SECRET; set one of them",
             ));
         }
-        self.cursor_secret_value()?;
+        if let Some(secret) = self.cursor_secret_value()? {
+            crate::cursor_key::check_secret(secret.expose_secret()).map_err(
+                |problem| match &self.cursor_secret_file {
+                    Some(path) => settings_error(
+                        "SESSION_CURSOR_SECRET_FILE",
+                        format!("the secret in {} {problem}", path.display()),
+                    ),
+                    None => settings_error("SESSION_CURSOR_SECRET", problem),
+                },
+            )?;
+        }
         Ok(())
     }
 
     /// The cursor secret, from `SESSION_CURSOR_SECRET` or the file `SESSION_CURSOR_SECRET_FILE`.
-    pub fn cursor_secret_value(&self) -> Result<Option<String>, SettingsError> {
+    pub fn cursor_secret_value(&self) -> Result<Option<SecretString>, SettingsError> {
         if let Some(secret) = &self.cursor_secret {
             return Ok(Some(secret.clone()));
         }
@@ -374,14 +398,14 @@ impl Settings {
                 format!("cannot read {}: {e}", path.display()),
             )
         })?;
-        let secret = text.trim_end().to_owned();
+        let secret = text.trim_end();
         if secret.is_empty() {
             return Err(settings_error(
                 "SESSION_CURSOR_SECRET_FILE",
                 format!("{} is empty", path.display()),
             ));
         }
-        Ok(Some(secret))
+        Ok(Some(secret.into()))
     }
 
     /// Where tokens come from.
@@ -412,7 +436,7 @@ impl Settings {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use clap::Parser;
 
     use super::*;
@@ -423,7 +447,8 @@ mod tests {
         settings: Settings,
     }
 
-    fn parse(args: &[&str]) -> Result<Settings, clap::Error> {
+    /// The settings that these command-line flags give.
+    pub(crate) fn parse(args: &[&str]) -> Result<Settings, clap::Error> {
         Flags::try_parse_from(std::iter::once("test").chain(args.iter().copied()))
             .map(|f| f.settings)
     }
@@ -545,17 +570,38 @@ mod tests {
     fn the_cursor_secret_can_come_from_a_file() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("cursor");
-        std::fs::write(&path, "s3cret\n").expect("write");
+        std::fs::write(&path, format!("{SECRET}\n")).expect("write");
         let settings = parse(&[
             "--session-cursor-secret-file",
             path.to_str().expect("utf-8"),
         ])
         .expect("parse");
         assert_eq!(settings.validate(), Ok(()));
-        assert_eq!(
-            settings.cursor_secret_value(),
-            Ok(Some("s3cret".to_owned()))
-        );
+        let secret = settings.cursor_secret_value().expect("readable");
+        assert_eq!(secret.as_ref().map(|s| s.expose_secret()), Some(SECRET));
+    }
+
+    const SECRET: &str = "qh8kF+sX82OD7eAGypHcmgtFwjv+QyFfhgh92sO9WXg=";
+
+    #[test]
+    fn a_weak_cursor_secret_is_refused_naming_its_variable() {
+        let weak = parse(&["--session-cursor-secret", "s3cret"]).expect("parse");
+        let error = weak.validate().expect_err("too weak");
+        assert_eq!(error.variable, "SESSION_CURSOR_SECRET");
+        assert!(error.problem.contains("openssl rand -base64 32"), "{error}");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("cursor");
+        std::fs::write(&path, "A".repeat(44)).expect("write");
+        let from_file = parse(&[
+            "--session-cursor-secret-file",
+            path.to_str().expect("utf-8"),
+        ])
+        .expect("parse");
+        let error = from_file.validate().expect_err("a placeholder");
+        assert_eq!(error.variable, "SESSION_CURSOR_SECRET_FILE");
+        assert!(error.problem.contains("repeats one byte"), "{error}");
+        let strong = parse(&["--session-cursor-secret", SECRET]).expect("parse");
+        assert_eq!(strong.validate(), Ok(()));
     }
 
     #[test]

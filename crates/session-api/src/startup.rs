@@ -67,12 +67,4 @@ pub fn announce(settings: &Settings, state: &AppState) {
             "rate limit per token or client address"
         );
     }
-    if settings.cursor_secret.is_none()
-        && settings.cursor_secret_file.is_none()
-        && settings.store == StoreKind::Dynamodb
-    {
-        tracing::warn!(
-            "SESSION_CURSOR_SECRET is not set: anyone who knows the table name can read and forge listing cursors; set it, the same value on every instance, in production"
-        );
-    }
 }

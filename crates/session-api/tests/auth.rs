@@ -19,8 +19,8 @@ const ADMIN: &str = "admin-token-0123456789";
 fn with_tokens(limiter: Option<RateLimiter>) -> TestApp {
     let auth = Auth::new(
         TokenSources {
-            client: Some(format!("{CLIENT}, other-client-token")),
-            admin: Some(ADMIN.to_owned()),
+            client: Some(format!("{CLIENT}, other-client-token").into()),
+            admin: Some(ADMIN.into()),
             ..TokenSources::default()
         },
         false,
@@ -407,6 +407,38 @@ async fn without_a_valid_token_the_limit_is_per_address() {
     )
     .await
     .assert_problem(401, "unauthorized");
+}
+
+/// A host given an IPv6 /64 can send from any address in it: the budget is the /64's. An
+/// IPv4-mapped address is the IPv4 client it maps.
+#[tokio::test]
+async fn an_ipv6_client_shares_one_budget_across_its_64() {
+    let app = with_tokens(Some(RateLimiter::new(1.0, 1)));
+    let guess = |from: &'static str| {
+        call(
+            &app,
+            Method::GET,
+            "/sessions/user/u",
+            Some("guess"),
+            from,
+            None,
+        )
+    };
+    guess("2001:db8:1:2::1")
+        .await
+        .assert_problem(401, "unauthorized");
+    guess("2001:db8:1:2:9f3e:77a0:12:5")
+        .await
+        .assert_problem(429, "rate_limited");
+    guess("2001:db8:1:3::1")
+        .await
+        .assert_problem(401, "unauthorized");
+    guess("198.51.100.7")
+        .await
+        .assert_problem(401, "unauthorized");
+    guess("::ffff:198.51.100.7")
+        .await
+        .assert_problem(429, "rate_limited");
 }
 
 #[tokio::test]

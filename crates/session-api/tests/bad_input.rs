@@ -107,6 +107,55 @@ async fn bad_user_ids_are_400() {
     );
 }
 
+/// Invisible characters would let two ids that an admin tool shows alike name different
+/// users: refused in a body and in the per-user routes' path alike.
+#[tokio::test]
+async fn user_ids_with_bidi_controls_or_invisible_characters_are_400() {
+    let app = TestApp::new();
+    for hidden in [
+        "\u{202E}",
+        "\u{2066}",
+        "\u{200F}",
+        "\u{061C}",
+        "\u{200B}",
+        "\u{200D}",
+        "\u{2060}",
+        "\u{FEFF}",
+        "\u{E0041}",
+    ] {
+        let user = format!("adm{hidden}in");
+        let problem = app
+            .post_json("/sessions", &json!({"userId": user}))
+            .await
+            .assert_problem(400, "invalid_request");
+        assert!(
+            problem["detail"]
+                .as_str()
+                .expect("detail")
+                .contains("userId"),
+            "{problem}"
+        );
+        let encoded: String = user
+            .bytes()
+            .map(|b| match b {
+                b'a'..=b'z' => char::from(b).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        let path = format!("/sessions/user/{encoded}");
+        for reply in [app.get(&path).await, app.delete(&path).await] {
+            let problem = reply.assert_problem(400, "invalid_request");
+            assert!(
+                problem["detail"]
+                    .as_str()
+                    .expect("detail")
+                    .contains("userId"),
+                "{path}: {problem}"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn ttl_seconds_outside_its_range_is_400() {
     let app = TestApp::new();

@@ -256,3 +256,59 @@ async fn every_field_a_response_always_carries_is_required_in_its_schema() {
         assert_eq!(required(schema), keys, "{schema}");
     }
 }
+
+/// The characters a `^[^…]+$` pattern refuses, from its `\uXXXX` and `\uXXXX-\uXXXX` items.
+fn refused_by(pattern: &str) -> Vec<(u32, u32)> {
+    let class = pattern
+        .strip_prefix("^[^")
+        .and_then(|rest| rest.strip_suffix("]+$"))
+        .expect("a negated class");
+    let mut ranges = Vec::new();
+    let mut start = None;
+    for item in class.split("\\u").skip(1) {
+        let (hex, opens) = match item.strip_suffix('-') {
+            Some(hex) => (hex, true),
+            None => (item, false),
+        };
+        let code = u32::from_str_radix(hex, 16).expect("hex");
+        match start.take() {
+            Some(first) => ranges.push((first, code)),
+            None if opens => start = Some(code),
+            None => ranges.push((code, code)),
+        }
+    }
+    ranges
+}
+
+#[tokio::test]
+async fn the_user_id_pattern_refuses_what_the_service_refuses_in_the_basic_plane() {
+    let doc = document(&TestApp::new()).await;
+    let mut patterns = vec![
+        doc["components"]["schemas"]["CreateSessionRequest"]["properties"]["userId"]["pattern"]
+            .clone(),
+    ];
+    for method in ["get", "delete"] {
+        let parameters = doc["paths"]["/sessions/user/{userId}"][method]["parameters"]
+            .as_array()
+            .expect("parameters");
+        let user = parameters
+            .iter()
+            .find(|p| p["name"] == "userId")
+            .expect("userId");
+        patterns.push(user["schema"]["pattern"].clone());
+    }
+    let pattern = patterns[0].as_str().expect("a pattern").to_owned();
+    assert!(patterns.iter().all(|p| p == &patterns[0]), "{patterns:?}");
+    let ranges = refused_by(&pattern);
+    let disagreements: Vec<String> = (0..=0xFFFF_u32)
+        .filter_map(char::from_u32)
+        .filter(|c| {
+            let code = u32::from(*c);
+            let by_pattern = ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&code));
+            let by_service = session_core::UserId::parse(&format!("a{c}b")).is_err();
+            by_pattern != by_service
+        })
+        .map(|c| format!("U+{:04X}", u32::from(c)))
+        .collect();
+    assert!(disagreements.is_empty(), "{disagreements:?}");
+}

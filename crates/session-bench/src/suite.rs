@@ -80,6 +80,8 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
 }
 
 const TOKEN: &str = "bench-admin-token-0123456789abcdef";
+/// A server on DynamoDB refuses to start without a cursor secret.
+const CURSOR_SECRET: &str = "qh8kF+sX82OD7eAGypHcmgtFwjv+QyFfhgh92sO9WXg=";
 const TABLE_PREFIX: &str = "bench";
 
 fn server_env(plan: &Plan, dir: &Path, port: u16, table: &str) -> Vec<(String, String)> {
@@ -102,6 +104,7 @@ fn server_env(plan: &Plan, dir: &Path, port: u16, table: &str) -> Vec<(String, S
             ("AWS_ENDPOINT_URL_DYNAMODB".to_owned(), endpoint.clone()),
             ("AWS_ACCESS_KEY_ID".to_owned(), "local".to_owned()),
             ("AWS_SECRET_ACCESS_KEY".to_owned(), "local".to_owned()),
+            ("SESSION_CURSOR_SECRET".to_owned(), CURSOR_SECRET.to_owned()),
         ]),
     }
     env

@@ -170,12 +170,18 @@ async fn run(options: Options) -> Result<String, String> {
     // As behind an API Gateway route that requires IAM: the measured request carries no
     // token, and a Lambda caller is never on loopback (so protected mode would refuse it).
     let auth_off = ("AUTH_DISABLED".to_owned(), "true".to_owned());
+    // A function on DynamoDB refuses to start without a cursor secret.
+    let cursor_secret = (
+        "SESSION_CURSOR_SECRET".to_owned(),
+        "ilh0JpSJMUfOkWTZSEaKw4h8PsSqhrR6n847O7JZBK0=".to_owned(),
+    );
     let mut env = vec![
         (
             "DYNAMODB_TABLE_NAME".to_owned(),
             "bench-sessions".to_owned(),
         ),
         auth_off.clone(),
+        cursor_secret.clone(),
     ];
     if let Some(endpoint) = &options.dynamodb_endpoint {
         let table = unique_table_name("bench");
@@ -190,6 +196,7 @@ async fn run(options: Options) -> Result<String, String> {
             ("DYNAMODB_TABLE_NAME".to_owned(), table),
             ("AWS_ENDPOINT_URL_DYNAMODB".to_owned(), endpoint.clone()),
             auth_off,
+            cursor_secret,
         ];
     } else {
         // The first event needs no store; a closed port stands in for it.

@@ -123,7 +123,7 @@ pub fn lambda_settings(
     // The server's protected mode (no tokens: serve only callers on loopback) would let
     // nobody in on Lambda, where no caller is ever on loopback, while /health said all is
     // well. A function without tokens must say so that its authentication is elsewhere.
-    if !settings.auth_disabled && !has_tokens(&settings) {
+    if !settings.auth_disabled && !settings.token_sources().any_configured() {
         return Err(problem(
             "API_TOKENS",
             "no bearer tokens are set (API_TOKENS, ADMIN_TOKENS, or their _FILE forms) and \
@@ -135,20 +135,6 @@ pub fn lambda_settings(
     }
     settings.validate()?;
     Ok(settings)
-}
-
-/// Whether any token source is configured (a file counts: its content is read later, and an
-/// unreadable one fails the start on its own).
-fn has_tokens(settings: &Settings) -> bool {
-    let listed = |tokens: &Option<String>| {
-        tokens
-            .as_deref()
-            .is_some_and(|list| list.split(',').any(|token| !token.trim().is_empty()))
-    };
-    listed(&settings.api_tokens)
-        || listed(&settings.admin_tokens)
-        || settings.api_tokens_file.is_some()
-        || settings.admin_tokens_file.is_some()
 }
 
 /// A clap error about a variable, worded for a function, which is configured by variables
@@ -214,7 +200,7 @@ mod tests {
     /// of the service's variables), with a client token.
     fn defaults() -> Settings {
         let mut settings = Settings::from_env().expect("defaults parse");
-        settings.api_tokens = Some("client-token-0123456789abcdef".to_owned());
+        settings.api_tokens = Some("client-token-0123456789abcdef".into());
         settings
     }
 
@@ -262,7 +248,7 @@ mod tests {
     #[test]
     fn a_function_without_tokens_must_disable_authentication_explicitly() {
         let mut settings = Settings::from_env().expect("defaults parse");
-        for blank in [None, Some(String::new()), Some(" , ".to_owned())] {
+        for blank in [None, Some("".into()), Some(" , ".into())] {
             settings.api_tokens = blank;
             let error = lambda_settings(settings.clone(), &lookup(&[TABLE]))
                 .expect_err("no tokens, authentication on");
@@ -276,7 +262,7 @@ mod tests {
         settings.auth_disabled = true;
         assert!(lambda_settings(settings.clone(), &lookup(&[TABLE])).is_ok());
         settings.auth_disabled = false;
-        settings.admin_tokens = Some("admin-token-0123456789abcdef".to_owned());
+        settings.admin_tokens = Some("admin-token-0123456789abcdef".into());
         assert!(lambda_settings(settings.clone(), &lookup(&[TABLE])).is_ok());
         settings.admin_tokens = None;
         settings.api_tokens_file = Some("/run/secrets/tokens".into());

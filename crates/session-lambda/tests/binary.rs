@@ -15,8 +15,15 @@ use support::{BINARY, Reply, Table};
 const V2: Source = Source::Http { stage: "$default" };
 const V1: Source = Source::Rest { stage: "prod" };
 
+/// The cursor secret every function here is configured with: one on DynamoDB needs one.
+const CURSOR_SECRET: (&str, &str) = (
+    "SESSION_CURSOR_SECRET",
+    "ilh0JpSJMUfOkWTZSEaKw4h8PsSqhrR6n847O7JZBK0=",
+);
+
 fn env_with(runtime: &RuntimeApi, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut env = lambda_environment(&runtime.endpoint());
+    env.push((CURSOR_SECRET.0.to_owned(), CURSOR_SECRET.1.to_owned()));
     env.extend(
         extra
             .iter()
@@ -63,7 +70,6 @@ async fn a_session_walks_through_http_api_and_rest_api_events() {
                 ("DYNAMODB_TABLE_NAME", &table.name),
                 ("AWS_ENDPOINT_URL_DYNAMODB", &table.endpoint),
                 ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
-                ("SESSION_CURSOR_SECRET", "e2e-secret"),
                 // As behind an API Gateway route that requires IAM; tokens are tested below.
                 ("AUTH_DISABLED", "true"),
             ],
@@ -192,8 +198,15 @@ async fn a_session_walks_through_http_api_and_rest_api_events() {
 
 /// Runs the binary with `extra` settings and no DynamoDB, expecting it to fail at start.
 async fn failed_start(extra: &[(&str, &str)]) -> (i32, String, Option<Value>, Option<String>) {
+    failed_start_with(|runtime| env_with(runtime, extra)).await
+}
+
+/// Runs the binary with the environment `env` makes, expecting it to fail at start.
+async fn failed_start_with(
+    env: impl FnOnce(&RuntimeApi) -> Vec<(String, String)>,
+) -> (i32, String, Option<Value>, Option<String>) {
     let runtime = RuntimeApi::start().await;
-    let mut function = Function::spawn(Path::new(BINARY), &env_with(&runtime, extra));
+    let mut function = Function::spawn(Path::new(BINARY), &env(&runtime));
     let status = function
         .wait_exit(Duration::from_secs(20))
         .expect("the function exits at once");
@@ -235,6 +248,34 @@ async fn a_missing_table_name_fails_the_init_naming_the_variable() {
         assert_eq!(report["errorType"], "Runtime.InvalidSettings");
         assert_eq!(error_type.as_deref(), Some("Runtime.InvalidSettings"));
     }
+}
+
+#[tokio::test]
+async fn a_function_without_a_cursor_secret_fails_the_init_naming_the_variable() {
+    let (code, stderr, report, error_type) = failed_start_with(|runtime| {
+        let mut env = env_with(
+            runtime,
+            &[
+                ("DYNAMODB_TABLE_NAME", "sessions"),
+                ("API_TOKENS", "lambda-client-token-0123456789"),
+            ],
+        );
+        env.retain(|(name, _)| name != CURSOR_SECRET.0);
+        env
+    })
+    .await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("error: SESSION_CURSOR_SECRET: is not set"),
+        "{stderr}"
+    );
+    assert!(
+        report.is_some_and(|r| r["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("openssl rand -base64 32"))),
+        "the init error says how to make one"
+    );
+    assert_eq!(error_type.as_deref(), Some("Runtime.InvalidSettings"));
 }
 
 #[tokio::test]

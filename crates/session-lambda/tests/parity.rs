@@ -36,8 +36,8 @@ const ADMIN_TOKEN: &str = "parity-admin-token-1234567890";
 fn tokens() -> session_api::auth::Auth {
     session_api::auth::Auth::new(
         session_api::auth::TokenSources {
-            client: Some(CLIENT_TOKEN.to_owned()),
-            admin: Some(ADMIN_TOKEN.to_owned()),
+            client: Some(CLIENT_TOKEN.into()),
+            admin: Some(ADMIN_TOKEN.into()),
             ..Default::default()
         },
         false,

@@ -45,12 +45,14 @@ pub struct ServeArgs {
     )]
     pub port: u16,
 
-    /// Address to listen on.
+    /// Address to listen on. Loopback by default, as Redis does: without tokens (protected
+    /// mode) the server refuses to listen anywhere else. In a container, set 0.0.0.0 together
+    /// with API_TOKENS/ADMIN_TOKENS or AUTH_DISABLED=true.
     #[arg(
         long = "bind-address",
         env = "BIND_ADDRESS",
         value_name = "BIND_ADDRESS",
-        default_value = "0.0.0.0"
+        default_value = "127.0.0.1"
     )]
     pub bind_address: IpAddr,
 
@@ -125,4 +127,21 @@ pub struct LogArgs {
         default_value = "auto"
     )]
     pub log_format: LogFormat,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_server_listens_on_loopback_unless_told_otherwise() {
+        let cli = Cli::try_parse_from(["session-server"]).expect("defaults parse");
+        assert_eq!(cli.serve.bind_address, IpAddr::from([127, 0, 0, 1]));
+        let cli = Cli::try_parse_from(["session-server", "serve", "--bind-address", "0.0.0.0"])
+            .expect("parse");
+        let Some(Command::Serve(serve)) = cli.command else {
+            panic!("serve");
+        };
+        assert_eq!(serve.bind_address, IpAddr::from([0, 0, 0, 0]));
+    }
 }

@@ -61,6 +61,9 @@ async fn serve(args: ServeArgs) -> ExitCode {
         Ok(state) => state,
         Err(error) => return config_error(error),
     };
+    if let Err(error) = state.options.auth.check_listen_address(args.bind_address) {
+        return config_error(error);
+    }
     session_api::startup::announce(settings, &state);
     // Readiness is checked now and every few seconds, whether or not anyone asks /ready.
     tokio::spawn(state.readiness.clone().run());

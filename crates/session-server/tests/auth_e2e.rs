@@ -1,7 +1,10 @@
 //! Authentication through the real binary: tokens from the environment and from files, the
-//! protected-mode warning, and no token or session id ever in the logs.
+//! protected-mode warning and its loopback-only rule, and no token or session id ever in the
+//! logs.
 
 mod support;
+
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::{Server, client};
@@ -129,4 +132,54 @@ fn an_unreadable_token_file_stops_the_start_naming_the_variable() {
     let output = support::run(&[], &[("API_TOKENS_FILE", "/nonexistent/tokens")]);
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("API_TOKENS_FILE"));
+}
+
+#[test]
+fn without_tokens_the_server_refuses_to_listen_beyond_loopback_naming_the_ways_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("s.redb");
+    for exposed in ["0.0.0.0", "::"] {
+        let output = support::run_to_exit(
+            &[
+                ("EMBEDDED_DB_PATH", db.to_str().expect("utf-8")),
+                ("BIND_ADDRESS", exposed),
+            ],
+            Duration::from_secs(20),
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{exposed}: {stderr}");
+        assert!(stderr.contains("BIND_ADDRESS"), "{stderr}");
+        for way_out in [
+            "API_TOKENS",
+            "ADMIN_TOKENS",
+            "AUTH_DISABLED=true",
+            "BIND_ADDRESS=127.0.0.1",
+        ] {
+            assert!(stderr.contains(way_out), "{way_out}: {stderr}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn with_tokens_or_auth_disabled_the_server_listens_beyond_loopback() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("s.redb");
+    let db = db.to_str().expect("utf-8");
+    for way_out in [("API_TOKENS", CLIENT), ("AUTH_DISABLED", "true")] {
+        let server = Server::spawn(&[
+            ("EMBEDDED_DB_PATH", db),
+            ("BIND_ADDRESS", "0.0.0.0"),
+            way_out,
+        ]);
+        let port = server
+            .base
+            .strip_prefix("http://0.0.0.0:")
+            .unwrap_or_else(|| panic!("{way_out:?}: listening on {}", server.base));
+        let health = client()
+            .get(format!("http://127.0.0.1:{port}/health"))
+            .send()
+            .await
+            .expect("health");
+        assert_eq!(health.status(), 200, "{way_out:?}");
+    }
 }

@@ -28,6 +28,7 @@ fn servers(dir: &std::path::Path) -> Vec<(&'static str, Server)> {
             ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.as_str()),
             ("AWS_ACCESS_KEY_ID", "local"),
             ("AWS_SECRET_ACCESS_KEY", "local"),
+            support::CURSOR_SECRET,
         ];
         assert!(run(&["create-table", "--wait"], &env).status.success());
         servers.push(("dynamodb", Server::spawn(&env)));

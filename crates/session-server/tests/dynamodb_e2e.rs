@@ -16,7 +16,7 @@ fn env<'a>(endpoint: &'a str, table: &'a str) -> Vec<(&'a str, &'a str)> {
         ("AWS_ENDPOINT_URL_DYNAMODB", endpoint),
         ("AWS_ACCESS_KEY_ID", "local"),
         ("AWS_SECRET_ACCESS_KEY", "local"),
-        ("SESSION_CURSOR_SECRET", "e2e-secret"),
+        support::CURSOR_SECRET,
     ]
 }
 
@@ -253,4 +253,18 @@ fn ready_is_503_when_the_table_is_missing() {
             .status()
     });
     assert_eq!(status, 503);
+}
+
+/// The key that seals listing cursors must be the same on every instance over a table: a server
+/// on DynamoDB has none of its own to fall back on, and refuses to start (before any request
+/// to the table, so no DynamoDB is needed here).
+#[test]
+fn a_server_on_dynamodb_without_a_cursor_secret_refuses_to_start() {
+    let mut settings = env("http://127.0.0.1:9", "no-secret");
+    settings.retain(|(name, _)| *name != support::CURSOR_SECRET.0);
+    let output = support::run_to_exit(&settings, std::time::Duration::from_secs(20));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("SESSION_CURSOR_SECRET"), "{stderr}");
+    assert!(stderr.contains("openssl rand -base64 32"), "{stderr}");
 }

@@ -105,6 +105,7 @@ async fn requests_in_flight_at_sigterm_are_answered_before_the_exit() {
         ("AWS_ENDPOINT_URL_DYNAMODB", hole.as_str()),
         ("AWS_ACCESS_KEY_ID", "local"),
         ("AWS_SECRET_ACCESS_KEY", "local"),
+        support::CURSOR_SECRET,
         ("DYNAMODB_ATTEMPT_TIMEOUT_MS", "60000"),
         ("DYNAMODB_OPERATION_TIMEOUT_MS", "60000"),
         ("REQUEST_TIMEOUT_SECONDS", "2"),

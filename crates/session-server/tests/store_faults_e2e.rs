@@ -25,6 +25,7 @@ async fn the_server_rides_out_a_store_outage() {
         ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.as_str()),
         ("AWS_ACCESS_KEY_ID", "local"),
         ("AWS_SECRET_ACCESS_KEY", "local"),
+        support::CURSOR_SECRET,
         ("DYNAMODB_CONNECT_TIMEOUT_MS", "300"),
         ("DYNAMODB_ATTEMPT_TIMEOUT_MS", "700"),
         ("DYNAMODB_OPERATION_TIMEOUT_MS", "1500"),

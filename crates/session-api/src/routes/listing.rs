@@ -14,7 +14,7 @@ use crate::problem::{ApiError, ProblemBody};
     get,
     path = "/sessions/user/{userId}",
     tag = "sessions",
-    params(("userId" = String, Path, description = "The user id (percent-encoded)", min_length = 1, max_length = 256, pattern = r"^[^\u0000-\u001F\u007F-\u009F]+$"), ("limit" = Option<i64>, Query, description = "Most sessions per page, 1 to 100 (default 50). A page holds fewer when its JSON would pass LISTING_MAX_PAGE_BYTES (default 1 MiB), and always at least one; follow nextCursor", minimum = 1, maximum = 100), ("cursor" = Option<String>, Query, description = "The previous page's nextCursor", max_length = 512)),
+    params(("userId" = String, Path, description = "The user id (percent-encoded)", min_length = 1, max_length = 256, pattern = r"^[^\u0000-\u001F\u007F-\u009F\u00AD\u0600-\u0605\u061C\u06DD\u070F\u0890-\u0891\u08E2\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u206F\uFEFF\uFFF9-\uFFFB]+$"), ("limit" = Option<i64>, Query, description = "Most sessions per page, 1 to 100 (default 50). A page holds fewer when its JSON would pass LISTING_MAX_PAGE_BYTES (default 1 MiB), and always at least one; follow nextCursor", minimum = 1, maximum = 100), ("cursor" = Option<String>, Query, description = "The previous page's nextCursor", max_length = 512)),
     responses((status = 200, description = "A page of the user's live sessions, newest first", body = PageBody), (status = 400, description = "Invalid userId, limit or cursor", body = ProblemBody, content_type = "application/problem+json")),
 )]
 pub async fn list_user(
@@ -34,7 +34,7 @@ pub async fn list_user(
     delete,
     path = "/sessions/user/{userId}",
     tag = "admin",
-    params(("userId" = String, Path, description = "The user id (percent-encoded)", min_length = 1, max_length = 256, pattern = r"^[^\u0000-\u001F\u007F-\u009F]+$")),
+    params(("userId" = String, Path, description = "The user id (percent-encoded)", min_length = 1, max_length = 256, pattern = r"^[^\u0000-\u001F\u007F-\u009F\u00AD\u0600-\u0605\u061C\u06DD\u070F\u0890-\u0891\u08E2\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u206F\uFEFF\uFFF9-\uFFFB]+$")),
     responses((status = 200, description = "How many live sessions were deleted", body = DeletedBody), (status = 400, description = "Invalid userId", body = ProblemBody, content_type = "application/problem+json")),
 )]
 pub async fn revoke_user(

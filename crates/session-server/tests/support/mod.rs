@@ -10,6 +10,12 @@ use serde_json::Value;
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_session-server");
 
+/// A cursor secret (32 random bytes, base64): a server on DynamoDB refuses to start without one.
+pub const CURSOR_SECRET: (&str, &str) = (
+    "SESSION_CURSOR_SECRET",
+    "qh8kF+sX82OD7eAGypHcmgtFwjv+QyFfhgh92sO9WXg=",
+);
+
 /// A running server process, ended (by its PID) when dropped.
 pub struct Server {
     child: Child,
@@ -145,6 +151,27 @@ pub fn run(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
         .envs(env.iter().copied())
         .output()
         .expect("run session-server")
+}
+
+/// Runs the binary, which must exit within `limit`: one that serves instead is killed, and the
+/// test fails rather than hangs.
+pub fn run_to_exit(env: &[(&str, &str)], limit: Duration) -> std::process::Output {
+    let mut child = base_command()
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn session-server");
+    let deadline = Instant::now() + limit;
+    while child.try_wait().expect("try_wait").is_none() {
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the server did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("output")
 }
 
 pub fn client() -> reqwest::Client {

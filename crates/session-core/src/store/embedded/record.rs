@@ -91,7 +91,7 @@ fn tag(bytes: &[u8]) -> Result<(), SessionError> {
 /// Reads the two ids that follow the numbers, from `at`.
 fn ids(bytes: &[u8], at: &mut usize) -> Result<(SessionId, UserId), SessionError> {
     let id = SessionId::parse(text(bytes, at)?).ok_or_else(|| corrupt("invalid session id"))?;
-    let user = UserId::parse(text(bytes, at)?).map_err(|_| corrupt("invalid user id"))?;
+    let user = UserId::stored(text(bytes, at)?).ok_or_else(|| corrupt("invalid user id"))?;
     Ok((id, user))
 }
 
