@@ -7,7 +7,7 @@ use axum::Json;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use session_core::{Page, Session, SessionId, Timestamp};
+use session_core::{Page, Session, SessionId, SessionToken, Timestamp};
 use utoipa::ToSchema;
 
 use crate::strict_json::{Data, WholeNumber};
@@ -83,7 +83,7 @@ pub struct SessionTag(pub String);
 #[serde(rename_all = "camelCase")]
 #[schema(as = Session)]
 pub struct SessionBody<'a> {
-    /// The session id (a random UUID; a secret).
+    /// The session's public id (a random UUID): a name, not a credential.
     #[schema(value_type = String, format = "uuid")]
     id: &'a SessionId,
     /// Whom the session belongs to.
@@ -135,6 +135,46 @@ impl IntoResponse for SessionResponse {
     fn into_response(self) -> Response {
         let session: &Session = &self.0;
         let mut response = Json(SessionBody::from(session)).into_response();
+        response
+            .headers_mut()
+            .insert(header::ETAG, etag(session.version));
+        response
+            .extensions_mut()
+            .insert(SessionTag(session.id.fingerprint()));
+        response
+    }
+}
+
+/// The answer of a create and of a rotation: the session object and its token.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = SessionWithToken)]
+pub struct SessionWithToken<'a> {
+    #[serde(flatten)]
+    session: SessionBody<'a>,
+    /// The session token, `<id>.<secret>` (80 characters, cookie-safe): the credential the
+    /// application hands to its user and sends back as `X-Session-Token`. Only a hash of the
+    /// secret is stored, so this answer is the only place it is shown; keep it.
+    #[schema(
+        min_length = 80,
+        max_length = 80,
+        pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\\.[A-Za-z0-9_-]{43}$"
+    )]
+    token: String,
+}
+
+/// A session answer that carries the token (create, rotate), with the session's `ETag`.
+#[derive(Debug)]
+pub struct TokenResponse(pub Session, pub SessionToken);
+
+impl IntoResponse for TokenResponse {
+    fn into_response(self) -> Response {
+        let TokenResponse(session, token) = self;
+        let body = SessionWithToken {
+            session: SessionBody::from(&session),
+            token: token.to_string(),
+        };
+        let mut response = Json(body).into_response();
         response
             .headers_mut()
             .insert(header::ETAG, etag(session.version));

@@ -184,6 +184,49 @@ impl<S: Send + Sync> FromRequestParts<S> for SessionIdParam {
     }
 }
 
+/// Name of the header that carries a session token on the `/sessions/current` routes (the
+/// header Ory Kratos uses).
+pub const SESSION_TOKEN_HEADER: &str = "x-session-token";
+/// Longest `X-Session-Token` read: a token is 80 characters; anything far longer is refused
+/// before it is hashed.
+const MAX_SESSION_TOKEN_CHARS: usize = 256;
+
+/// The `X-Session-Token` of a `/sessions/current` route, as sent. Missing, empty, not
+/// visible ASCII, or overlong: 400, since the caller (authenticated by its own bearer token)
+/// sent a request that cannot name a session. Its shape is checked by the service, which
+/// computes the hash whatever the text is.
+pub struct SessionTokenHeader(pub String);
+
+impl std::fmt::Debug for SessionTokenHeader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionTokenHeader([REDACTED])")
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for SessionTokenHeader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let mut values = parts.headers.get_all(SESSION_TOKEN_HEADER).iter();
+        let (Some(value), None) = (values.next(), values.next()) else {
+            return Err(ApiError::invalid(
+                "this route needs exactly one X-Session-Token header with the session token",
+            ));
+        };
+        value
+            .to_str()
+            .ok()
+            .map(str::trim)
+            .filter(|token| !token.is_empty() && token.len() <= MAX_SESSION_TOKEN_CHARS)
+            .map(|token| Self(token.to_owned()))
+            .ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "X-Session-Token must be a session token of visible ASCII characters, at most {MAX_SESSION_TOKEN_CHARS}"
+                ))
+            })
+    }
+}
+
 /// The `{userId}` of a per-user route.
 #[derive(Debug)]
 pub struct UserIdParam(pub String);

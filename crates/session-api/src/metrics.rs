@@ -19,9 +19,10 @@ use metrics::{
 };
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use metrics_util::layers::FanoutBuilder;
-use session_core::store::{PageRequest, SessionStore, StorePage, VersionCheck};
+use session_core::store::{PageRequest, SecretCheck, SessionStore, StorePage, VersionCheck};
 use session_core::{
-    DataPatch, ExpiryPolicy, Session, SessionData, SessionError, SessionId, Timestamp, UserId,
+    DataPatch, ExpiryPolicy, SecretHash, Session, SessionData, SessionError, SessionId, Timestamp,
+    UserId,
 };
 
 use crate::problem::ApiError;
@@ -120,6 +121,10 @@ fn describe() {
     describe_counter!(
         "sessions_touched_total",
         "Sliding extensions written on read"
+    );
+    describe_counter!(
+        "sessions_rotated_total",
+        "Sessions given a new secret (token rotations)"
     );
     describe_gauge!(
         "session_api_build_info",
@@ -252,8 +257,15 @@ impl SessionStore for MeteredStore {
         result
     }
 
-    async fn get(&self, id: &SessionId, now: Timestamp) -> Result<Arc<Session>, SessionError> {
-        let result = self.observe("get", false, self.inner.get(id, now)).await;
+    async fn get(
+        &self,
+        id: &SessionId,
+        secret: &SecretCheck,
+        now: Timestamp,
+    ) -> Result<Arc<Session>, SessionError> {
+        let result = self
+            .observe("get", false, self.inner.get(id, secret, now))
+            .await;
         if matches!(result, Err(SessionError::Expired)) {
             counter!("sessions_expired_on_read_total").increment(1);
         }
@@ -263,17 +275,23 @@ impl SessionStore for MeteredStore {
     async fn replace(
         &self,
         id: &SessionId,
+        secret: &SecretCheck,
         data: &SessionData,
         check: &VersionCheck,
         now: Timestamp,
     ) -> Result<Session, SessionError> {
-        self.observe("replace", true, self.inner.replace(id, data, check, now))
-            .await
+        self.observe(
+            "replace",
+            true,
+            self.inner.replace(id, secret, data, check, now),
+        )
+        .await
     }
 
     async fn patch(
         &self,
         id: &SessionId,
+        secret: &SecretCheck,
         patch: &DataPatch,
         check: &VersionCheck,
         max_data_bytes: usize,
@@ -282,7 +300,8 @@ impl SessionStore for MeteredStore {
         self.observe(
             "patch",
             true,
-            self.inner.patch(id, patch, check, max_data_bytes, now),
+            self.inner
+                .patch(id, secret, patch, check, max_data_bytes, now),
         )
         .await
     }
@@ -290,6 +309,7 @@ impl SessionStore for MeteredStore {
     async fn refresh(
         &self,
         id: &SessionId,
+        secret: &SecretCheck,
         ttl_seconds: Option<u64>,
         policy: &ExpiryPolicy,
         now: Timestamp,
@@ -297,7 +317,7 @@ impl SessionStore for MeteredStore {
         self.observe(
             "refresh",
             true,
-            self.inner.refresh(id, ttl_seconds, policy, now),
+            self.inner.refresh(id, secret, ttl_seconds, policy, now),
         )
         .await
     }
@@ -305,6 +325,7 @@ impl SessionStore for MeteredStore {
     async fn touch(
         &self,
         id: &SessionId,
+        secret: &SecretCheck,
         last_touched: Timestamp,
         new_ttl: i64,
         now: Timestamp,
@@ -313,7 +334,7 @@ impl SessionStore for MeteredStore {
             .observe(
                 "touch",
                 true,
-                self.inner.touch(id, last_touched, new_ttl, now),
+                self.inner.touch(id, secret, last_touched, new_ttl, now),
             )
             .await;
         if matches!(result, Ok(Some(_))) {
@@ -322,10 +343,28 @@ impl SessionStore for MeteredStore {
         result
     }
 
-    async fn delete(&self, id: &SessionId) -> Result<(), SessionError> {
-        let result = self.observe("delete", true, self.inner.delete(id)).await;
+    async fn delete(&self, id: &SessionId, secret: &SecretCheck) -> Result<(), SessionError> {
+        let result = self
+            .observe("delete", true, self.inner.delete(id, secret))
+            .await;
         if result.is_ok() {
             counter!("sessions_deleted_total").increment(1);
+        }
+        result
+    }
+
+    async fn rotate(
+        &self,
+        id: &SessionId,
+        secret: &SecretCheck,
+        new_hash: &SecretHash,
+        now: Timestamp,
+    ) -> Result<Session, SessionError> {
+        let result = self
+            .observe("rotate", true, self.inner.rotate(id, secret, new_hash, now))
+            .await;
+        if result.is_ok() {
+            counter!("sessions_rotated_total").increment(1);
         }
         result
     }

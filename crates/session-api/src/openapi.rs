@@ -14,7 +14,9 @@ use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{HttpMethod, Operation};
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 
@@ -22,13 +24,15 @@ use crate::AppState;
 use crate::auth::{Access, required_access};
 use crate::body::{
     CreateSessionRequest, DataPatchRequest, DeletedBody, PageBody, RefreshRequest,
-    ReplaceSessionRequest, SessionBody, StatusBody,
+    ReplaceSessionRequest, SessionBody, SessionWithToken, StatusBody,
 };
 use crate::problem::{PROBLEM_JSON, ProblemBody, ProblemCode};
-use crate::routes::{listing, probes, sessions};
+use crate::routes::{current, listing, probes, sessions};
 
 /// Name of the bearer security scheme in the document.
 pub const BEARER: &str = "bearerAuth";
+/// Name of the session-token security scheme in the document.
+pub const SESSION_TOKEN: &str = "sessionToken";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -47,13 +51,21 @@ pub const BEARER: &str = "bearerAuth";
         sessions::replace,
         sessions::patch,
         sessions::refresh,
+        sessions::rotate,
         sessions::delete,
+        current::get,
+        current::replace,
+        current::patch,
+        current::refresh,
+        current::rotate,
+        current::delete,
         listing::list_user,
         listing::revoke_user,
         listing::list_all,
     ),
     components(schemas(
         SessionBody,
+        SessionWithToken,
         PageBody,
         StatusBody,
         DeletedBody,
@@ -66,7 +78,8 @@ pub const BEARER: &str = "bearerAuth";
     )),
     modifiers(&SharedResponses),
     tags(
-        (name = "sessions", description = "One session, or one user's sessions (client or admin token)"),
+        (name = "sessions", description = "One session by its public id, or one user's sessions (client or admin token)"),
+        (name = "current", description = "The session a session token names, sent as X-Session-Token (client or admin token, plus the session token)"),
         (name = "admin", description = "Every session (admin token)"),
         (name = "probes", description = "Liveness, readiness and this document (open)"),
     )
@@ -132,6 +145,13 @@ impl Modify for SharedResponses {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            SESSION_TOKEN,
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-Session-Token",
+                "The session token, `<id>.<secret>`, as the create or rotate answer gave it.",
+            ))),
+        );
         for (path, item) in openapi.paths.paths.iter_mut() {
             let operations = [
                 (HttpMethod::Get, &mut item.get),
@@ -156,8 +176,12 @@ impl Modify for SharedResponses {
                 if access == Access::Open {
                     operation.security = Some(vec![SecurityRequirement::default()]);
                 } else {
-                    operation.security =
-                        Some(vec![SecurityRequirement::new::<_, _, &str>(BEARER, [])]);
+                    let requirement = SecurityRequirement::new::<_, _, &str>(BEARER, []);
+                    operation.security = Some(vec![if path.starts_with("/sessions/current") {
+                        requirement.add::<_, _, &str>(SESSION_TOKEN, [])
+                    } else {
+                        requirement
+                    }]);
                     add(
                         operation,
                         "401",

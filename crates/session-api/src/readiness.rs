@@ -16,9 +16,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use session_core::store::{PageRequest, SessionStore, StorePage, VersionCheck};
+use session_core::store::{PageRequest, SecretCheck, SessionStore, StorePage, VersionCheck};
 use session_core::{
-    DataPatch, ExpiryPolicy, Session, SessionData, SessionError, SessionId, Timestamp, UserId,
+    DataPatch, ExpiryPolicy, SecretHash, Session, SessionData, SessionError, SessionId, Timestamp,
+    UserId,
 };
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -190,23 +191,30 @@ impl SessionStore for Watched {
         self.seen(self.inner.create(session).await)
     }
 
-    async fn get(&self, id: &SessionId, now: Timestamp) -> Result<Arc<Session>, SessionError> {
-        self.seen(self.inner.get(id, now).await)
+    async fn get(
+        &self,
+        id: &SessionId,
+        secret: &SecretCheck,
+        now: Timestamp,
+    ) -> Result<Arc<Session>, SessionError> {
+        self.seen(self.inner.get(id, secret, now).await)
     }
 
     async fn replace(
         &self,
         id: &SessionId,
+        secret: &SecretCheck,
         data: &SessionData,
         check: &VersionCheck,
         now: Timestamp,
     ) -> Result<Session, SessionError> {
-        self.seen(self.inner.replace(id, data, check, now).await)
+        self.seen(self.inner.replace(id, secret, data, check, now).await)
     }
 
     async fn patch(
         &self,
         id: &SessionId,
+        secret: &SecretCheck,
         patch: &DataPatch,
         check: &VersionCheck,
         max_data_bytes: usize,
@@ -214,7 +222,7 @@ impl SessionStore for Watched {
     ) -> Result<Session, SessionError> {
         self.seen(
             self.inner
-                .patch(id, patch, check, max_data_bytes, now)
+                .patch(id, secret, patch, check, max_data_bytes, now)
                 .await,
         )
     }
@@ -222,25 +230,45 @@ impl SessionStore for Watched {
     async fn refresh(
         &self,
         id: &SessionId,
+        secret: &SecretCheck,
         ttl_seconds: Option<u64>,
         policy: &ExpiryPolicy,
         now: Timestamp,
     ) -> Result<Session, SessionError> {
-        self.seen(self.inner.refresh(id, ttl_seconds, policy, now).await)
+        self.seen(
+            self.inner
+                .refresh(id, secret, ttl_seconds, policy, now)
+                .await,
+        )
     }
 
     async fn touch(
         &self,
         id: &SessionId,
+        secret: &SecretCheck,
         last_touched: Timestamp,
         new_ttl: i64,
         now: Timestamp,
     ) -> Result<Option<Session>, SessionError> {
-        self.seen(self.inner.touch(id, last_touched, new_ttl, now).await)
+        self.seen(
+            self.inner
+                .touch(id, secret, last_touched, new_ttl, now)
+                .await,
+        )
     }
 
-    async fn delete(&self, id: &SessionId) -> Result<(), SessionError> {
-        self.seen(self.inner.delete(id).await)
+    async fn delete(&self, id: &SessionId, secret: &SecretCheck) -> Result<(), SessionError> {
+        self.seen(self.inner.delete(id, secret).await)
+    }
+
+    async fn rotate(
+        &self,
+        id: &SessionId,
+        secret: &SecretCheck,
+        new_hash: &SecretHash,
+        now: Timestamp,
+    ) -> Result<Session, SessionError> {
+        self.seen(self.inner.rotate(id, secret, new_hash, now).await)
     }
 
     async fn list_user(

@@ -17,10 +17,10 @@ use session_api::{ApiOptions, AppState, router};
 use session_core::store::dynamodb::DynamoDbStore;
 use session_core::store::dynamodb::testing::local_client;
 use session_core::store::embedded::{EmbeddedOptions, EmbeddedStore};
-use session_core::store::{PageRequest, SessionStore, StorePage, VersionCheck};
+use session_core::store::{PageRequest, SecretCheck, SessionStore, StorePage, VersionCheck};
 use session_core::{
-    CursorCodec, DataPatch, ExpiryPolicy, ServiceConfig, Session, SessionData, SessionError,
-    SessionId, SessionService, SystemClock, Timestamp, UserId,
+    CursorCodec, DataPatch, ExpiryPolicy, SecretHash, ServiceConfig, Session, SessionData,
+    SessionError, SessionId, SessionService, SystemClock, Timestamp, UserId,
 };
 
 async fn walk(app: &TestApp, base: &str, limit: usize) -> Vec<Vec<Value>> {
@@ -355,23 +355,30 @@ impl SessionStore for Flaky {
         self.up()?;
         self.inner.create(session).await
     }
-    async fn get(&self, id: &SessionId, now: Timestamp) -> Result<Arc<Session>, SessionError> {
+    async fn get(
+        &self,
+        id: &SessionId,
+        secret: &SecretCheck,
+        now: Timestamp,
+    ) -> Result<Arc<Session>, SessionError> {
         self.up()?;
-        self.inner.get(id, now).await
+        self.inner.get(id, secret, now).await
     }
     async fn replace(
         &self,
         id: &SessionId,
+        secret: &SecretCheck,
         data: &SessionData,
         check: &VersionCheck,
         now: Timestamp,
     ) -> Result<Session, SessionError> {
         self.up()?;
-        self.inner.replace(id, data, check, now).await
+        self.inner.replace(id, secret, data, check, now).await
     }
     async fn patch(
         &self,
         id: &SessionId,
+        secret: &SecretCheck,
         patch: &DataPatch,
         check: &VersionCheck,
         max_data_bytes: usize,
@@ -379,32 +386,48 @@ impl SessionStore for Flaky {
     ) -> Result<Session, SessionError> {
         self.up()?;
         self.inner
-            .patch(id, patch, check, max_data_bytes, now)
+            .patch(id, secret, patch, check, max_data_bytes, now)
             .await
     }
     async fn refresh(
         &self,
         id: &SessionId,
+        secret: &SecretCheck,
         ttl_seconds: Option<u64>,
         policy: &ExpiryPolicy,
         now: Timestamp,
     ) -> Result<Session, SessionError> {
         self.up()?;
-        self.inner.refresh(id, ttl_seconds, policy, now).await
+        self.inner
+            .refresh(id, secret, ttl_seconds, policy, now)
+            .await
     }
     async fn touch(
         &self,
         id: &SessionId,
+        secret: &SecretCheck,
         last_touched: Timestamp,
         new_ttl: i64,
         now: Timestamp,
     ) -> Result<Option<Session>, SessionError> {
         self.up()?;
-        self.inner.touch(id, last_touched, new_ttl, now).await
+        self.inner
+            .touch(id, secret, last_touched, new_ttl, now)
+            .await
     }
-    async fn delete(&self, id: &SessionId) -> Result<(), SessionError> {
+    async fn delete(&self, id: &SessionId, secret: &SecretCheck) -> Result<(), SessionError> {
         self.up()?;
-        self.inner.delete(id).await
+        self.inner.delete(id, secret).await
+    }
+    async fn rotate(
+        &self,
+        id: &SessionId,
+        secret: &SecretCheck,
+        new_hash: &SecretHash,
+        now: Timestamp,
+    ) -> Result<Session, SessionError> {
+        self.up()?;
+        self.inner.rotate(id, secret, new_hash, now).await
     }
     async fn list_user(
         &self,

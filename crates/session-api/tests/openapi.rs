@@ -17,7 +17,7 @@ async fn document(app: &TestApp) -> Value {
     reply.json()
 }
 
-const ROUTES: [(&str, &str); 13] = [
+const ROUTES: [(&str, &str); 20] = [
     ("get", "/health"),
     ("get", "/ready"),
     ("get", "/openapi.json"),
@@ -29,6 +29,13 @@ const ROUTES: [(&str, &str); 13] = [
     ("patch", "/sessions/{id}"),
     ("delete", "/sessions/{id}"),
     ("post", "/sessions/{id}/refresh"),
+    ("post", "/sessions/{id}/rotate"),
+    ("get", "/sessions/current"),
+    ("put", "/sessions/current"),
+    ("patch", "/sessions/current"),
+    ("delete", "/sessions/current"),
+    ("post", "/sessions/current/refresh"),
+    ("post", "/sessions/current/rotate"),
     ("get", "/sessions/user/{userId}"),
     ("delete", "/sessions/user/{userId}"),
 ];
@@ -105,13 +112,24 @@ async fn security_and_shared_errors_follow_the_route_classes() {
             "{path} never answers 401"
         );
     }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["sessionToken"],
+        serde_json::json!({
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-Session-Token",
+            "description": "The session token, `<id>.<secret>`, as the create or rotate answer gave it."
+        })
+    );
     for (method, path) in ROUTES.iter().skip(4) {
         let op = operation(method, path);
-        assert_eq!(
-            op["security"],
-            serde_json::json!([{"bearerAuth": []}]),
-            "{method} {path}"
-        );
+        // The `/current` routes need both the caller's bearer token and the session token.
+        let security = if path.starts_with("/sessions/current") {
+            serde_json::json!([{"bearerAuth": [], "sessionToken": []}])
+        } else {
+            serde_json::json!([{"bearerAuth": []}])
+        };
+        assert_eq!(op["security"], security, "{method} {path}");
         for status in ["401", "429", "500", "503"] {
             assert!(
                 op["responses"].get(status).is_some(),
@@ -203,9 +221,33 @@ async fn request_schemas_list_exactly_the_fields_the_handlers_accept() {
         .keys()
         .map(String::as_str)
         .collect();
+    let with_token = &doc["components"]["schemas"]["SessionWithToken"]["allOf"];
+    assert_eq!(with_token[0]["$ref"], "#/components/schemas/Session");
+    let extra: BTreeSet<&str> = with_token[1]["properties"]
+        .as_object()
+        .expect("properties")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(extra, BTreeSet::from(["token"]));
     assert_eq!(
-        session, keys,
-        "the Session schema has the fields a created session has"
+        session.union(&extra).copied().collect::<BTreeSet<&str>>(),
+        keys,
+        "the SessionWithToken schema has the fields a created session has"
+    );
+    let read = app
+        .get(&format!("/sessions/{}", served["id"].as_str().expect("id")))
+        .await
+        .json();
+    let read: BTreeSet<&str> = read
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        session, read,
+        "the Session schema has the fields a read has"
     );
 }
 
@@ -243,7 +285,14 @@ async fn every_field_a_response_always_carries_is_required_in_its_schema() {
             .filter_map(|field| field.as_str().map(str::to_owned))
             .collect()
     };
-    let session = app.create(serde_json::json!({"userId": "doc"})).await;
+    let created = app.create(serde_json::json!({"userId": "doc"})).await;
+    let session = app
+        .get(&format!(
+            "/sessions/{}",
+            created["id"].as_str().expect("id")
+        ))
+        .await
+        .json();
     let page = app.get("/sessions/user/doc").await.json();
     assert!(page["nextCursor"].is_null(), "the last page: {page}");
     for (schema, served) in [("Session", &session), ("Page", &page)] {

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::json;
 use session_core::store::embedded::{EmbeddedOptions, EmbeddedStore};
-use session_core::{Clock, Session, SessionId, SessionStore, SystemClock, UserId};
+use session_core::{Clock, SecretCheck, Session, SessionId, SessionStore, SystemClock, UserId};
 
 use crate::stats::Stats;
 
@@ -26,6 +26,7 @@ fn new_session(n: u64) -> Session {
     let now = SystemClock.now();
     Session {
         id: SessionId::generate(),
+        secret_hash: session_core::SecretHash::from_slice(&[7; 32]).expect("32 bytes"),
         user_id: UserId::parse(&format!("bench-{}", n % 64))
             .unwrap_or_else(|_| unreachable!("valid user id")),
         data: json!({"theme": "dark", "lang": "en", "cart": [1, 2, 3], "n": n})
@@ -117,7 +118,10 @@ async fn reads(store: Arc<EmbeddedStore>, tasks: usize, duration: Duration) -> S
         async move {
             let id = &ids[usize::try_from(n.wrapping_mul(2_654_435_761) % ids.len().max(1) as u64)
                 .unwrap_or(0)];
-            store.get(id, SystemClock.now()).await.is_ok()
+            store
+                .get(id, &SecretCheck::Any, SystemClock.now())
+                .await
+                .is_ok()
         }
     })
     .await

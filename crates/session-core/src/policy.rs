@@ -89,6 +89,7 @@ mod tests {
     fn session(created: i64, touched: i64, ttl: i64, ttl_seconds: u64) -> Session {
         Session {
             id: SessionId::generate(),
+            secret_hash: crate::SecretHash::from_slice(&[7; 32]).expect("32 bytes"),
             user_id: UserId::parse("u").expect("valid"),
             data: Default::default(),
             created_at: Timestamp::from_millis(created),

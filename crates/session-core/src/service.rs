@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use crate::cursor::{CursorCodec, Listing, Position};
 use crate::data::{encoded_size_bound, string_bound, validate_data};
-use crate::store::{PageRequest, SessionStore, VersionCheck};
+use crate::store::{PageRequest, SecretCheck, SessionStore, VersionCheck};
 use crate::{
-    Clock, DataPatch, ExpiryPolicy, Session, SessionData, SessionError, SessionId, UserId,
+    Clock, DataPatch, ExpiryPolicy, PresentedToken, Session, SessionData, SessionError, SessionId,
+    SessionToken, UserId,
 };
 
 /// Page size when a listing names none.
@@ -35,6 +36,32 @@ pub struct Page {
     pub sessions: Vec<Session>,
     /// The cursor of the next page, or `None` on the last page.
     pub next_cursor: Option<String>,
+}
+
+/// How a request names the session it is about.
+#[derive(Debug, Clone, Copy)]
+pub enum Address<'a> {
+    /// By public id (`/sessions/{id}`): for trusted services; the id alone is enough.
+    Id(&'a str),
+    /// By session token (`X-Session-Token`, `/sessions/current`): the secret must match, and
+    /// every write carries that match in its own condition.
+    Token(&'a str),
+}
+
+impl Address<'_> {
+    /// The session id and the secret check the store applies. A malformed id, or a token of
+    /// the right form whose parts are not an id and a secret, names no session: `NotFound`,
+    /// before any store is asked. A text that is not a token at all is `Invalid`.
+    fn resolve(self) -> Result<(SessionId, SecretCheck), SessionError> {
+        match self {
+            Address::Id(id) => Ok((parse_id(id)?, SecretCheck::Any)),
+            Address::Token(token) => {
+                let presented = PresentedToken::parse(token)?;
+                let id = presented.id.ok_or(SessionError::NotFound)?;
+                Ok((id, SecretCheck::Matches(presented.hash)))
+            }
+        }
+    }
 }
 
 /// What the service needs besides a store.
@@ -92,13 +119,13 @@ impl SessionService {
     }
 
     /// Creates a session for `user_id` with `data` and an idle timeout of `ttl_seconds` (or the
-    /// default).
+    /// default). The token is returned here and never again: the store keeps only its hash.
     pub async fn create(
         &self,
         user_id: &str,
         data: SessionData,
         ttl_seconds: Option<i64>,
-    ) -> Result<Session, SessionError> {
+    ) -> Result<(Session, SessionToken), SessionError> {
         let user_id = UserId::parse(user_id)?;
         validate_data(&data, self.config.max_data_bytes)?;
         let policy = &self.config.policy;
@@ -107,8 +134,10 @@ impl SessionService {
             None => policy.default_ttl_seconds,
         };
         let now = self.clock.now();
+        let token = SessionToken::generate(SessionId::generate())?;
         let session = Session {
-            id: SessionId::generate(),
+            id: token.id().clone(),
+            secret_hash: token.secret_hash(),
             user_id,
             data,
             created_at: now,
@@ -119,14 +148,14 @@ impl SessionService {
             version: 1,
         };
         self.store.create(&session).await?;
-        Ok(session)
+        Ok((session, token))
     }
 
     /// Reads a live session, extending it when sliding expiration is on and an extension is due.
-    pub async fn get(&self, id: &str) -> Result<Arc<Session>, SessionError> {
-        let id = parse_id(id)?;
+    pub async fn get(&self, at: Address<'_>) -> Result<Arc<Session>, SessionError> {
+        let (id, secret) = at.resolve()?;
         let now = self.clock.now();
-        let session = self.store.get(&id, now).await?;
+        let session = self.store.get(&id, &secret, now).await?;
         let policy = &self.config.policy;
         if !policy.touch_due(&session, now) {
             return Ok(session);
@@ -134,7 +163,7 @@ impl SessionService {
         let new_ttl = policy.ttl_at(session.created_at, session.ttl_seconds, now);
         match self
             .store
-            .touch(&id, session.touched_at, new_ttl, now)
+            .touch(&id, &secret, session.touched_at, new_ttl, now)
             .await
         {
             Ok(Some(touched)) => Ok(Arc::new(touched)),
@@ -153,29 +182,30 @@ impl SessionService {
     /// Replaces the data of a session.
     pub async fn replace(
         &self,
-        id: &str,
+        at: Address<'_>,
         data: SessionData,
         check: &VersionCheck,
     ) -> Result<Session, SessionError> {
-        let id = parse_id(id)?;
+        let (id, secret) = at.resolve()?;
         validate_data(&data, self.config.max_data_bytes)?;
         self.store
-            .replace(&id, &data, check, self.clock.now())
+            .replace(&id, &secret, &data, check, self.clock.now())
             .await
     }
 
     /// Applies a shallow merge patch to the data of a session.
     pub async fn patch(
         &self,
-        id: &str,
+        at: Address<'_>,
         patch: DataPatch,
         check: &VersionCheck,
     ) -> Result<Session, SessionError> {
-        let id = parse_id(id)?;
+        let (id, secret) = at.resolve()?;
         patch.validate()?;
         self.store
             .patch(
                 &id,
+                &secret,
                 &patch,
                 check,
                 self.config.max_data_bytes,
@@ -187,22 +217,36 @@ impl SessionService {
     /// Extends a session now; a given `ttl_seconds` also becomes its idle timeout.
     pub async fn refresh(
         &self,
-        id: &str,
+        at: Address<'_>,
         ttl_seconds: Option<i64>,
     ) -> Result<Session, SessionError> {
-        let id = parse_id(id)?;
+        let (id, secret) = at.resolve()?;
         let policy = &self.config.policy;
         let ttl_seconds = ttl_seconds
             .map(|requested| policy.check_ttl_seconds(requested))
             .transpose()?;
         self.store
-            .refresh(&id, ttl_seconds, policy, self.clock.now())
+            .refresh(&id, &secret, ttl_seconds, policy, self.clock.now())
             .await
     }
 
-    /// Deletes a session, expired or not.
-    pub async fn delete(&self, id: &str) -> Result<(), SessionError> {
-        self.store.delete(&parse_id(id)?).await
+    /// Deletes a session, expired or not; returns its id.
+    pub async fn delete(&self, at: Address<'_>) -> Result<SessionId, SessionError> {
+        let (id, secret) = at.resolve()?;
+        self.store.delete(&id, &secret).await?;
+        Ok(id)
+    }
+
+    /// Gives a live session a new secret and returns the new token, the only place it is
+    /// shown: from this write on, the old token opens nothing. Data, version and expiry stay.
+    pub async fn rotate(&self, at: Address<'_>) -> Result<(Session, SessionToken), SessionError> {
+        let (id, secret) = at.resolve()?;
+        let token = SessionToken::generate(id)?;
+        let session = self
+            .store
+            .rotate(token.id(), &secret, &token.secret_hash(), self.clock.now())
+            .await?;
+        Ok((session, token))
     }
 
     /// A page of a user's live sessions, newest first.

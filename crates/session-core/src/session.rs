@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::policy::is_expired;
-use crate::{SessionData, SessionId, Timestamp, UserId};
+use crate::{SecretHash, SessionData, SessionId, Timestamp, UserId};
 
 /// A session as stored. The serde form (camelCase attributes, `data` a map, `ttl` epoch
 /// seconds) is both the DynamoDB item, keyed as [`crate::schema`] says, and the embedded
@@ -11,8 +11,10 @@ use crate::{SessionData, SessionId, Timestamp, UserId};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Session {
-    /// The session's id (a secret).
+    /// The session's public id: a name, not a credential.
     pub id: SessionId,
+    /// SHA-256 of the session's secret (see [`crate::token`]): all that is kept of it.
+    pub secret_hash: SecretHash,
     /// Whom the session belongs to.
     pub user_id: UserId,
     /// The application's data.

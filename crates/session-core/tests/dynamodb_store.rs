@@ -18,12 +18,12 @@ use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveSpecification};
 use aws_smithy_types::body::SdkBody;
 use serde_json::json;
 use session_core::schema::{TTL_ATTRIBUTE, USER_INDEX};
-use session_core::store::PageRequest;
 use session_core::store::conformance::{base_time, new_session};
 use session_core::store::dynamodb::testing::{
     fresh_store, local_client, local_endpoint, unique_table_name,
 };
 use session_core::store::dynamodb::{DynamoDbStore, create_table};
+use session_core::store::{PageRequest, SecretCheck};
 use session_core::{Session, SessionError, SessionId, SessionStore, UserId};
 
 session_core::conformance_tests!(async {
@@ -40,6 +40,7 @@ async fn items_have_the_documented_attributes_and_types() {
     let t0 = base_time();
     let session = Session {
         id: SessionId::generate(),
+        secret_hash: session_core::SecretHash::from_slice(&[7; 32]).expect("32 bytes"),
         user_id: UserId::parse("layout").expect("valid"),
         data: json!({"theme": "dark", "n": 2})
             .as_object()
@@ -72,6 +73,7 @@ async fn items_have_the_documented_attributes_and_types() {
             "createdAt",
             "data",
             "id",
+            "secretHash",
             "touchedAt",
             "ttl",
             "ttlSeconds",
@@ -94,6 +96,11 @@ async fn items_have_the_documented_attributes_and_types() {
     );
     assert_eq!(item["ttlSeconds"], AttributeValue::N("3600".into()));
     assert_eq!(item["version"], AttributeValue::N("1".into()));
+    assert_eq!(
+        item["secretHash"],
+        AttributeValue::B(vec![7; 32].into()),
+        "the secret's hash, as binary"
+    );
     let AttributeValue::M(data) = &item["data"] else {
         panic!("data must be a native map: {:?}", item["data"])
     };
@@ -217,7 +224,9 @@ async fn readiness_fails_without_the_table_or_without_ttl() {
 async fn an_unreachable_endpoint_is_unavailable_not_internal() {
     // Port 9 on loopback: nothing listens there, so the connection is refused at once.
     let store = DynamoDbStore::new(local_client("http://127.0.0.1:9"), "nowhere");
-    let result = store.get(&SessionId::generate(), base_time()).await;
+    let result = store
+        .get(&SessionId::generate(), &SecretCheck::Any, base_time())
+        .await;
     assert!(
         matches!(result, Err(SessionError::Unavailable { .. })),
         "{result:?}"
@@ -513,7 +522,7 @@ async fn unprocessed_deletes_are_retried_with_growing_pauses() {
     );
     for session in &sessions {
         assert!(matches!(
-            store.get(&session.id, t0).await,
+            store.get(&session.id, &SecretCheck::Any, t0).await,
             Err(SessionError::NotFound)
         ));
     }

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use session_core::store::PageRequest;
 use session_core::store::conformance::base_time;
 use session_core::store::embedded::{EmbeddedOptions, EmbeddedStore};
+use session_core::store::{PageRequest, SecretCheck};
 use session_core::{
     Clock, ManualClock, Session, SessionData, SessionError, SessionId, SessionStore, Timestamp,
     UserId, VersionCheck,
@@ -26,6 +26,7 @@ fn object(value: serde_json::Value) -> SessionData {
 fn session(user: &str, at: Timestamp, ttl_seconds: u64) -> Session {
     Session {
         id: SessionId::generate(),
+        secret_hash: session_core::SecretHash::from_slice(&[7; 32]).expect("32 bytes"),
         user_id: UserId::parse(user).expect("valid"),
         data: object(json!({"k": "v"})),
         created_at: at,
@@ -60,7 +61,10 @@ async fn sessions_survive_closing_and_reopening_the_file() {
     };
     let store = EmbeddedStore::open(&path, options(clock, 3600)).expect("reopen");
     assert_eq!(
-        *store.get(&written.id, t0).await.expect("get after reopen"),
+        *store
+            .get(&written.id, &SecretCheck::Any, t0)
+            .await
+            .expect("get after reopen"),
         written
     );
 }
@@ -94,18 +98,21 @@ async fn expired_sessions_read_as_expired_until_purged_then_not_found() {
         "too early to purge"
     );
     assert!(matches!(
-        store.get(&short.id, clock.now()).await,
+        store.get(&short.id, &SecretCheck::Any, clock.now()).await,
         Err(SessionError::Expired)
     ));
 
     clock.set(t0.plus_seconds(60 + 600));
     assert_eq!(store.purge_expired().await.expect("purge"), 1);
     assert!(matches!(
-        store.get(&short.id, clock.now()).await,
+        store.get(&short.id, &SecretCheck::Any, clock.now()).await,
         Err(SessionError::NotFound)
     ));
     assert!(
-        store.get(&long.id, clock.now()).await.is_ok(),
+        store
+            .get(&long.id, &SecretCheck::Any, clock.now())
+            .await
+            .is_ok(),
         "live sessions are never purged"
     );
 }
@@ -126,7 +133,7 @@ async fn the_sweeper_purges_on_its_own() {
     clock.advance_seconds(5);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
-        match store.get(&s.id, clock.now()).await {
+        match store.get(&s.id, &SecretCheck::Any, clock.now()).await {
             Err(SessionError::NotFound) => break,
             Err(SessionError::Expired) => {}
             other => panic!("unexpected: {other:?}"),
@@ -174,7 +181,10 @@ async fn concurrent_writers_share_commits_and_all_land() {
         created.push(task.await.expect("join").expect("create"));
     }
     for s in created {
-        assert_eq!(*store.get(&s.id, t0).await.expect("get"), s);
+        assert_eq!(
+            *store.get(&s.id, &SecretCheck::Any, t0).await.expect("get"),
+            s
+        );
     }
 }
 
@@ -207,7 +217,7 @@ async fn reads_racing_writes_never_see_a_replaced_or_deleted_session() {
                 let mut reads = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     for (i, id) in ids.iter().enumerate() {
-                        match store.get(id, t0).await {
+                        match store.get(id, &SecretCheck::Any, t0).await {
                             Ok(found) => {
                                 assert!(!gone[i], "session {i} came back after it was deleted");
                                 assert!(
@@ -234,15 +244,21 @@ async fn reads_racing_writes_never_see_a_replaced_or_deleted_session() {
         let target = &sessions[usize::try_from(round % 4).expect("small")];
         let data = object(json!({"round": round}));
         let written = store
-            .replace(&target.id, &data, &VersionCheck::Any, t0)
+            .replace(&target.id, &SecretCheck::Any, &data, &VersionCheck::Any, t0)
             .await
             .expect("replace");
-        let read = store.get(&target.id, t0).await.expect("read after write");
+        let read = store
+            .get(&target.id, &SecretCheck::Any, t0)
+            .await
+            .expect("read after write");
         assert_eq!(*read, written, "round {round}: the read after a write");
     }
-    store.delete(&sessions[0].id).await.expect("delete");
+    store
+        .delete(&sessions[0].id, &SecretCheck::Any)
+        .await
+        .expect("delete");
     assert!(matches!(
-        store.get(&sessions[0].id, t0).await,
+        store.get(&sessions[0].id, &SecretCheck::Any, t0).await,
         Err(SessionError::NotFound)
     ));
     let revoked = store
@@ -252,7 +268,10 @@ async fn reads_racing_writes_never_see_a_replaced_or_deleted_session() {
     assert_eq!(revoked, 3);
     for s in &sessions {
         assert!(
-            matches!(store.get(&s.id, t0).await, Err(SessionError::NotFound)),
+            matches!(
+                store.get(&s.id, &SecretCheck::Any, t0).await,
+                Err(SessionError::NotFound)
+            ),
             "every session of the user is gone"
         );
     }
@@ -276,13 +295,22 @@ async fn a_store_without_a_read_cache_reads_its_writes() {
     .expect("store");
     let s = session("uncached", t0, 3600);
     store.create(&s).await.expect("create");
-    assert_eq!(*store.get(&s.id, t0).await.expect("read"), s);
+    assert_eq!(
+        *store.get(&s.id, &SecretCheck::Any, t0).await.expect("read"),
+        s
+    );
     let data = object(json!({"k": "w"}));
     let written = store
-        .replace(&s.id, &data, &VersionCheck::Any, t0)
+        .replace(&s.id, &SecretCheck::Any, &data, &VersionCheck::Any, t0)
         .await
         .expect("replace");
-    assert_eq!(*store.get(&s.id, t0).await.expect("read again"), written);
+    assert_eq!(
+        *store
+            .get(&s.id, &SecretCheck::Any, t0)
+            .await
+            .expect("read again"),
+        written
+    );
 }
 
 /// Listings take the sessions they list from the read cache when it has them, and fill it
@@ -313,14 +341,23 @@ async fn listings_through_the_read_cache_show_every_write() {
             .len(),
         3
     );
-    assert_eq!(*store.get(&kept.id, t0).await.expect("read"), kept);
+    assert_eq!(
+        *store
+            .get(&kept.id, &SecretCheck::Any, t0)
+            .await
+            .expect("read"),
+        kept
+    );
 
     let data = object(json!({"k": "new"}));
     let replaced = store
-        .replace(&kept.id, &data, &VersionCheck::Any, t0)
+        .replace(&kept.id, &SecretCheck::Any, &data, &VersionCheck::Any, t0)
         .await
         .expect("replace");
-    store.delete(&gone.id).await.expect("delete");
+    store
+        .delete(&gone.id, &SecretCheck::Any)
+        .await
+        .expect("delete");
     let listed = store.list_user(&user, &page, t0).await.expect("list");
     assert_eq!(listed.sessions.len(), 2);
     assert!(
@@ -391,7 +428,10 @@ async fn the_admin_listing_runs_oldest_first_and_resumes_after_a_deleted_session
         oldest_first[1].created_at,
         "the cursor holds the creation time"
     );
-    store.delete(&oldest_first[1].id).await.expect("delete");
+    store
+        .delete(&oldest_first[1].id, &SecretCheck::Any)
+        .await
+        .expect("delete");
     let rest = store
         .list_all(
             &PageRequest {
@@ -447,5 +487,11 @@ async fn revoking_a_user_with_many_sessions_leaves_none() {
     let listed = store.list_user(&many, &page, t0).await.expect("list");
     assert!(listed.sessions.is_empty() && listed.next.is_none());
     assert_eq!(store.delete_user(&many, t0).await.expect("again"), 0);
-    assert_eq!(*store.get(&other.id, t0).await.expect("other"), other);
+    assert_eq!(
+        *store
+            .get(&other.id, &SecretCheck::Any, t0)
+            .await
+            .expect("other"),
+        other
+    );
 }

@@ -2,7 +2,7 @@
 //! `axum::serve` on a real loopback socket) and the Lambda path (events of every source
 //! through the same router), each over its own fresh DynamoDB Local table. They must give the
 //! same status, body and headers, once the values that legitimately differ (ids, timestamps,
-//! cursors, the stage prefix on `Location`) are normalised.
+//! cursors, session tokens, the stage prefix on `Location`) are normalised.
 
 mod support;
 
@@ -15,8 +15,10 @@ use session_lambda::LambdaApp;
 use support::events::{Call, Source, event};
 use support::{Table, invoke};
 
-/// One request of the table. `{id1}`, `{id2}` (the sessions created by the first two cases)
-/// and `{cursor}` (the last `nextCursor` seen) are filled in per adapter.
+/// One request of the table. `{id1}`, `{id2}` (the sessions created by the first two cases),
+/// `{token1}`, `{token2}` (their tokens, as last created or rotated), `{old-token1}` (the
+/// token of session 1 before its last rotation) and `{cursor}` (the last `nextCursor` seen)
+/// are filled in per adapter.
 struct Case {
     method: &'static str,
     path: &'static str,
@@ -49,6 +51,8 @@ fn tokens() -> session_api::auth::Auth {
 const JSON: &[(&str, &str)] = &[("content-type", "application/json")];
 const MERGE: &[(&str, &str)] = &[("content-type", "application/merge-patch+json")];
 const NONE: &[(&str, &str)] = &[];
+const TOKEN1: &[(&str, &str)] = &[("x-session-token", "{token1}")];
+const TOKEN2: &[(&str, &str)] = &[("x-session-token", "{token2}")];
 
 fn case(method: &'static str, path: &'static str) -> Case {
     Case {
@@ -124,6 +128,74 @@ fn cases() -> Vec<Case> {
             ..case("POST", "/sessions/{id1}/refresh")
         },
         Case {
+            headers: TOKEN1,
+            token: Some(CLIENT_TOKEN),
+            ..case("GET", "/sessions/current")
+        },
+        Case {
+            headers: &[
+                ("content-type", "application/json"),
+                ("x-session-token", "{token1}"),
+            ],
+            body: Some(json!({"data": {"by": "token"}}).to_string()),
+            ..case("PUT", "/sessions/current")
+        },
+        Case {
+            headers: &[
+                ("content-type", "application/merge-patch+json"),
+                ("x-session-token", "{token1}"),
+                ("if-match", "\"9\""),
+            ],
+            body: Some(json!({"more": 1}).to_string()),
+            ..case("PATCH", "/sessions/current")
+        },
+        Case {
+            headers: &[
+                ("content-type", "application/merge-patch+json"),
+                ("x-session-token", "{token1}"),
+            ],
+            body: Some(json!({"more": 1}).to_string()),
+            ..case("PATCH", "/sessions/current")
+        },
+        Case {
+            headers: &[
+                ("content-type", "application/json"),
+                ("x-session-token", "{token1}"),
+            ],
+            body: Some(json!({"ttlSeconds": 7200}).to_string()),
+            ..case("POST", "/sessions/current/refresh")
+        },
+        Case {
+            headers: TOKEN1,
+            ..case("POST", "/sessions/current/rotate")
+        },
+        Case {
+            headers: &[("x-session-token", "{old-token1}")],
+            ..case("GET", "/sessions/current")
+        },
+        Case {
+            headers: &[("x-session-token", "{old-token1}")],
+            ..case("DELETE", "/sessions/current")
+        },
+        Case {
+            headers: TOKEN1,
+            ..case("GET", "/sessions/current")
+        },
+        case("GET", "/sessions/current"),
+        Case {
+            headers: &[("x-session-token", "not-a-session-token")],
+            ..case("GET", "/sessions/current")
+        },
+        case("POST", "/sessions/{id2}/rotate"),
+        Case {
+            headers: TOKEN2,
+            ..case("DELETE", "/sessions/current")
+        },
+        Case {
+            headers: TOKEN2,
+            ..case("GET", "/sessions/current")
+        },
+        Case {
             headers: JSON,
             body: Some("{\"userId\":".to_owned()),
             ..case("POST", "/sessions")
@@ -194,10 +266,12 @@ const COMPARED_HEADERS: [&str; 6] = [
     "www-authenticate",
 ];
 
-/// Per-adapter state: the ids it created and the last cursor it returned.
+/// Per-adapter state: the ids it created, their tokens, and the last cursor it returned.
 #[derive(Default)]
 struct Run {
     ids: Vec<String>,
+    /// The current token of each created session, and the one before its last rotation.
+    tokens: Vec<(String, Option<String>)>,
     cursor: Option<String>,
 }
 
@@ -206,6 +280,12 @@ impl Run {
         let mut text = text.to_owned();
         for (n, id) in self.ids.iter().enumerate() {
             text = text.replace(&format!("{{id{}}}", n + 1), id);
+        }
+        for (n, (token, old)) in self.tokens.iter().enumerate() {
+            text = text.replace(&format!("{{token{}}}", n + 1), token);
+            if let Some(old) = old {
+                text = text.replace(&format!("{{old-token{}}}", n + 1), old);
+            }
         }
         if let Some(cursor) = &self.cursor {
             text = text.replace("{cursor}", cursor);
@@ -228,6 +308,17 @@ impl Run {
                     .expect("a created session has an id")
                     .to_owned(),
             );
+            self.tokens.push((token_of(&body), None));
+        }
+        if case.path.ends_with("/rotate") && answer.status == 200 {
+            let new = token_of(&body);
+            let n = self
+                .ids
+                .iter()
+                .position(|id| body["id"] == id.as_str())
+                .expect("a rotated session was created here");
+            let old = std::mem::replace(&mut self.tokens[n].0, new);
+            self.tokens[n].1 = Some(old);
         }
         if let Some(cursor) = body.get("nextCursor").and_then(Value::as_str) {
             self.cursor = Some(cursor.to_owned());
@@ -281,6 +372,7 @@ impl Run {
                         }
                         "ttl" if value.is_number() => *value = json!("<ttl>"),
                         "nextCursor" if value.is_string() => *value = json!("<cursor>"),
+                        "token" if value.is_string() => *value = json!("<token>"),
                         _ => self.normalise(value),
                     }
                 }
@@ -290,6 +382,19 @@ impl Run {
             _ => {}
         }
     }
+}
+
+/// The `token` of a create or rotate answer, checked for its form: `<id>.<secret>`.
+fn token_of(body: &Value) -> String {
+    let token = body["token"]
+        .as_str()
+        .expect("the answer carries the token");
+    let id = body["id"].as_str().expect("id");
+    assert!(
+        token.len() == 80 && token.starts_with(&format!("{id}.")),
+        "a token is `<id>.<43 characters>`: {token}"
+    );
+    token.to_owned()
 }
 
 /// Runs every case against the server, over real TCP.
@@ -324,7 +429,7 @@ async fn through_the_server(table: &Table) -> Vec<Value> {
         let method = reqwest::Method::from_bytes(case.method.as_bytes()).expect("method");
         let mut request = http.request(method, &url);
         for (name, value) in case.headers {
-            request = request.header(*name, *value);
+            request = request.header(*name, run.fill(value));
         }
         if let Some(token) = case.token {
             request = request.bearer_auth(token);
@@ -368,7 +473,7 @@ async fn through_lambda(table: &Table, source: Source) -> Vec<Value> {
             call = call.query(name, &run.fill(value));
         }
         for (name, value) in case.headers {
-            call = call.header(name, value);
+            call = call.header(name, &run.fill(value));
         }
         if let Some(token) = case.token {
             call = call.header("authorization", &format!("Bearer {token}"));
@@ -422,6 +527,21 @@ async fn server_and_lambda_give_the_same_answers() {
             "the table covers {status}: {statuses:?}"
         );
     }
+
+    // The session-token cases answer as the contract says, in order: read, replace, a stale
+    // If-Match, patch, refresh, rotate; then the rotated-away token reads and deletes nothing,
+    // the new one reads; no header and a text that is no token are 400; a rotation by id, a
+    // sign-out by its new token, and a read after it.
+    let by_token: Vec<u64> = cases()
+        .iter()
+        .zip(&expected)
+        .filter(|(case, _)| case.path.contains("/current") || case.path.ends_with("/rotate"))
+        .map(|(_, answer)| answer["status"].as_u64().expect("status"))
+        .collect();
+    assert_eq!(
+        by_token,
+        [200, 200, 412, 200, 200, 200, 404, 404, 200, 400, 400, 200, 204, 404]
+    );
 
     for source in [
         Source::Http { stage: "$default" },

@@ -1,5 +1,6 @@
 //! The routes of the contract.
 
+pub mod current;
 pub mod listing;
 pub mod probes;
 pub mod sessions;
@@ -14,14 +15,18 @@ use crate::problem::ApiError;
 
 /// The route templates, for metric labels and route classes (`&'static` so that a label
 /// costs nothing per request).
-pub const TEMPLATES: [&str; 9] = [
+pub const TEMPLATES: [&str; 13] = [
     "/health",
     "/ready",
     "/openapi.json",
     "/metrics",
     "/sessions",
+    "/sessions/current",
+    "/sessions/current/refresh",
+    "/sessions/current/rotate",
     "/sessions/{id}",
     "/sessions/{id}/refresh",
+    "/sessions/{id}/rotate",
     "/sessions/user/{userId}",
     UNMATCHED,
 ];
@@ -50,6 +55,16 @@ pub fn routes() -> Router<AppState> {
         .route("/openapi.json", get(crate::openapi::openapi_json))
         .route("/metrics", get(crate::metrics::render))
         .route("/sessions", post(sessions::create).get(listing::list_all))
+        // Static segments win over `{id}` (and `current` is no session id anyway).
+        .route(
+            "/sessions/current",
+            get(current::get)
+                .put(current::replace)
+                .patch(current::patch)
+                .delete(current::delete),
+        )
+        .route("/sessions/current/refresh", post(current::refresh))
+        .route("/sessions/current/rotate", post(current::rotate))
         .route(
             "/sessions/{id}",
             get(sessions::get)
@@ -58,6 +73,7 @@ pub fn routes() -> Router<AppState> {
                 .delete(sessions::delete),
         )
         .route("/sessions/{id}/refresh", post(sessions::refresh))
+        .route("/sessions/{id}/rotate", post(sessions::rotate))
         .route(
             "/sessions/user/{userId}",
             get(listing::list_user).delete(listing::revoke_user),
@@ -77,13 +93,16 @@ pub fn serves(method: &Method, template: &str) -> bool {
     match template {
         "/health" | "/ready" | "/openapi.json" | "/metrics" => method == Method::GET,
         "/sessions" => method == Method::GET || method == Method::POST,
-        "/sessions/{id}" => {
+        "/sessions/{id}" | "/sessions/current" => {
             method == Method::GET
                 || method == Method::PUT
                 || method == Method::PATCH
                 || method == Method::DELETE
         }
-        "/sessions/{id}/refresh" => method == Method::POST,
+        "/sessions/{id}/refresh"
+        | "/sessions/{id}/rotate"
+        | "/sessions/current/refresh"
+        | "/sessions/current/rotate" => method == Method::POST,
         "/sessions/user/{userId}" => method == Method::GET || method == Method::DELETE,
         _ => false,
     }

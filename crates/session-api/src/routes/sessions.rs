@@ -1,14 +1,15 @@
-//! One session: create, read, replace, patch, refresh, delete.
+//! One session by its public id: create, read, replace, patch, refresh, rotate, delete. The
+//! same operations by session token are in `current`; both go through the functions here.
 
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use session_core::{DataPatch, SessionId, VersionCheck};
+use session_core::{Address, DataPatch, VersionCheck};
 
 use crate::AppState;
 use crate::body::{
     CreateSessionRequest, DataPatchRequest, RefreshRequest, ReplaceSessionRequest, SessionBody,
-    SessionResponse, SessionTag,
+    SessionResponse, SessionTag, SessionWithToken, TokenResponse,
 };
 use crate::extract::{IfMatch, Json, MergePatch, SessionIdParam};
 use crate::problem::{ApiError, ProblemBody, ProblemCode};
@@ -20,7 +21,7 @@ use crate::problem::{ApiError, ProblemBody, ProblemCode};
     tag = "sessions",
     request_body(content = CreateSessionRequest, content_type = "application/json"),
     responses(
-        (status = 201, description = "Created", body = SessionBody, headers(("Location" = String, description = "/sessions/{id}"), ("ETag" = String, description = "\"1\""))),
+        (status = 201, description = "Created: the session and its token, which no other answer but a rotation ever shows", body = SessionWithToken, headers(("Location" = String, description = "/sessions/{id}"), ("ETag" = String, description = "\"1\""))),
     ),
 )]
 pub async fn create(
@@ -29,13 +30,13 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let data = body.data.unwrap_or_default().0;
     let ttl_seconds = body.ttl_seconds.map(|ttl| ttl.0);
-    let session = app.service.create(&body.user_id, data, ttl_seconds).await?;
+    let (session, token) = app.service.create(&body.user_id, data, ttl_seconds).await?;
     let location = HeaderValue::from_str(&format!("/sessions/{}", session.id))
         .map_err(|e| ApiError::internal(format!("unencodable Location: {e}")))?;
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, location)],
-        SessionResponse(session.into()),
+        TokenResponse(session, token),
     )
         .into_response())
 }
@@ -52,11 +53,19 @@ pub async fn get(
     State(app): State<AppState>,
     SessionIdParam(id): SessionIdParam,
 ) -> Result<SessionResponse, ApiError> {
-    Ok(SessionResponse(app.service.get(&id).await?))
+    read(&app, Address::Id(&id)).await
+}
+
+/// Reads the session `at` names.
+pub(crate) async fn read(app: &AppState, at: Address<'_>) -> Result<SessionResponse, ApiError> {
+    Ok(SessionResponse(app.service.get(at).await?))
 }
 
 /// The precondition of a write, enforcing `SESSION_REQUIRE_IF_MATCH`.
-fn precondition(app: &AppState, if_match: Option<VersionCheck>) -> Result<VersionCheck, ApiError> {
+pub(crate) fn precondition(
+    app: &AppState,
+    if_match: Option<VersionCheck>,
+) -> Result<VersionCheck, ApiError> {
     match if_match {
         Some(check) => Ok(check),
         None if app.options.require_if_match => Err(ApiError::new(
@@ -85,7 +94,10 @@ pub async fn replace(
 ) -> Result<SessionResponse, ApiError> {
     let check = precondition(&app, if_match)?;
     Ok(SessionResponse(
-        app.service.replace(&id, body.data.0, &check).await?.into(),
+        app.service
+            .replace(Address::Id(&id), body.data.0, &check)
+            .await?
+            .into(),
     ))
 }
 
@@ -107,7 +119,7 @@ pub async fn patch(
     let check = precondition(&app, if_match)?;
     Ok(SessionResponse(
         app.service
-            .patch(&id, DataPatch::new(patch.0), &check)
+            .patch(Address::Id(&id), DataPatch::new(patch.0), &check)
             .await?
             .into(),
     ))
@@ -131,8 +143,33 @@ pub async fn refresh(
         .and_then(|Json(body)| body.ttl_seconds)
         .map(|ttl| ttl.0);
     Ok(SessionResponse(
-        app.service.refresh(&id, ttl_seconds).await?.into(),
+        app.service
+            .refresh(Address::Id(&id), ttl_seconds)
+            .await?
+            .into(),
     ))
+}
+
+/// `POST /sessions/{id}/rotate`: a new secret for the session; the answer carries the new
+/// token, and the old one opens nothing from then on.
+#[utoipa::path(
+    post,
+    path = "/sessions/{id}/rotate",
+    tag = "sessions",
+    params(("id" = String, Path, description = "The session id", pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")),
+    responses((status = 200, description = "The session and its new token", body = SessionWithToken, headers(("ETag" = String, description = "\"<version>\""))), (status = 404, description = "No session with this id (or a malformed id)", body = ProblemBody, content_type = "application/problem+json"), (status = 410, description = "The session expired", body = ProblemBody, content_type = "application/problem+json")),
+)]
+pub async fn rotate(
+    State(app): State<AppState>,
+    SessionIdParam(id): SessionIdParam,
+) -> Result<TokenResponse, ApiError> {
+    rotated(&app, Address::Id(&id)).await
+}
+
+/// Rotates the secret of the session `at` names.
+pub(crate) async fn rotated(app: &AppState, at: Address<'_>) -> Result<TokenResponse, ApiError> {
+    let (session, token) = app.service.rotate(at).await?;
+    Ok(TokenResponse(session, token))
 }
 
 /// `DELETE /sessions/{id}` → 204.
@@ -147,12 +184,15 @@ pub async fn delete(
     State(app): State<AppState>,
     SessionIdParam(id): SessionIdParam,
 ) -> Result<Response, ApiError> {
-    app.service.delete(&id).await?;
+    deleted(&app, Address::Id(&id)).await
+}
+
+/// Deletes the session `at` names: 204.
+pub(crate) async fn deleted(app: &AppState, at: Address<'_>) -> Result<Response, ApiError> {
+    let id = app.service.delete(at).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
-    if let Some(id) = SessionId::parse(&id) {
-        response
-            .extensions_mut()
-            .insert(SessionTag(id.fingerprint()));
-    }
+    response
+        .extensions_mut()
+        .insert(SessionTag(id.fingerprint()));
     Ok(response)
 }

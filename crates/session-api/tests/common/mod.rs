@@ -277,3 +277,20 @@ impl TestApp {
         reply.json()
     }
 }
+
+/// A created session's body without its `token`, which only the create (and rotate) answers
+/// carry: what every later read of the session shows. Fails when the token is missing.
+pub fn without_token(mut created: Value) -> Value {
+    let token = created
+        .as_object_mut()
+        .and_then(|body| body.remove("token"))
+        .unwrap_or_else(|| panic!("a created session carries its token: {created}"));
+    let id = created["id"].as_str().unwrap_or_default();
+    assert!(
+        token
+            .as_str()
+            .is_some_and(|t| t.len() == 80 && t.starts_with(&format!("{id}."))),
+        "the token is `<id>.<secret>`: {token}"
+    );
+    created
+}

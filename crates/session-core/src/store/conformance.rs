@@ -11,11 +11,14 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::cursor::Position;
-use crate::store::{PageRequest, SessionStore, VersionCheck};
+
+mod tokens;
+use crate::store::{PageRequest, SecretCheck, SessionStore, VersionCheck};
 use crate::{
-    Clock, CursorCodec, DataPatch, ExpiryPolicy, ManualClock, ServiceConfig, Session, SessionData,
-    SessionError, SessionId, SessionService, SystemClock, Timestamp, UserId,
+    Address, Clock, CursorCodec, DataPatch, ExpiryPolicy, ManualClock, ServiceConfig, Session,
+    SessionData, SessionError, SessionId, SessionService, SystemClock, Timestamp, UserId,
 };
+pub use tokens::*;
 
 /// Stamps out one `#[tokio::test]` per conformance case. `$store` is an expression of type
 /// `impl Future<Output = Option<Arc<dyn SessionStore>>>` that makes a fresh, empty store for
@@ -53,6 +56,12 @@ macro_rules! conformance_tests {
             concurrent_replaces_with_the_same_version_have_one_winner,
             concurrent_refreshes_never_undo_a_new_idle_timeout,
             readiness_is_ok,
+            a_token_reads_and_writes_its_session,
+            a_token_works_only_until_rotation,
+            wrong_tokens_read_as_not_found_and_write_nothing,
+            concurrent_rotations_leave_exactly_one_working_token,
+            a_delete_racing_a_rotation_never_brings_the_session_back,
+            an_expired_session_is_gone_by_token,
         );
     };
 }
@@ -99,6 +108,7 @@ fn fresh_user(label: &str) -> UserId {
 pub fn new_session(user_id: &UserId, at: Timestamp, ttl_seconds: u64, data: Value) -> Session {
     Session {
         id: SessionId::generate(),
+        secret_hash: crate::SecretHash::from_slice(&[7; 32]).expect("32 bytes"),
         user_id: user_id.clone(),
         data: object(data),
         created_at: at,
@@ -141,7 +151,7 @@ pub async fn create_then_get_returns_the_same_session(store: Arc<dyn SessionStor
     let session = new_session(&fresh_user("get"), t0, 3600, json!({"theme": "dark"}));
     stored(&*store, &session).await;
     let read = store
-        .get(&session.id, t0.plus_seconds(1))
+        .get(&session.id, &SecretCheck::Any, t0.plus_seconds(1))
         .await
         .expect("get");
     assert_eq!(*read, session);
@@ -158,7 +168,13 @@ pub async fn create_refuses_an_existing_id(store: Arc<dyn SessionStore>) {
         store.create(&second).await.is_err(),
         "an existing id must not be overwritten"
     );
-    assert_eq!(*store.get(&first.id, t0).await.expect("get"), first);
+    assert_eq!(
+        *store
+            .get(&first.id, &SecretCheck::Any, t0)
+            .await
+            .expect("get"),
+        first
+    );
 }
 
 /// Nested objects, arrays, unicode, numbers, booleans and nulls come back as they went in.
@@ -177,7 +193,10 @@ pub async fn data_round_trips_exactly(store: Arc<dyn SessionStore>) {
     });
     let session = new_session(&fresh_user("data"), t0, 3600, data.clone());
     stored(&*store, &session).await;
-    let read = store.get(&session.id, t0).await.expect("get");
+    let read = store
+        .get(&session.id, &SecretCheck::Any, t0)
+        .await
+        .expect("get");
     assert_eq!(Value::Object(read.data.clone()), data);
 }
 
@@ -187,34 +206,49 @@ pub async fn unknown_session_is_not_found_everywhere(store: Arc<dyn SessionStore
     let id = SessionId::generate();
     let policy = ExpiryPolicy::default();
     assert!(matches!(
-        store.get(&id, t0).await,
+        store.get(&id, &SecretCheck::Any, t0).await,
         Err(SessionError::NotFound)
     ));
     assert!(matches!(
         store
-            .replace(&id, &object(json!({"a": 1})), &VersionCheck::Any, t0)
+            .replace(
+                &id,
+                &SecretCheck::Any,
+                &object(json!({"a": 1})),
+                &VersionCheck::Any,
+                t0
+            )
             .await,
         Err(SessionError::NotFound)
     ));
     let patch = DataPatch::new(object(json!({"a": 1})));
     assert!(matches!(
-        store.patch(&id, &patch, &VersionCheck::Any, 1024, t0).await,
+        store
+            .patch(&id, &SecretCheck::Any, &patch, &VersionCheck::Any, 1024, t0)
+            .await,
         Err(SessionError::NotFound)
     ));
     assert!(matches!(
-        store.refresh(&id, None, &policy, t0).await,
+        store
+            .refresh(&id, &SecretCheck::Any, None, &policy, t0)
+            .await,
         Err(SessionError::NotFound)
     ));
     assert!(matches!(
-        store.touch(&id, t0, t0.epoch_seconds() + 10, t0).await,
+        store
+            .touch(&id, &SecretCheck::Any, t0, t0.epoch_seconds() + 10, t0)
+            .await,
         Ok(None)
     ));
     assert!(matches!(
-        store.delete(&id).await,
+        store.delete(&id, &SecretCheck::Any).await,
         Err(SessionError::NotFound)
     ));
     assert!(
-        matches!(store.get(&id, t0).await, Err(SessionError::NotFound)),
+        matches!(
+            store.get(&id, &SecretCheck::Any, t0).await,
+            Err(SessionError::NotFound)
+        ),
         "no write may have created the session"
     );
 }
@@ -228,6 +262,7 @@ pub async fn replace_sets_data_and_bumps_version(store: Arc<dyn SessionStore>) {
     let replaced = store
         .replace(
             &session.id,
+            &SecretCheck::Any,
             &object(json!({"new": true})),
             &VersionCheck::Any,
             t1,
@@ -252,10 +287,17 @@ pub async fn replace_sets_data_and_bumps_version(store: Arc<dyn SessionStore>) {
         ),
         "a data write does not move expiry"
     );
-    assert_eq!(*store.get(&session.id, t1).await.expect("get"), replaced);
+    assert_eq!(
+        *store
+            .get(&session.id, &SecretCheck::Any, t1)
+            .await
+            .expect("get"),
+        replaced
+    );
     let again = store
         .replace(
             &session.id,
+            &SecretCheck::Any,
             &object(json!({})),
             &VersionCheck::OneOf(vec![2]),
             t1,
@@ -273,6 +315,7 @@ pub async fn replace_with_stale_version_changes_nothing(store: Arc<dyn SessionSt
     let result = store
         .replace(
             &session.id,
+            &SecretCheck::Any,
             &object(json!({"v": 2})),
             &VersionCheck::OneOf(vec![7]),
             t0,
@@ -285,6 +328,7 @@ pub async fn replace_with_stale_version_changes_nothing(store: Arc<dyn SessionSt
     let never = store
         .replace(
             &session.id,
+            &SecretCheck::Any,
             &object(json!({"v": 3})),
             &VersionCheck::OneOf(vec![]),
             t0,
@@ -294,7 +338,13 @@ pub async fn replace_with_stale_version_changes_nothing(store: Arc<dyn SessionSt
         matches!(never, Err(SessionError::VersionMismatch { current: 1 })),
         "{never:?}"
     );
-    assert_eq!(*store.get(&session.id, t0).await.expect("get"), session);
+    assert_eq!(
+        *store
+            .get(&session.id, &SecretCheck::Any, t0)
+            .await
+            .expect("get"),
+        session
+    );
 }
 
 /// PATCH sets the keys it names, removes those set to null, and leaves every other key alone.
@@ -312,7 +362,14 @@ pub async fn patch_sets_and_removes_only_named_keys(store: Arc<dyn SessionStore>
         json!({"change": [2], "drop": null, "add": "new", "never": null}),
     ));
     let patched = store
-        .patch(&session.id, &patch, &VersionCheck::OneOf(vec![1]), 1024, t1)
+        .patch(
+            &session.id,
+            &SecretCheck::Any,
+            &patch,
+            &VersionCheck::OneOf(vec![1]),
+            1024,
+            t1,
+        )
         .await
         .expect("patch");
     assert_eq!(
@@ -323,7 +380,13 @@ pub async fn patch_sets_and_removes_only_named_keys(store: Arc<dyn SessionStore>
         (patched.version, patched.updated_at, patched.ttl),
         (2, t1, session.ttl)
     );
-    assert_eq!(*store.get(&session.id, t1).await.expect("get"), patched);
+    assert_eq!(
+        *store
+            .get(&session.id, &SecretCheck::Any, t1)
+            .await
+            .expect("get"),
+        patched
+    );
 }
 
 /// A PATCH naming a stale version fails and writes nothing.
@@ -335,6 +398,7 @@ pub async fn patch_with_stale_version_changes_nothing(store: Arc<dyn SessionStor
     let result = store
         .patch(
             &session.id,
+            &SecretCheck::Any,
             &patch,
             &VersionCheck::OneOf(vec![2, 3]),
             1024,
@@ -345,7 +409,13 @@ pub async fn patch_with_stale_version_changes_nothing(store: Arc<dyn SessionStor
         matches!(result, Err(SessionError::VersionMismatch { current: 1 })),
         "{result:?}"
     );
-    assert_eq!(*store.get(&session.id, t0).await.expect("get"), session);
+    assert_eq!(
+        *store
+            .get(&session.id, &SecretCheck::Any, t0)
+            .await
+            .expect("get"),
+        session
+    );
 }
 
 /// A PATCH whose merged result would exceed the data limit is refused and writes nothing.
@@ -361,16 +431,36 @@ pub async fn patch_refuses_merged_data_over_the_limit(store: Arc<dyn SessionStor
     let limit = 100;
     let patch = DataPatch::new(object(json!({"b": "y".repeat(60)})));
     let result = store
-        .patch(&session.id, &patch, &VersionCheck::Any, limit, t0)
+        .patch(
+            &session.id,
+            &SecretCheck::Any,
+            &patch,
+            &VersionCheck::Any,
+            limit,
+            t0,
+        )
         .await;
     assert!(
         matches!(result, Err(SessionError::DataTooLarge { limit: 100, size }) if size > 100),
         "{result:?}"
     );
-    assert_eq!(*store.get(&session.id, t0).await.expect("get"), session);
+    assert_eq!(
+        *store
+            .get(&session.id, &SecretCheck::Any, t0)
+            .await
+            .expect("get"),
+        session
+    );
     let shrink = DataPatch::new(object(json!({"a": null, "b": "y".repeat(60)})));
     let patched = store
-        .patch(&session.id, &shrink, &VersionCheck::Any, limit, t0)
+        .patch(
+            &session.id,
+            &SecretCheck::Any,
+            &shrink,
+            &VersionCheck::Any,
+            limit,
+            t0,
+        )
         .await
         .expect("a patch that fits is applied");
     assert_eq!(patched.data.keys().collect::<Vec<_>>(), ["b"]);
@@ -385,7 +475,7 @@ pub async fn expired_session_is_gone_for_every_route_but_delete(store: Arc<dyn S
     let at_expiry = Timestamp::from_epoch_seconds(session.ttl);
     assert!(
         store
-            .get(&session.id, at_expiry.plus_seconds(-1))
+            .get(&session.id, &SecretCheck::Any, at_expiry.plus_seconds(-1))
             .await
             .is_ok(),
         "live one second before"
@@ -393,13 +483,14 @@ pub async fn expired_session_is_gone_for_every_route_but_delete(store: Arc<dyn S
     let policy = ExpiryPolicy::default();
     let patch = DataPatch::new(object(json!({"a": 2})));
     assert!(matches!(
-        store.get(&session.id, at_expiry).await,
+        store.get(&session.id, &SecretCheck::Any, at_expiry).await,
         Err(SessionError::Expired)
     ));
     assert!(matches!(
         store
             .replace(
                 &session.id,
+                &SecretCheck::Any,
                 &object(json!({})),
                 &VersionCheck::Any,
                 at_expiry
@@ -409,13 +500,26 @@ pub async fn expired_session_is_gone_for_every_route_but_delete(store: Arc<dyn S
     ));
     assert!(matches!(
         store
-            .patch(&session.id, &patch, &VersionCheck::Any, 1024, at_expiry)
+            .patch(
+                &session.id,
+                &SecretCheck::Any,
+                &patch,
+                &VersionCheck::Any,
+                1024,
+                at_expiry
+            )
             .await,
         Err(SessionError::Expired)
     ));
     assert!(matches!(
         store
-            .refresh(&session.id, Some(3600), &policy, at_expiry)
+            .refresh(
+                &session.id,
+                &SecretCheck::Any,
+                Some(3600),
+                &policy,
+                at_expiry
+            )
             .await,
         Err(SessionError::Expired)
     ));
@@ -423,6 +527,7 @@ pub async fn expired_session_is_gone_for_every_route_but_delete(store: Arc<dyn S
         store
             .touch(
                 &session.id,
+                &SecretCheck::Any,
                 session.touched_at,
                 at_expiry.epoch_seconds() + 3600,
                 at_expiry
@@ -431,16 +536,16 @@ pub async fn expired_session_is_gone_for_every_route_but_delete(store: Arc<dyn S
         Ok(None)
     ));
     let still = store
-        .get(&session.id, at_expiry.plus_seconds(-1))
+        .get(&session.id, &SecretCheck::Any, at_expiry.plus_seconds(-1))
         .await
         .expect("get before expiry");
     assert_eq!(*still, session, "no refused write changed the stored item");
     store
-        .delete(&session.id)
+        .delete(&session.id, &SecretCheck::Any)
         .await
         .expect("delete removes an expired session");
     assert!(matches!(
-        store.get(&session.id, t0).await,
+        store.get(&session.id, &SecretCheck::Any, t0).await,
         Err(SessionError::NotFound)
     ));
 }
@@ -453,7 +558,13 @@ pub async fn refresh_extends_without_touching_data_or_version(store: Arc<dyn Ses
     stored(&*store, &session).await;
     let t1 = t0.plus_seconds(500);
     let refreshed = store
-        .refresh(&session.id, None, &ExpiryPolicy::default(), t1)
+        .refresh(
+            &session.id,
+            &SecretCheck::Any,
+            None,
+            &ExpiryPolicy::default(),
+            t1,
+        )
         .await
         .expect("refresh");
     assert_eq!(refreshed.ttl, t1.epoch_seconds() + 600);
@@ -467,7 +578,13 @@ pub async fn refresh_extends_without_touching_data_or_version(store: Arc<dyn Ses
         ),
         (&session.data, 1, t0, 600)
     );
-    assert_eq!(*store.get(&session.id, t1).await.expect("get"), refreshed);
+    assert_eq!(
+        *store
+            .get(&session.id, &SecretCheck::Any, t1)
+            .await
+            .expect("get"),
+        refreshed
+    );
 }
 
 /// A refresh with `ttlSeconds` uses it now and keeps it as the idle timeout, even shorter.
@@ -478,7 +595,7 @@ pub async fn refresh_may_change_the_idle_timeout(store: Arc<dyn SessionStore>) {
     let policy = ExpiryPolicy::default();
     let t1 = t0.plus_seconds(10);
     let shorter = store
-        .refresh(&session.id, Some(30), &policy, t1)
+        .refresh(&session.id, &SecretCheck::Any, Some(30), &policy, t1)
         .await
         .expect("refresh");
     assert_eq!(
@@ -487,7 +604,7 @@ pub async fn refresh_may_change_the_idle_timeout(store: Arc<dyn SessionStore>) {
     );
     let t2 = t1.plus_seconds(20);
     let again = store
-        .refresh(&session.id, None, &policy, t2)
+        .refresh(&session.id, &SecretCheck::Any, None, &policy, t2)
         .await
         .expect("refresh");
     assert_eq!(
@@ -508,13 +625,15 @@ pub async fn refresh_never_passes_the_absolute_cap(store: Arc<dyn SessionStore>)
     };
     let t1 = t0.plus_seconds(3000);
     let refreshed = store
-        .refresh(&session.id, None, &policy, t1)
+        .refresh(&session.id, &SecretCheck::Any, None, &policy, t1)
         .await
         .expect("refresh");
     assert_eq!(refreshed.ttl, t0.epoch_seconds() + 5000);
     let end = Timestamp::from_epoch_seconds(refreshed.ttl);
     assert!(matches!(
-        store.refresh(&session.id, None, &policy, end).await,
+        store
+            .refresh(&session.id, &SecretCheck::Any, None, &policy, end)
+            .await,
         Err(SessionError::Expired)
     ));
 }
@@ -526,7 +645,13 @@ pub async fn touch_extends_only_when_nobody_touched_since(store: Arc<dyn Session
     stored(&*store, &session).await;
     let t1 = t0.plus_seconds(100);
     let touched = store
-        .touch(&session.id, t0, t1.epoch_seconds() + 600, t1)
+        .touch(
+            &session.id,
+            &SecretCheck::Any,
+            t0,
+            t1.epoch_seconds() + 600,
+            t1,
+        )
         .await
         .expect("touch")
         .expect("nobody touched it since t0");
@@ -538,6 +663,7 @@ pub async fn touch_extends_only_when_nobody_touched_since(store: Arc<dyn Session
     let stale = store
         .touch(
             &session.id,
+            &SecretCheck::Any,
             t0,
             t1.epoch_seconds() + 900,
             t1.plus_seconds(1),
@@ -545,7 +671,13 @@ pub async fn touch_extends_only_when_nobody_touched_since(store: Arc<dyn Session
         .await
         .expect("touch");
     assert_eq!(stale, None, "a reader that saw t0 must not extend again");
-    assert_eq!(*store.get(&session.id, t1).await.expect("get"), touched);
+    assert_eq!(
+        *store
+            .get(&session.id, &SecretCheck::Any, t1)
+            .await
+            .expect("get"),
+        touched
+    );
 }
 
 /// Touching a deleted or expired session changes nothing and creates nothing.
@@ -556,25 +688,40 @@ pub async fn touch_never_resurrects_a_session(store: Arc<dyn SessionStore>) {
     let late = t0.plus_seconds(61);
     assert_eq!(
         store
-            .touch(&session.id, t0, late.epoch_seconds() + 60, late)
+            .touch(
+                &session.id,
+                &SecretCheck::Any,
+                t0,
+                late.epoch_seconds() + 60,
+                late
+            )
             .await
             .expect("touch"),
         None
     );
     assert!(matches!(
-        store.get(&session.id, late).await,
+        store.get(&session.id, &SecretCheck::Any, late).await,
         Err(SessionError::Expired)
     ));
-    store.delete(&session.id).await.expect("delete");
+    store
+        .delete(&session.id, &SecretCheck::Any)
+        .await
+        .expect("delete");
     assert_eq!(
         store
-            .touch(&session.id, t0, t0.epoch_seconds() + 600, t0)
+            .touch(
+                &session.id,
+                &SecretCheck::Any,
+                t0,
+                t0.epoch_seconds() + 600,
+                t0
+            )
             .await
             .expect("touch"),
         None
     );
     assert!(matches!(
-        store.get(&session.id, t0).await,
+        store.get(&session.id, &SecretCheck::Any, t0).await,
         Err(SessionError::NotFound)
     ));
 }
@@ -590,7 +737,7 @@ pub async fn sliding_read_extends_lazily(store: Arc<dyn SessionStore>) {
         ..ExpiryPolicy::default()
     };
     let sessions = service(store.clone(), clock.clone(), policy);
-    let created = sessions
+    let (created, _) = sessions
         .create(
             fresh_user("sliding").as_str(),
             object(json!({"a": 1})),
@@ -599,23 +746,35 @@ pub async fn sliding_read_extends_lazily(store: Arc<dyn SessionStore>) {
         .await
         .expect("create");
     clock.advance_seconds(59);
-    let early = sessions.get(&created.id.to_string()).await.expect("get");
+    let early = sessions
+        .get(Address::Id(&created.id.to_string()))
+        .await
+        .expect("get");
     assert_eq!(
         (early.ttl, early.touched_at),
         (created.ttl, created.touched_at),
         "not due yet"
     );
-    let raw = store.get(&created.id, clock.now()).await.expect("raw get");
+    let raw = store
+        .get(&created.id, &SecretCheck::Any, clock.now())
+        .await
+        .expect("raw get");
     assert_eq!(*raw, created, "a read before touchAfter writes nothing");
     clock.advance_seconds(1);
-    let due = sessions.get(&created.id.to_string()).await.expect("get");
+    let due = sessions
+        .get(Address::Id(&created.id.to_string()))
+        .await
+        .expect("get");
     assert_eq!(due.ttl, clock.now().epoch_seconds() + 600);
     assert_eq!(
         (due.touched_at, due.version, due.updated_at),
         (clock.now(), 1, created.updated_at)
     );
     assert_eq!(
-        store.get(&created.id, clock.now()).await.expect("raw get"),
+        store
+            .get(&created.id, &SecretCheck::Any, clock.now())
+            .await
+            .expect("raw get"),
         due
     );
 }
@@ -631,7 +790,7 @@ pub async fn sliding_read_respects_the_absolute_cap(store: Arc<dyn SessionStore>
         ..ExpiryPolicy::default()
     };
     let sessions = service(store, clock.clone(), policy);
-    let created = sessions
+    let (created, _) = sessions
         .create(
             fresh_user("sliding-cap").as_str(),
             SessionData::new(),
@@ -640,11 +799,14 @@ pub async fn sliding_read_respects_the_absolute_cap(store: Arc<dyn SessionStore>
         .await
         .expect("create");
     clock.advance_seconds(500);
-    let read = sessions.get(&created.id.to_string()).await.expect("get");
+    let read = sessions
+        .get(Address::Id(&created.id.to_string()))
+        .await
+        .expect("get");
     assert_eq!(read.ttl, t0.epoch_seconds() + 1000);
     clock.advance_seconds(500);
     assert!(matches!(
-        sessions.get(&created.id.to_string()).await,
+        sessions.get(Address::Id(&created.id.to_string())).await,
         Err(SessionError::Expired)
     ));
 }
@@ -655,13 +817,16 @@ pub async fn delete_removes_the_session_once(store: Arc<dyn SessionStore>) {
     let owner = fresh_user("delete");
     let session = new_session(&owner, t0, 3600, json!({}));
     stored(&*store, &session).await;
-    store.delete(&session.id).await.expect("delete");
+    store
+        .delete(&session.id, &SecretCheck::Any)
+        .await
+        .expect("delete");
     assert!(matches!(
-        store.get(&session.id, t0).await,
+        store.get(&session.id, &SecretCheck::Any, t0).await,
         Err(SessionError::NotFound)
     ));
     assert!(matches!(
-        store.delete(&session.id).await,
+        store.delete(&session.id, &SecretCheck::Any).await,
         Err(SessionError::NotFound)
     ));
     let listed = store
@@ -827,11 +992,16 @@ pub async fn delete_user_removes_all_and_counts_the_live_ones(store: Arc<dyn Ses
     assert_eq!(store.delete_user(&owner, now).await.expect("revoke"), 27);
     for session in &mine {
         assert!(matches!(
-            store.get(&session.id, now).await,
+            store.get(&session.id, &SecretCheck::Any, now).await,
             Err(SessionError::NotFound)
         ));
     }
-    assert!(store.get(&bystander.id, now).await.is_ok());
+    assert!(
+        store
+            .get(&bystander.id, &SecretCheck::Any, now)
+            .await
+            .is_ok()
+    );
     assert_eq!(
         store.delete_user(&owner, now).await.expect("revoke again"),
         0
@@ -849,13 +1019,18 @@ pub async fn concurrent_patches_to_different_keys_lose_nothing(store: Arc<dyn Se
         let (store, id) = (store.clone(), session.id.clone());
         tasks.push(tokio::spawn(async move {
             let patch = DataPatch::new(object(json!({ format!("k{i}"): i })));
-            store.patch(&id, &patch, &VersionCheck::Any, 4096, t0).await
+            store
+                .patch(&id, &SecretCheck::Any, &patch, &VersionCheck::Any, 4096, t0)
+                .await
         }));
     }
     for task in tasks {
         task.await.expect("join").expect("every patch succeeds");
     }
-    let read = store.get(&session.id, t0).await.expect("get");
+    let read = store
+        .get(&session.id, &SecretCheck::Any, t0)
+        .await
+        .expect("get");
     assert_eq!(read.version, 1 + writers);
     assert_eq!(read.data.get("base"), Some(&json!(true)));
     for i in 0..writers {
@@ -881,6 +1056,7 @@ pub async fn concurrent_replaces_with_the_same_version_have_one_winner(
             store
                 .replace(
                     &id,
+                    &SecretCheck::Any,
                     &object(json!({"winner": i})),
                     &VersionCheck::OneOf(vec![1]),
                     t0,
@@ -897,7 +1073,13 @@ pub async fn concurrent_replaces_with_the_same_version_have_one_winner(
         }
     }
     assert_eq!(winners.len(), 1);
-    assert_eq!(*store.get(&session.id, t0).await.expect("get"), winners[0]);
+    assert_eq!(
+        *store
+            .get(&session.id, &SecretCheck::Any, t0)
+            .await
+            .expect("get"),
+        winners[0]
+    );
 }
 
 /// Refreshes without `ttlSeconds` racing one that sets it: whatever the order, the new idle
@@ -916,7 +1098,9 @@ pub async fn concurrent_refreshes_never_undo_a_new_idle_timeout(store: Arc<dyn S
             let ttl_seconds = (i == 6).then_some(7200);
             tasks.push(tokio::spawn(async move {
                 for _ in 0..3 {
-                    store.refresh(&id, ttl_seconds, &policy, now).await?;
+                    store
+                        .refresh(&id, &SecretCheck::Any, ttl_seconds, &policy, now)
+                        .await?;
                 }
                 Ok::<_, SessionError>(())
             }));
@@ -924,7 +1108,10 @@ pub async fn concurrent_refreshes_never_undo_a_new_idle_timeout(store: Arc<dyn S
         for task in tasks {
             task.await.expect("join").expect("every refresh succeeds");
         }
-        let read = store.get(&session.id, now).await.expect("get");
+        let read = store
+            .get(&session.id, &SecretCheck::Any, now)
+            .await
+            .expect("get");
         assert_eq!(
             read.ttl_seconds, 7200,
             "a refresh without ttlSeconds wrote back the idle timeout it had read"

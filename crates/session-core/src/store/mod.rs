@@ -9,7 +9,8 @@ use async_trait::async_trait;
 
 use crate::cursor::Position;
 use crate::{
-    DataPatch, ExpiryPolicy, Session, SessionData, SessionError, SessionId, Timestamp, UserId,
+    DataPatch, ExpiryPolicy, SecretHash, Session, SessionData, SessionError, SessionId, Timestamp,
+    UserId,
 };
 
 #[cfg(feature = "conformance")]
@@ -36,6 +37,28 @@ impl VersionCheck {
         match self {
             VersionCheck::Any => true,
             VersionCheck::OneOf(versions) => versions.contains(&version),
+        }
+    }
+}
+
+/// How an operation on one session is addressed: by its public id alone (trusted services with
+/// an API token), or by a session token, whose secret must hash to the stored `secretHash`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum SecretCheck {
+    /// The id is enough.
+    #[default]
+    Any,
+    /// The stored hash must be this one; any other reads as `NotFound`, before expiry or
+    /// version are looked at, so a wrong secret learns nothing about the session.
+    Matches(SecretHash),
+}
+
+impl SecretCheck {
+    /// Whether a session whose secret hashes to `stored` passes the check (in constant time).
+    pub fn admits(&self, stored: &SecretHash) -> bool {
+        match self {
+            SecretCheck::Any => true,
+            SecretCheck::Matches(expected) => expected.matches(stored),
         }
     }
 }
@@ -78,9 +101,12 @@ impl StorePage {
 
 /// A place sessions live. Every method is one atomic step with respect to the others.
 ///
-/// Methods that address one session answer `NotFound` when there is none and `Expired` when it
-/// exists with `ttl <= now` (DynamoDB purges expired items only eventually, the embedded sweeper
-/// only after a grace period). Listings never return expired sessions.
+/// Methods that address one session answer `NotFound` when there is none, or when their
+/// [`SecretCheck`] does not admit its `secretHash`, and `Expired` when it exists with
+/// `ttl <= now` (DynamoDB purges expired items only eventually, the embedded sweeper only after
+/// a grace period). A write checks the secret in the same atomic step as it writes, so a token
+/// that was rotated away or whose session was deleted can never write. Listings never return
+/// expired sessions.
 #[async_trait]
 pub trait SessionStore: Send + Sync + Debug {
     /// Short name of the backend, for logs and metrics (`dynamodb`, `embedded`).
@@ -91,12 +117,18 @@ pub trait SessionStore: Send + Sync + Debug {
 
     /// Reads a session (strongly consistent). What a store keeps in memory it shares rather
     /// than copies.
-    async fn get(&self, id: &SessionId, now: Timestamp) -> Result<Arc<Session>, SessionError>;
+    async fn get(
+        &self,
+        id: &SessionId,
+        secret: &SecretCheck,
+        now: Timestamp,
+    ) -> Result<Arc<Session>, SessionError>;
 
     /// Replaces the data of a live session, bumps `version` and sets `updatedAt` to `now`.
     async fn replace(
         &self,
         id: &SessionId,
+        secret: &SecretCheck,
         data: &SessionData,
         check: &VersionCheck,
         now: Timestamp,
@@ -109,6 +141,7 @@ pub trait SessionStore: Send + Sync + Debug {
     async fn patch(
         &self,
         id: &SessionId,
+        secret: &SecretCheck,
         patch: &DataPatch,
         check: &VersionCheck,
         max_data_bytes: usize,
@@ -121,6 +154,7 @@ pub trait SessionStore: Send + Sync + Debug {
     async fn refresh(
         &self,
         id: &SessionId,
+        secret: &SecretCheck,
         ttl_seconds: Option<u64>,
         policy: &ExpiryPolicy,
         now: Timestamp,
@@ -132,13 +166,25 @@ pub trait SessionStore: Send + Sync + Debug {
     async fn touch(
         &self,
         id: &SessionId,
+        secret: &SecretCheck,
         last_touched: Timestamp,
         new_ttl: i64,
         now: Timestamp,
     ) -> Result<Option<Session>, SessionError>;
 
     /// Deletes a session, expired or not. `NotFound` when there was none.
-    async fn delete(&self, id: &SessionId) -> Result<(), SessionError>;
+    async fn delete(&self, id: &SessionId, secret: &SecretCheck) -> Result<(), SessionError>;
+
+    /// Gives a live session the secret hashing to `new_hash`, leaving everything else as it
+    /// is (data, version, expiry, `updatedAt`): from this write on, only the new secret opens
+    /// it.
+    async fn rotate(
+        &self,
+        id: &SessionId,
+        secret: &SecretCheck,
+        new_hash: &SecretHash,
+        now: Timestamp,
+    ) -> Result<Session, SessionError>;
 
     /// A page of one user's live sessions, newest first (by `createdAt`, then id).
     async fn list_user(

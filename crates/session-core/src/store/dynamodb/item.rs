@@ -8,7 +8,8 @@ use serde_dynamo::aws_sdk_dynamodb_1 as dynamo;
 
 use crate::cursor::Position;
 use crate::schema::{PARTITION_KEY, USER_INDEX_PARTITION_KEY, USER_INDEX_SORT_KEY};
-use crate::{Session, SessionData, SessionError, SessionId, Timestamp, UserId};
+use crate::store::SecretCheck;
+use crate::{SecretHash, Session, SessionData, SessionError, SessionId, Timestamp, UserId};
 
 /// A DynamoDB item.
 pub(super) type Item = HashMap<String, AttributeValue>;
@@ -42,6 +43,10 @@ pub(super) fn n(number: impl ToString) -> AttributeValue {
     AttributeValue::N(number.to_string())
 }
 
+pub(super) fn b(hash: &SecretHash) -> AttributeValue {
+    AttributeValue::B(hash.as_bytes().to_vec().into())
+}
+
 pub(super) fn ts(instant: Timestamp) -> AttributeValue {
     AttributeValue::S(instant.to_string())
 }
@@ -67,11 +72,27 @@ pub(super) fn table_key(position: &Position) -> Item {
 /// The version and expiry of an item returned by a failed condition, enough to tell why it
 /// failed.
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub(super) struct Seen {
     /// Absent when only `id` and `ttl` were asked for.
     #[serde(default)]
     pub(super) version: u64,
     pub(super) ttl: i64,
+    /// Absent when not asked for.
+    #[serde(default)]
+    pub(super) secret_hash: Option<SecretHash>,
+}
+
+impl Seen {
+    /// Whether the item's secret passes `secret` (a token write on an item whose hash was not
+    /// returned does not).
+    pub(super) fn admitted_by(&self, secret: &SecretCheck) -> bool {
+        match (&self.secret_hash, secret) {
+            (_, SecretCheck::Any) => true,
+            (Some(stored), check) => check.admits(stored),
+            (None, SecretCheck::Matches(_)) => false,
+        }
+    }
 }
 
 pub(super) fn seen(item: Option<&Item>) -> Option<Seen> {

@@ -3,7 +3,7 @@
 //!
 //! Every write carries its own condition: creation `attribute_not_exists(id)`; every other
 //! write requires the item to exist and be live (`ttl > :now`), plus the version for
-//! `If-Match`. A failed condition returns the old item (`ALL_OLD`), which tells 404 from 410
+//! `If-Match`, plus `secretHash = :secret` when it is made by session token. A failed condition returns the old item (`ALL_OLD`), which tells 404 from 410
 //! from 412 without a second request. Reads by id are strongly consistent.
 //!
 //! A write that needs the stored session to compute its new state (a PATCH's merged data, a
@@ -36,13 +36,14 @@ pub use connect::{DynamoDbConfig, connect};
 pub use table::{CreateTableOutcome, create_table};
 
 use errors::classify;
-use item::{Item, Seen, data_value, from_item, key, n, names, s, seen, to_item, ts};
+use item::{Item, Seen, b, data_value, from_item, key, n, names, s, seen, to_item, ts};
 
 use crate::cursor::Position;
 use crate::schema::{PARTITION_KEY, USER_INDEX};
-use crate::store::{PageRequest, SessionStore, StorePage, VersionCheck};
+use crate::store::{PageRequest, SecretCheck, SessionStore, StorePage, VersionCheck};
 use crate::{
-    DataPatch, ExpiryPolicy, Session, SessionData, SessionError, SessionId, Timestamp, UserId,
+    DataPatch, ExpiryPolicy, SecretHash, Session, SessionData, SessionError, SessionId, Timestamp,
+    UserId,
 };
 
 /// How many times a read-then-write (PATCH, refresh) starts over when another write changed
@@ -109,8 +110,16 @@ impl DynamoDbStore {
         Ok(output.item)
     }
 
-    async fn read_live(&self, id: &SessionId, now: Timestamp) -> Result<Session, SessionError> {
+    async fn read_live(
+        &self,
+        id: &SessionId,
+        secret: &SecretCheck,
+        now: Timestamp,
+    ) -> Result<Session, SessionError> {
         let session = from_item(self.read(id).await?.ok_or(SessionError::NotFound)?)?;
+        if !secret.admits(&session.secret_hash) {
+            return Err(SessionError::NotFound);
+        }
         if session.is_expired(now) {
             return Err(SessionError::Expired);
         }
@@ -118,15 +127,25 @@ impl DynamoDbStore {
     }
 
     /// One conditional UpdateItem returning the new item; a failed condition comes back as
-    /// `Ok(Err(old item))`.
+    /// `Ok(Err(old item))`. `secret` adds its own term to `condition`.
     async fn update(
         &self,
         id: &SessionId,
+        secret: &SecretCheck,
         update: &str,
         condition: &str,
         attribute_names: &[&'static str],
-        values: HashMap<String, AttributeValue>,
+        mut values: HashMap<String, AttributeValue>,
     ) -> Result<Result<Session, Option<Seen>>, SessionError> {
+        let mut attribute_names = names(attribute_names);
+        let condition = match secret {
+            SecretCheck::Any => condition.to_owned(),
+            SecretCheck::Matches(hash) => {
+                attribute_names.insert("#secretHash".to_owned(), "secretHash".to_owned());
+                values.insert(":secret".to_owned(), b(hash));
+                format!("{condition} AND #secretHash = :secret")
+            }
+        };
         let result = self
             .client
             .update_item()
@@ -134,7 +153,7 @@ impl DynamoDbStore {
             .set_key(Some(key(id)))
             .update_expression(update)
             .condition_expression(condition)
-            .set_expression_attribute_names(Some(names(attribute_names)))
+            .set_expression_attribute_names(Some(attribute_names))
             .set_expression_attribute_values(Some(values))
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
@@ -162,19 +181,31 @@ impl DynamoDbStore {
     async fn read_then_write(
         &self,
         id: &SessionId,
+        secret: &SecretCheck,
         now: Timestamp,
         plan: impl Fn(&Session) -> Result<Write, SessionError>,
     ) -> Result<Session, SessionError> {
         let mut pauses = race_backoff();
         loop {
-            let current = self.read_live(id, now).await?;
+            let current = self.read_live(id, secret, now).await?;
             let write = plan(&current)?;
             let written = self
-                .update(id, write.update, write.condition, write.names, write.values)
+                .update(
+                    id,
+                    secret,
+                    write.update,
+                    write.condition,
+                    write.names,
+                    write.values,
+                )
                 .await?;
             match written {
                 Ok(session) => return Ok(session),
                 Err(None) => return Err(SessionError::NotFound),
+                // Rotated away (or deleted and created anew) since the read.
+                Err(Some(seen)) if !seen.admitted_by(secret) => {
+                    return Err(SessionError::NotFound);
+                }
                 Err(Some(seen)) if crate::policy::is_expired(seen.ttl, now) => {
                     return Err(SessionError::Expired);
                 }
@@ -294,9 +325,15 @@ where
 }
 
 /// Why a conditional write on a session failed.
-fn refusal(seen: Option<Seen>, now: Timestamp, check: &VersionCheck) -> SessionError {
+fn refusal(
+    seen: Option<Seen>,
+    now: Timestamp,
+    secret: &SecretCheck,
+    check: &VersionCheck,
+) -> SessionError {
     match seen {
         None => SessionError::NotFound,
+        Some(seen) if !seen.admitted_by(secret) => SessionError::NotFound,
         Some(seen) if crate::policy::is_expired(seen.ttl, now) => SessionError::Expired,
         Some(seen) if !check.admits(seen.version) => SessionError::VersionMismatch {
             current: seen.version,
@@ -380,13 +417,19 @@ impl SessionStore for DynamoDbStore {
         }
     }
 
-    async fn get(&self, id: &SessionId, now: Timestamp) -> Result<Arc<Session>, SessionError> {
-        self.read_live(id, now).await.map(Arc::new)
+    async fn get(
+        &self,
+        id: &SessionId,
+        secret: &SecretCheck,
+        now: Timestamp,
+    ) -> Result<Arc<Session>, SessionError> {
+        self.read_live(id, secret, now).await.map(Arc::new)
     }
 
     async fn replace(
         &self,
         id: &SessionId,
+        secret: &SecretCheck,
         data: &SessionData,
         check: &VersionCheck,
         now: Timestamp,
@@ -403,13 +446,14 @@ impl SessionStore for DynamoDbStore {
         );
         self.update(
             id,
+            secret,
             "SET #data = :data, #updatedAt = :updatedAt, #version = #version + :one",
             &condition,
             &["id", "ttl", "data", "updatedAt", "version"],
             values,
         )
         .await?
-        .map_err(|old| refusal(old, now, check))
+        .map_err(|old| refusal(old, now, secret, check))
     }
 
     /// Read, merge, and write back conditioned on the version that was read, retrying when a
@@ -418,12 +462,13 @@ impl SessionStore for DynamoDbStore {
     async fn patch(
         &self,
         id: &SessionId,
+        secret: &SecretCheck,
         patch: &DataPatch,
         check: &VersionCheck,
         max_data_bytes: usize,
         now: Timestamp,
     ) -> Result<Session, SessionError> {
-        self.read_then_write(id, now, |current| {
+        self.read_then_write(id, secret, now, |current| {
             if !check.admits(current.version) {
                 return Err(SessionError::VersionMismatch {
                     current: current.version,
@@ -461,11 +506,12 @@ impl SessionStore for DynamoDbStore {
     async fn refresh(
         &self,
         id: &SessionId,
+        secret: &SecretCheck,
         ttl_seconds: Option<u64>,
         policy: &ExpiryPolicy,
         now: Timestamp,
     ) -> Result<Session, SessionError> {
-        self.read_then_write(id, now, |current| {
+        self.read_then_write(id, secret, now, |current| {
             let idle = ttl_seconds.unwrap_or(current.ttl_seconds);
             let values = HashMap::from([
                 (
@@ -497,6 +543,7 @@ impl SessionStore for DynamoDbStore {
     async fn touch(
         &self,
         id: &SessionId,
+        secret: &SecretCheck,
         last_touched: Timestamp,
         new_ttl: i64,
         now: Timestamp,
@@ -511,6 +558,7 @@ impl SessionStore for DynamoDbStore {
         let written = self
             .update(
                 id,
+                secret,
                 "SET #ttl = :ttl, #touchedAt = :touchedAt",
                 "#touchedAt = :last AND #ttl > :now",
                 &["ttl", "touchedAt"],
@@ -520,16 +568,22 @@ impl SessionStore for DynamoDbStore {
         Ok(written.ok())
     }
 
-    async fn delete(&self, id: &SessionId) -> Result<(), SessionError> {
-        let result = self
+    async fn delete(&self, id: &SessionId, secret: &SecretCheck) -> Result<(), SessionError> {
+        let request = self
             .client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(key(id)))
-            .condition_expression("attribute_exists(#id)")
-            .set_expression_attribute_names(Some(names(&["id"])))
-            .send()
-            .await;
+            .set_key(Some(key(id)));
+        let request = match secret {
+            SecretCheck::Any => request
+                .condition_expression("attribute_exists(#id)")
+                .set_expression_attribute_names(Some(names(&["id"]))),
+            SecretCheck::Matches(hash) => request
+                .condition_expression("attribute_exists(#id) AND #secretHash = :secret")
+                .set_expression_attribute_names(Some(names(&["id", "secretHash"])))
+                .expression_attribute_values(":secret", b(hash)),
+        };
+        let result = request.send().await;
         match result {
             Ok(_) => Ok(()),
             Err(error) => match error.as_service_error() {
@@ -539,6 +593,29 @@ impl SessionStore for DynamoDbStore {
                 _ => Err(classify(error)),
             },
         }
+    }
+
+    async fn rotate(
+        &self,
+        id: &SessionId,
+        secret: &SecretCheck,
+        new_hash: &SecretHash,
+        now: Timestamp,
+    ) -> Result<Session, SessionError> {
+        let values = HashMap::from([
+            (":newSecret".to_owned(), b(new_hash)),
+            (":now".to_owned(), n(now.epoch_seconds())),
+        ]);
+        self.update(
+            id,
+            secret,
+            "SET #secretHash = :newSecret",
+            "attribute_exists(#id) AND #ttl > :now",
+            &["id", "ttl", "secretHash"],
+            values,
+        )
+        .await?
+        .map_err(|old| refusal(old, now, secret, &VersionCheck::Any))
     }
 
     async fn list_user(

@@ -25,10 +25,10 @@ use async_trait::async_trait;
 use redb::backends::{FileBackend, InMemoryBackend};
 use redb::{Database, ReadableDatabase, TableDefinition};
 
-use crate::store::{PageRequest, SessionStore, StorePage, VersionCheck};
+use crate::store::{PageRequest, SecretCheck, SessionStore, StorePage, VersionCheck};
 use crate::{
-    Clock, DataPatch, ExpiryPolicy, Session, SessionData, SessionError, SessionId, SystemClock,
-    Timestamp, UserId,
+    Clock, DataPatch, ExpiryPolicy, SecretHash, Session, SessionData, SessionError, SessionId,
+    SystemClock, Timestamp, UserId,
 };
 
 use index::Index;
@@ -262,20 +262,26 @@ impl SessionStore for EmbeddedStore {
         self.write(move |tx| ops::create(tx, new)).await
     }
 
-    async fn get(&self, id: &SessionId, now: Timestamp) -> Result<Arc<Session>, SessionError> {
-        ops::live(ops::get(&self.shared, id)?, now)
+    async fn get(
+        &self,
+        id: &SessionId,
+        secret: &SecretCheck,
+        now: Timestamp,
+    ) -> Result<Arc<Session>, SessionError> {
+        ops::live(ops::admitted(ops::get(&self.shared, id)?, secret)?, now)
     }
 
     async fn replace(
         &self,
         id: &SessionId,
+        secret: &SecretCheck,
         data: &SessionData,
         check: &VersionCheck,
         now: Timestamp,
     ) -> Result<Session, SessionError> {
-        let (id, data, check) = (id.clone(), data.clone(), check.clone());
+        let (id, secret, data, check) = (id.clone(), secret.clone(), data.clone(), check.clone());
         self.write(move |tx| {
-            ops::update(tx, &id, now, |session| {
+            ops::update(tx, &id, &secret, now, |session| {
                 ops::check_version(session, &check)?;
                 session.data = data;
                 session.updated_at = now;
@@ -289,14 +295,15 @@ impl SessionStore for EmbeddedStore {
     async fn patch(
         &self,
         id: &SessionId,
+        secret: &SecretCheck,
         patch: &DataPatch,
         check: &VersionCheck,
         max_data_bytes: usize,
         now: Timestamp,
     ) -> Result<Session, SessionError> {
-        let (id, patch, check) = (id.clone(), patch.clone(), check.clone());
+        let (id, secret, patch, check) = (id.clone(), secret.clone(), patch.clone(), check.clone());
         self.write(move |tx| {
-            ops::update(tx, &id, now, |session| {
+            ops::update(tx, &id, &secret, now, |session| {
                 ops::check_version(session, &check)?;
                 let mut data = session.data.clone();
                 patch.apply_to(&mut data);
@@ -319,13 +326,14 @@ impl SessionStore for EmbeddedStore {
     async fn refresh(
         &self,
         id: &SessionId,
+        secret: &SecretCheck,
         ttl_seconds: Option<u64>,
         policy: &ExpiryPolicy,
         now: Timestamp,
     ) -> Result<Session, SessionError> {
-        let (id, policy) = (id.clone(), *policy);
+        let (id, secret, policy) = (id.clone(), secret.clone(), *policy);
         self.write(move |tx| {
-            ops::update(tx, &id, now, |session| {
+            ops::update(tx, &id, &secret, now, |session| {
                 let idle = ttl_seconds.unwrap_or(session.ttl_seconds);
                 session.ttl_seconds = idle;
                 session.ttl = policy.ttl_at(session.created_at, idle, now);
@@ -339,13 +347,14 @@ impl SessionStore for EmbeddedStore {
     async fn touch(
         &self,
         id: &SessionId,
+        secret: &SecretCheck,
         last_touched: Timestamp,
         new_ttl: i64,
         now: Timestamp,
     ) -> Result<Option<Session>, SessionError> {
-        let id = id.clone();
+        let (id, secret) = (id.clone(), secret.clone());
         self.write(move |tx| {
-            let outcome = ops::update(tx, &id, now, |session| {
+            let outcome = ops::update(tx, &id, &secret, now, |session| {
                 if session.touched_at != last_touched {
                     return Err(SessionError::VersionMismatch {
                         current: session.version,
@@ -361,9 +370,26 @@ impl SessionStore for EmbeddedStore {
         .await
     }
 
-    async fn delete(&self, id: &SessionId) -> Result<(), SessionError> {
-        let id = id.clone();
-        self.write(move |tx| ops::delete(tx, &id)).await
+    async fn delete(&self, id: &SessionId, secret: &SecretCheck) -> Result<(), SessionError> {
+        let (id, secret) = (id.clone(), secret.clone());
+        self.write(move |tx| ops::delete(tx, &id, &secret)).await
+    }
+
+    async fn rotate(
+        &self,
+        id: &SessionId,
+        secret: &SecretCheck,
+        new_hash: &SecretHash,
+        now: Timestamp,
+    ) -> Result<Session, SessionError> {
+        let (id, secret, new_hash) = (id.clone(), secret.clone(), *new_hash);
+        self.write(move |tx| {
+            ops::update(tx, &id, &secret, now, |session| {
+                session.secret_hash = new_hash;
+                Ok(())
+            })
+        })
+        .await
     }
 
     async fn list_user(
@@ -487,14 +513,20 @@ mod tests {
         assert_eq!(store.shared.index.key_of(lost.id.as_uuid()), None);
         assert!(store.shared.index.sessions_of(&lost.user_id).is_empty());
         assert!(matches!(
-            store.get(&lost.id, now).await,
+            store.get(&lost.id, &SecretCheck::Any, now).await,
             Err(SessionError::NotFound)
         ));
         store
             .create(&lost)
             .await
             .expect("the id is free, the writer runs");
-        assert_eq!(*store.get(&lost.id, now).await.expect("created"), lost);
+        assert_eq!(
+            *store
+                .get(&lost.id, &SecretCheck::Any, now)
+                .await
+                .expect("created"),
+            lost
+        );
     }
 
     /// Holds the writer thread inside a write until the returned sender is dropped or sent to;
@@ -562,10 +594,10 @@ mod tests {
             task.await.expect("join").expect("a queued write lands");
         }
         for s in &queued {
-            assert!(store.get(&s.id, now).await.is_ok());
+            assert!(store.get(&s.id, &SecretCheck::Any, now).await.is_ok());
         }
         assert!(matches!(
-            store.get(&refused.1.id, now).await,
+            store.get(&refused.1.id, &SecretCheck::Any, now).await,
             Err(SessionError::NotFound)
         ));
     }
@@ -586,7 +618,13 @@ mod tests {
         assert!(gave_up.is_err(), "the create waits behind the held writer");
         let refresh = tokio::time::timeout(
             Duration::from_millis(50),
-            store.refresh(&kept.id, Some(60), &ExpiryPolicy::default(), now),
+            store.refresh(
+                &kept.id,
+                &SecretCheck::Any,
+                Some(60),
+                &ExpiryPolicy::default(),
+                now,
+            ),
         )
         .await;
         assert!(refresh.is_err(), "the refresh waits behind the held writer");
@@ -603,15 +641,19 @@ mod tests {
             .expect("join")
             .expect("a write still waited for lands");
         assert!(matches!(
-            store.get(&abandoned.id, now).await,
+            store.get(&abandoned.id, &SecretCheck::Any, now).await,
             Err(SessionError::NotFound)
         ));
         assert_eq!(
-            store.get(&kept.id, now).await.expect("kept").ttl_seconds,
+            store
+                .get(&kept.id, &SecretCheck::Any, now)
+                .await
+                .expect("kept")
+                .ttl_seconds,
             3600,
             "the abandoned refresh changed nothing"
         );
-        assert!(store.get(&later.id, now).await.is_ok());
+        assert!(store.get(&later.id, &SecretCheck::Any, now).await.is_ok());
     }
 
     /// The database file is readable by its owner only, and so are the directories the store
@@ -695,7 +737,10 @@ mod tests {
         assert!(logged.contains(&damaged.id.fingerprint()), "{logged}");
         assert!(!logged.contains(&id), "{logged}");
 
-        let error = store.get(&damaged.id, now).await.expect_err("unreadable");
+        let error = store
+            .get(&damaged.id, &SecretCheck::Any, now)
+            .await
+            .expect_err("unreadable");
         let chain: Vec<String> =
             std::iter::successors(Some(&error as &dyn std::error::Error), |e| e.source())
                 .map(ToString::to_string)
@@ -730,6 +775,7 @@ mod tests {
         let touched = store
             .touch(
                 &extended.id,
+                &SecretCheck::Any,
                 extended.touched_at,
                 t0.epoch_seconds() + 3600,
                 clock.now(),
@@ -752,9 +798,14 @@ mod tests {
             .collect();
         assert_eq!(left, [*extended.id.as_uuid()]);
         assert!(matches!(
-            store.get(&gone.id, clock.now()).await,
+            store.get(&gone.id, &SecretCheck::Any, clock.now()).await,
             Err(SessionError::NotFound)
         ));
-        assert!(store.get(&extended.id, clock.now()).await.is_ok());
+        assert!(
+            store
+                .get(&extended.id, &SecretCheck::Any, clock.now())
+                .await
+                .is_ok()
+        );
     }
 }

@@ -12,7 +12,7 @@ use super::read_cache::Ticket;
 use super::record::{decode, encode};
 use super::writer::{Tx, TxnResult};
 use super::{SESSIONS, Shared, map_redb};
-use crate::store::{PageRequest, StorePage, VersionCheck};
+use crate::store::{PageRequest, SecretCheck, StorePage, VersionCheck};
 use crate::{Session, SessionError, SessionId, Timestamp, UserId};
 
 /// `session` unless it is expired at `now`.
@@ -34,6 +34,19 @@ pub(super) fn check_version(session: &Session, check: &VersionCheck) -> Result<(
         Err(SessionError::VersionMismatch {
             current: session.version,
         })
+    }
+}
+
+/// `session` if `secret` admits it, else `NotFound`: checked before expiry, so a wrong secret
+/// learns nothing about the session.
+pub(super) fn admitted<S: std::borrow::Borrow<Session>>(
+    session: S,
+    secret: &SecretCheck,
+) -> Result<S, SessionError> {
+    if secret.admits(&session.borrow().secret_hash) {
+        Ok(session)
+    } else {
+        Err(SessionError::NotFound)
     }
 }
 
@@ -103,17 +116,20 @@ pub(super) fn create(tx: &Tx<'_>, new: NewSession) -> TxnResult<()> {
     }
 }
 
-/// Loads the live session `id`, lets `change` edit a copy (or refuse), and stores the copy.
+/// Loads the live session `id`, if `secret` admits it, lets `change` edit a copy (or refuse),
+/// and stores the copy.
 pub(super) fn update(
     tx: &Tx<'_>,
     id: &SessionId,
+    secret: &SecretCheck,
     now: Timestamp,
     change: impl FnOnce(&mut Session) -> Result<(), SessionError>,
 ) -> TxnResult<Session> {
     let Some(key) = tx.key_of(id.as_uuid()) else {
         return Ok(Err(SessionError::NotFound));
     };
-    let mut session = match tx.load(&key)?.and_then(|found| live(found, now)) {
+    let loaded = tx.load(&key)?;
+    let mut session = match loaded.and_then(|found| live(admitted(found, secret)?, now)) {
         Ok(current) => current,
         Err(refusal) => return Ok(Err(refusal)),
     };
@@ -128,12 +144,17 @@ pub(super) fn update(
     Ok(Ok(session))
 }
 
-/// Removes session `id`; `NotFound` when there is none.
-pub(super) fn delete(tx: &Tx<'_>, id: &SessionId) -> TxnResult<()> {
-    match tx.key_of(id.as_uuid()) {
-        Some(key) => Ok(tx.remove(&key)?.map(|_| ())),
-        None => Ok(Err(SessionError::NotFound)),
+/// Removes session `id`, if `secret` admits it; `NotFound` when there is none.
+pub(super) fn delete(tx: &Tx<'_>, id: &SessionId, secret: &SecretCheck) -> TxnResult<()> {
+    let Some(key) = tx.key_of(id.as_uuid()) else {
+        return Ok(Err(SessionError::NotFound));
+    };
+    if let SecretCheck::Matches(_) = secret
+        && let Err(refusal) = tx.load(&key)?.and_then(|found| admitted(found, secret))
+    {
+        return Ok(Err(refusal));
     }
+    Ok(tx.remove(&key)?.map(|_| ()))
 }
 
 /// Removes every session of `user`; returns how many of them were live at `now`.

@@ -168,6 +168,7 @@ mod tests {
         let at = Timestamp::from_epoch_seconds(1_800_000_000);
         Arc::new(Session {
             id: SessionId::generate(),
+            secret_hash: crate::SecretHash::from_slice(&[7; 32]).expect("32 bytes"),
             user_id: UserId::parse("alice").expect("valid user"),
             data: SessionData::new(),
             created_at: at,

@@ -1,21 +1,24 @@
 //! The embedded store's record of a session.
 //!
-//! A tag byte, the six numbers in fixed little-endian slots, the two ids with their lengths,
-//! then the data as JSON:
+//! A tag byte, the six numbers in fixed little-endian slots, the secret's hash, the two ids
+//! with their lengths, then the data as JSON:
 //!
 //! ```text
-//! [0xB1][createdAt i64][updatedAt i64][touchedAt i64][ttl i64][ttlSeconds u64][version u64]
-//! [id length u16][id][userId length u16][userId][data JSON…]
+//! [0xB2][createdAt i64][updatedAt i64][touchedAt i64][ttl i64][ttlSeconds u64][version u64]
+//! [secretHash 32 bytes][id length u16][id][userId length u16][userId][data JSON…]
 //! ```
 //!
 //! Reading a session is the hot path of the service; this layout decodes without matching
 //! field names or parsing timestamps.
 
-use crate::{Session, SessionError, SessionId, Timestamp, UserId};
+use crate::{SecretHash, Session, SessionError, SessionId, Timestamp, UserId};
 
 /// First byte of a record in this layout.
-const TAG: u8 = 0xB1;
+const TAG: u8 = 0xB2;
 const NUMBERS: usize = 6 * 8;
+const HASH: usize = 32;
+/// Where the ids start.
+const IDS_AT: usize = 1 + NUMBERS + HASH;
 
 /// The record of `session`.
 pub(super) fn encode(session: &Session) -> Result<Vec<u8>, SessionError> {
@@ -31,7 +34,7 @@ pub(super) fn encode(session: &Session) -> Result<Vec<u8>, SessionError> {
         .map_err(|_| SessionError::internal("session id too long for a record"))?;
     let user_len = u16::try_from(user.len())
         .map_err(|_| SessionError::internal("user id too long for a record"))?;
-    let mut record = Vec::with_capacity(1 + NUMBERS + 4 + id.len() + user.len() + 128);
+    let mut record = Vec::with_capacity(IDS_AT + 4 + id.len() + user.len() + 128);
     record.push(TAG);
     for number in [
         session.created_at.millis(),
@@ -43,6 +46,7 @@ pub(super) fn encode(session: &Session) -> Result<Vec<u8>, SessionError> {
     }
     record.extend_from_slice(&session.ttl_seconds.to_le_bytes());
     record.extend_from_slice(&session.version.to_le_bytes());
+    record.extend_from_slice(session.secret_hash.as_bytes());
     record.extend_from_slice(&id_len.to_le_bytes());
     record.extend_from_slice(id);
     record.extend_from_slice(&user_len.to_le_bytes());
@@ -105,6 +109,8 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Session, SessionError> {
     let ttl = i64::from_le_bytes(eight(bytes, &mut at)?);
     let ttl_seconds = u64::from_le_bytes(eight(bytes, &mut at)?);
     let version = u64::from_le_bytes(eight(bytes, &mut at)?);
+    let secret_hash =
+        SecretHash::from_slice(take(bytes, &mut at, HASH)?).ok_or_else(|| corrupt("truncated"))?;
     let (id, user_id) = ids(bytes, &mut at)?;
     // serde's message can quote the stored text, which may hold ids or secrets of the session;
     // the error keeps only the kind of fault and where it is.
@@ -118,6 +124,7 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Session, SessionError> {
     })?;
     Ok(Session {
         id,
+        secret_hash,
         user_id,
         data,
         created_at: Timestamp::from_millis(created_at),
@@ -141,7 +148,7 @@ pub(super) struct Head {
 /// The head of the session a record holds.
 pub(super) fn head(bytes: &[u8]) -> Result<Head, SessionError> {
     let ttl = ttl(bytes)?;
-    let mut at = 1 + NUMBERS;
+    let mut at = IDS_AT;
     let (_, user) = ids(bytes, &mut at)?;
     Ok(Head { user, ttl })
 }
@@ -162,8 +169,12 @@ mod tests {
     use super::*;
 
     fn session() -> Session {
+        let id = SessionId::generate();
         Session {
-            id: SessionId::generate(),
+            secret_hash: crate::SessionToken::generate(id.clone())
+                .expect("random")
+                .secret_hash(),
+            id,
             user_id: UserId::parse("ユーザー").expect("valid"),
             data: json!({"a": [1, 2.5, null], "b": {"c": "d"}})
                 .as_object()
@@ -196,7 +207,7 @@ mod tests {
         };
         let record = encode(&original).expect("encode");
         assert_eq!(head(&record).expect("head"), expected);
-        assert!(head(&record[..52]).is_err(), "truncated");
+        assert!(head(&record[..IDS_AT + 4]).is_err(), "truncated");
         assert_eq!(ttl(&record).expect("ttl"), original.ttl);
         assert!(ttl(&record[..30]).is_err(), "truncated");
         let json = serde_json::to_vec(&original).expect("json");
@@ -208,7 +219,7 @@ mod tests {
     fn a_stored_id_that_is_not_an_id_is_a_fault() {
         let mut record = encode(&session()).expect("encode");
         // The session id's first character, after the numbers and the id's length.
-        record[1 + NUMBERS + 2] = b'X';
+        record[IDS_AT + 2] = b'X';
         assert!(matches!(
             decode(&record),
             Err(SessionError::Internal { .. })
@@ -238,15 +249,15 @@ mod tests {
     #[test]
     fn damaged_records_are_errors_not_panics() {
         let record = encode(&session()).expect("encode");
-        for cut in [0, 1, 20, 49, 52, record.len() - 1] {
+        for cut in [0, 1, 20, 49, 60, IDS_AT + 4, record.len() - 1] {
             assert!(decode(&record[..cut]).is_err(), "cut at {cut}");
         }
         let mut wrong = record.clone();
         wrong[0] = 0x00;
         assert!(decode(&wrong).is_err());
         let mut long_id = record;
-        long_id[49] = 0xff;
-        long_id[50] = 0xff;
+        long_id[IDS_AT] = 0xff;
+        long_id[IDS_AT + 1] = 0xff;
         assert!(decode(&long_id).is_err(), "a length past the end");
     }
 }

@@ -150,6 +150,7 @@ mod tests {
         let at = Timestamp::from_epoch_seconds(ttl - 60);
         Session {
             id: SessionId::generate(),
+            secret_hash: crate::SecretHash::from_slice(&[7; 32]).expect("32 bytes"),
             user_id: UserId::parse("sweep").expect("valid"),
             data: crate::SessionData::new(),
             created_at: at,
