@@ -74,7 +74,8 @@ pub struct RefreshRequest {
 #[schema(value_type = Object)]
 pub struct DataPatchRequest(pub Data);
 
-/// The fingerprint of the session a response is about, for the request log (never the id).
+/// The fingerprint of the session a response is about, for the request log (see
+/// `SessionId::fingerprint` for why not the id).
 #[derive(Debug, Clone)]
 pub struct SessionTag(pub String);
 

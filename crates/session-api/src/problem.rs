@@ -22,8 +22,11 @@ pub enum ProblemCode {
     Unauthorized,
     /// Credentials without the right to this route (403).
     Forbidden,
-    /// No such session, or no such route (404).
+    /// No such session: an unknown or malformed id, or a token that opens none (404).
     SessionNotFound,
+    /// No route serves this path (404), so that a mistyped URL does not read as a missing
+    /// session.
+    RouteNotFound,
     /// The session expired (410).
     SessionExpired,
     /// `If-Match` does not name the current version (412).

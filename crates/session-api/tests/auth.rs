@@ -447,7 +447,7 @@ async fn unknown_routes_and_methods_are_404_and_405_with_or_without_a_token() {
     for token in [None, Some("wrong"), Some(CLIENT)] {
         call(&app, Method::GET, "/nope", token, REMOTE, None)
             .await
-            .assert_problem(404, "session_not_found");
+            .assert_problem(404, "route_not_found");
         let id = session_core::SessionId::generate();
         let reply = call(
             &app,

@@ -426,10 +426,10 @@ async fn unknown_routes_are_404_and_wrong_methods_405_as_problems() {
     let app = TestApp::new();
     app.get("/nope")
         .await
-        .assert_problem(404, "session_not_found");
+        .assert_problem(404, "route_not_found");
     app.get("/sessions/")
         .await
-        .assert_problem(404, "session_not_found");
+        .assert_problem(404, "route_not_found");
     let reply = app.call(Method::DELETE, "/sessions", None, "").await;
     reply.assert_problem(405, "method_not_allowed");
     let allow = reply.header("allow").expect("Allow header");

@@ -78,7 +78,7 @@ async fn a_short_workload_shows_in_every_family() {
     );
     app.get("/nowhere")
         .await
-        .assert_problem(404, "session_not_found");
+        .assert_problem(404, "route_not_found");
 
     let reply = app.get("/metrics").await;
     assert_eq!(reply.status, 200);

@@ -1,4 +1,5 @@
-//! Session ids: secrets that name a session.
+//! Session ids: the public names of sessions (the credential is the token, see
+//! [`crate::token`]).
 
 use std::fmt::{self, Write as _};
 
@@ -11,8 +12,10 @@ use uuid::Uuid;
 /// hyphenated form.
 ///
 /// 122 of its 128 bits come from the operating system's CSPRNG, so an id cannot be guessed.
-/// Whoever holds an id holds the session, so `Debug` prints only a short fingerprint and logs
-/// must use [`SessionId::fingerprint`] too.
+/// An id is not a credential: a session is opened by its token. It still reaches the session
+/// through the by-id routes for any caller with an API token, so `Debug` prints only a short
+/// fingerprint and logs name sessions by [`SessionId::fingerprint`]: a log shipped to a wider
+/// audience than the API tokens gives nobody a handle on a session.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SessionId(Uuid);
 
@@ -34,7 +37,7 @@ impl SessionId {
             .then_some(Self(uuid))
     }
 
-    /// The UUID itself. Treat it as a secret.
+    /// The UUID itself.
     pub fn as_uuid(&self) -> &Uuid {
         &self.0
     }
@@ -54,7 +57,7 @@ impl SessionId {
 }
 
 impl fmt::Display for SessionId {
-    /// The canonical form, as clients send and receive it. Treat it as a secret.
+    /// The canonical form, as clients send and receive it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.0.hyphenated(), f)
     }

@@ -339,7 +339,7 @@ async fn walk_every_route(dir: &'static str, source: Source) {
 
     walk.send("unknown-route", &[])
         .await
-        .assert_problem(404, "session_not_found");
+        .assert_problem(404, "route_not_found");
 }
 
 #[tokio::test]

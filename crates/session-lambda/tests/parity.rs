@@ -540,7 +540,9 @@ async fn server_and_lambda_give_the_same_answers() {
         .collect();
     assert_eq!(
         by_token,
-        [200, 200, 412, 200, 200, 200, 404, 404, 200, 400, 400, 200, 204, 404]
+        [
+            200, 200, 412, 200, 200, 200, 404, 404, 200, 400, 400, 200, 204, 404
+        ]
     );
 
     for source in [

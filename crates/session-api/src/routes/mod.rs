@@ -108,7 +108,12 @@ pub fn serves(method: &Method, template: &str) -> bool {
     }
 }
 
-/// The path may hold a session id, so the answer does not echo it.
+/// The path is not echoed: a mistyped one may hold something the caller would not want in a
+/// response that proxies or logs keep.
 async fn unknown_route(method: Method) -> ApiError {
-    ApiError::not_found(format!("no route for {method} on this path"))
+    ApiError::new(
+        axum::http::StatusCode::NOT_FOUND,
+        crate::problem::ProblemCode::RouteNotFound,
+        format!("no route for {method} on this path"),
+    )
 }
