@@ -268,7 +268,9 @@ resource "aws_apigatewayv2_stage" "default" {
   name        = "$default"
   auto_deploy = true
 
-  # No $context.path: paths carry session ids, which are secrets and never logged in clear.
+  # $context.routeKey rather than $context.path: paths carry only public session ids, and the
+  # function's own request log already names the session; session tokens travel in the
+  # X-Session-Token header, which this format never records.
   access_log_settings {
     destination_arn = aws_cloudwatch_log_group.access.arn
     format          = jsonencode({
