@@ -1,9 +1,9 @@
 //! Spawning the real `session-server` binary on a free loopback port.
 #![allow(dead_code, unreachable_pub)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -40,21 +40,31 @@ fn base_command() -> Command {
 impl Server {
     /// Starts the server with `env` and waits until it listens.
     pub fn spawn(env: &[(&str, &str)]) -> Self {
+        Self::start(env, false)
+    }
+
+    /// Starts the server as `spawn` does, with its stderr captured into `logs` beside stdout:
+    /// for a test that checks everything the process writes.
+    pub fn spawn_capturing_stderr(env: &[(&str, &str)]) -> Self {
+        Self::start(env, true)
+    }
+
+    fn start(env: &[(&str, &str)], capture_stderr: bool) -> Self {
         let mut command = base_command();
         command
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(if capture_stderr {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            });
         let mut child = command.spawn().expect("spawn session-server");
-        let stdout = child.stdout.take().expect("stdout");
         let (sender, logs) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        forward_lines(child.stdout.take().expect("stdout"), sender.clone());
+        if let Some(stderr) = child.stderr.take() {
+            forward_lines(stderr, sender);
+        }
         let deadline = Instant::now() + Duration::from_secs(30);
         let mut startup = Vec::new();
         loop {
@@ -94,6 +104,28 @@ impl Server {
         wait(&mut self.child, Duration::from_secs(30))
     }
 
+    /// Stops the server (SIGTERM), waits for it to exit, and returns its exit status and every
+    /// line it wrote that `wait_for_logs` has not returned yet. The process is gone, so its
+    /// pipes are closed and no line is missed.
+    pub fn stop_and_collect(mut self) -> (ExitStatus, Vec<String>) {
+        signal(self.child.id(), "TERM");
+        let status = wait(&mut self.child, Duration::from_secs(30));
+        let mut lines = std::mem::take(&mut *self.startup.borrow_mut());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match self
+                .logs
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
+                Ok(line) => lines.push(line),
+                Err(RecvTimeoutError::Disconnected) => return (status, lines),
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("the server exited but its output did not end")
+                }
+            }
+        }
+    }
+
     /// The log lines written so far, waiting (up to 10 s) until `done` holds for them: the
     /// server writes its log from a background thread, a moment after answering.
     pub fn wait_for_logs(&self, done: impl Fn(&[String]) -> bool) -> Vec<String> {
@@ -119,6 +151,17 @@ impl Drop for Server {
             let _ = self.child.wait();
         }
     }
+}
+
+/// Sends each line `pipe` yields to `sender`, from a thread of its own, until the pipe closes.
+fn forward_lines(pipe: impl Read + Send + 'static, sender: Sender<String>) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
 }
 
 pub fn signal(pid: u32, name: &str) {
