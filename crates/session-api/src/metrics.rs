@@ -1,5 +1,5 @@
-//! Prometheus metrics: requests by route template (never the raw path, which may hold a
-//! session id), store operations by backend, operation and error kind, session lifecycle
+//! Prometheus metrics: requests by route template (never the raw path, whose ids would give
+//! every session a series of its own), store operations by backend, operation and error kind, session lifecycle
 //! counters, and build info. Served at `/metrics` in the Prometheus text format.
 //!
 //! The recorder is process-wide (the `metrics` facade has one global recorder), installed on

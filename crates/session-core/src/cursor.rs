@@ -1,9 +1,10 @@
 //! Listing cursors: opaque to clients, sealed so that they can neither be read nor forged, and
 //! bound to the listing that issued them.
 //!
-//! A cursor carries the key of the last session of a page, which includes that session's id.
-//! Cursors travel in URLs, and URLs end up in proxy logs, so the position is encrypted
-//! (XChaCha20-Poly1305 with a random nonce), not just signed. The listing (all sessions, or one
+//! A cursor carries the key of the last session of a page: its creation time and public id,
+//! no credential. It is sealed (XChaCha20-Poly1305 with a random nonce) so that clients cannot
+//! forge a position or depend on the cursor's layout, and so that a cursor that travels in a
+//! URL tells a proxy log nothing about the sessions listed. The listing (all sessions, or one
 //! user's) is the associated data, so a cursor opened for another listing fails authentication.
 
 use base64::Engine;

@@ -1,6 +1,6 @@
 //! One log event per request (target `session_api::request`, filtered by `RUST_LOG`): request
-//! id, method, route template (never the raw path, which may carry a session id), status,
-//! latency, the client, the caller's role, a short hash of the session concerned, and the
+//! id, method, route template (never the raw path, whose ids would make every line unique),
+//! status, latency, the client, the caller's role, a short hash of the session concerned, and the
 //! cause of a 5xx, which the client never sees.
 //!
 //! A layer of its own rather than tower-http's `TraceLayer`: the fields must be on the event

@@ -116,7 +116,7 @@ impl EmbeddedStore {
     /// Opens (or creates) the database file at `path`, creating its directory if needed.
     /// Fails if another process has the file open.
     ///
-    /// The file holds every live session id, so on Unix it is created readable by its owner
+    /// The file holds every session's data, so on Unix it is created readable by its owner
     /// only (mode 0600), and directories the store creates for it with mode 0700. An existing
     /// file keeps its mode; a warning says when others may read it.
     pub fn open(path: impl AsRef<Path>, options: EmbeddedOptions) -> Result<Self, SessionError> {
