@@ -51,10 +51,24 @@ fn lambda_level(level: &str) -> Option<&'static str> {
     }
 }
 
+/// The target under which the Lambda runtime logs each raw event at `trace`: the event holds
+/// the request's headers, with the caller's bearer token and the session token.
+const RAW_EVENT_TARGET: &str = "lambda_runtime::layers::api_response";
+
+/// The filter `config` asks for, except that raw events are never logged, whatever the level:
+/// no credential may reach the logs.
+fn env_filter(config: &LogConfig) -> EnvFilter {
+    let filter = EnvFilter::try_new(&config.filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    match format!("{RAW_EVENT_TARGET}=debug").parse() {
+        Ok(cap) => filter.add_directive(cap),
+        Err(_) => filter,
+    }
+}
+
 /// Installs the global subscriber for the process environment.
 pub fn init() {
     let config = log_config(&|name| std::env::var(name).ok());
-    let filter = EnvFilter::try_new(&config.filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = env_filter(&config);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(false)
@@ -115,6 +129,42 @@ mod tests {
             config(&[("AWS_LAMBDA_LOG_LEVEL", "INFO")]).filter,
             DEFAULT_LOG_FILTER
         );
+    }
+
+    /// The runtime's raw-event line carries every header of the request; at `trace` it must
+    /// still not be written, while other `trace` lines are.
+    #[test]
+    fn raw_events_are_never_logged() {
+        use std::io::Write;
+        use std::sync::{Arc, Mutex};
+
+        #[derive(Clone, Default)]
+        struct Captured(Arc<Mutex<Vec<u8>>>);
+        impl Write for Captured {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().expect("lock").extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+
+        for level in ["TRACE", "DEBUG"] {
+            let captured = Captured::default();
+            let writer = captured.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_env_filter(env_filter(&config(&[("AWS_LAMBDA_LOG_LEVEL", level)])))
+                .with_writer(move || writer.clone())
+                .finish();
+            tracing::subscriber::with_default(subscriber, || {
+                tracing::trace!(target: "lambda_runtime::layers::api_response", body = "x-session-token: abc.secret", "raw JSON event received from Lambda");
+                tracing::debug!(target: "session_api", "a line that is kept");
+            });
+            let text = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf-8");
+            assert!(text.contains("a line that is kept"), "{level}: {text}");
+            assert!(!text.contains("abc.secret"), "{level}: {text}");
+        }
     }
 
     #[test]
