@@ -424,9 +424,16 @@ async fn if_match_can_be_required() {
 #[tokio::test]
 async fn unknown_routes_are_404_and_wrong_methods_405_as_problems() {
     let app = TestApp::new();
-    app.get("/nope")
+    let detail = app
+        .get("/nope")
         .await
         .assert_problem(404, "route_not_found");
+    assert!(
+        detail["detail"]
+            .as_str()
+            .is_some_and(|text| text.contains("/openapi.json")),
+        "the detail points to the route list: {detail}"
+    );
     app.get("/sessions/")
         .await
         .assert_problem(404, "route_not_found");

@@ -114,6 +114,6 @@ async fn unknown_route(method: Method) -> ApiError {
     ApiError::new(
         axum::http::StatusCode::NOT_FOUND,
         crate::problem::ProblemCode::RouteNotFound,
-        format!("no route for {method} on this path"),
+        format!("no route for {method} on this path; /openapi.json lists every route"),
     )
 }
