@@ -1,6 +1,8 @@
 //! Every route of the contract, as real event payloads of each event source (the files under
 //! `tests/fixtures/`), through the Lambda path in process, over a fresh DynamoDB Local table:
-//! status, body, headers, the stored item, and the response shape each source expects.
+//! status, body, headers, the stored item, and the response shape each source expects. The
+//! routes by token (`/sessions/current*`, header `X-Session-Token`) and both rotations walk a
+//! session of their own, from its create answer's token to sign-out.
 
 mod support;
 
@@ -10,6 +12,7 @@ use lambda_http::RequestExt;
 use lambda_http::request::RequestContext;
 use serde_json::{Value, json};
 use session_api::ClientAddr;
+use session_core::PresentedToken;
 use session_lambda::LambdaApp;
 use session_lambda::adapter::prepare;
 use support::events::Source;
@@ -24,7 +27,7 @@ const SOURCES: [(&str, Source); 4] = [
 ];
 
 /// Every fixture each source has: name, method, routed path, query.
-const ROUTES: [(&str, &str, &str, &str); 14] = [
+const ROUTES: [(&str, &str, &str, &str); 21] = [
     ("health", "GET", "/health", ""),
     ("ready", "GET", "/ready", ""),
     ("create-session", "POST", "/sessions", ""),
@@ -40,6 +43,23 @@ const ROUTES: [(&str, &str, &str, &str); 14] = [
     ("patch-session", "PATCH", "/sessions/ID", ""),
     ("refresh-session", "POST", "/sessions/ID/refresh", ""),
     ("delete-session", "DELETE", "/sessions/ID", ""),
+    ("rotate-session", "POST", "/sessions/ID/rotate", ""),
+    ("get-current-session", "GET", "/sessions/current", ""),
+    ("replace-current-session", "PUT", "/sessions/current", ""),
+    ("patch-current-session", "PATCH", "/sessions/current", ""),
+    (
+        "refresh-current-session",
+        "POST",
+        "/sessions/current/refresh",
+        "",
+    ),
+    (
+        "rotate-current-session",
+        "POST",
+        "/sessions/current/rotate",
+        "",
+    ),
+    ("delete-current-session", "DELETE", "/sessions/current", ""),
     (
         "list-user-sessions",
         "GET",
@@ -61,7 +81,11 @@ const ROUTES: [(&str, &str, &str, &str); 14] = [
     ("unknown-route", "GET", "/no/such/route", ""),
 ];
 
-const PLACEHOLDERS: [(&str, &str); 2] = [("SESSION_ID", "ID"), ("CURSOR", "CURSOR")];
+const PLACEHOLDERS: [(&str, &str); 3] = [
+    ("SESSION_ID", "ID"),
+    ("SESSION_TOKEN", "TOKEN"),
+    ("CURSOR", "CURSOR"),
+];
 
 #[test]
 fn each_source_has_a_fixture_for_every_route_and_nothing_else() {
@@ -125,6 +149,15 @@ fn every_fixture_parses_as_its_source_and_routes_without_the_stage() {
                 Some(&ClientAddr(source.client_ip().parse().expect("ip"))),
                 "{dir}/{name}: client address"
             );
+            // The token travels in its header to the routes by token, and to no other route.
+            assert_eq!(
+                request
+                    .headers()
+                    .get("x-session-token")
+                    .and_then(|v| v.to_str().ok()),
+                path.starts_with("/sessions/current").then_some("TOKEN"),
+                "{dir}/{name}: X-Session-Token"
+            );
             if let Some(content_type) = request.headers().get("content-type") {
                 // Every body, base64-encoded in the event or not, arrives as the JSON it was.
                 let body: Value = serde_json::from_slice(request.body().as_ref())
@@ -184,6 +217,73 @@ fn assert_session_headers(reply: &Reply, version: u64) {
 
 fn number(value: &aws_sdk_dynamodb::types::AttributeValue) -> i64 {
     value.as_n().expect("a number").parse().expect("an integer")
+}
+
+/// The `token` of a create or rotate answer, checked for its form: `<id>.<secret>` of `id`.
+#[track_caller]
+fn token_of(body: &Value, id: &str) -> String {
+    let token = body["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a token in {body}"));
+    assert_eq!(
+        token.split_once('.').map(|(head, _)| head),
+        Some(id),
+        "the token names its session"
+    );
+    token.to_owned()
+}
+
+/// Asserts that the item of `id` keeps, as `secretHash`, the hash of `token`'s secret.
+async fn assert_stored_hash_of(table: &Table, id: &str, token: &str) {
+    let item = table.item(id).await.expect("stored");
+    let stored = item["secretHash"].as_b().expect("secretHash is binary");
+    let presented = PresentedToken::parse(token).expect("a token");
+    assert_eq!(stored.as_ref(), presented.hash.as_bytes());
+}
+
+/// The session fields a rotation keeps.
+const KEPT_BY_ROTATION: [&str; 7] = [
+    "id",
+    "userId",
+    "data",
+    "createdAt",
+    "expiresAt",
+    "ttl",
+    "version",
+];
+
+/// Checks a rotation's answer against the session before it and returns the new token, after
+/// proving through the same source that the `old` token neither reads nor signs out any more
+/// while the new one opens the session.
+async fn rotated(walk: &Walk, table: &Table, reply: &Reply, before: &Value, old: &str) -> String {
+    assert_eq!(reply.status, 200, "{}", reply.raw);
+    let version = before["version"].as_u64().expect("version");
+    assert_session_headers(reply, version);
+    let body = reply.json();
+    let id = before["id"].as_str().expect("id");
+    let new = token_of(&body, id);
+    assert_ne!(new, old, "a rotation gives a new token");
+    for field in KEPT_BY_ROTATION {
+        assert_eq!(body[field], before[field], "rotation keeps {field}");
+    }
+    assert_stored_hash_of(table, id, &new).await;
+
+    walk.send("get-current-session", &[("SESSION_TOKEN", old)])
+        .await
+        .assert_problem(404, "session_not_found");
+    walk.send("delete-current-session", &[("SESSION_TOKEN", old)])
+        .await
+        .assert_problem(404, "session_not_found");
+    assert!(
+        table.item(id).await.is_some(),
+        "the old token signs nobody out"
+    );
+    let got = walk
+        .send("get-current-session", &[("SESSION_TOKEN", &new)])
+        .await;
+    assert_eq!(got.status, 200, "{}", got.raw);
+    assert_eq!(got.json()["id"], id, "{}", got.raw);
+    new
 }
 
 /// Pages through a listing with the `first` and `next` fixtures and returns the ids seen.
@@ -337,9 +437,94 @@ async fn walk_every_route(dir: &'static str, source: Source) {
     );
     assert!(table.item(&ids[1]).await.is_none(), "revoked");
 
+    walk_token_routes(&walk, &table).await;
+
     walk.send("unknown-route", &[])
         .await
         .assert_problem(404, "route_not_found");
+}
+
+/// A session's life by its token, through one source: create, read, replace, patch, refresh,
+/// rotate by id and by token, sign out.
+async fn walk_token_routes(walk: &Walk, table: &Table) {
+    let created = walk.send("create-session", &[]).await;
+    assert_eq!(created.status, 201, "{}", created.raw);
+    let mut session = created.json();
+    let id = session["id"].as_str().expect("id").to_owned();
+    let token = token_of(&session, &id);
+    assert_stored_hash_of(table, &id, &token).await;
+    session.as_object_mut().expect("an object").remove("token");
+    let by_token = [("SESSION_TOKEN", token.as_str())];
+
+    // Read by token: the session as created, and no token.
+    let got = walk.send("get-current-session", &by_token).await;
+    assert_eq!(got.status, 200, "{}", got.raw);
+    assert_session_headers(&got, 1);
+    let body = got.json();
+    assert!(body.get("token").is_none(), "{body}");
+    assert_eq!(body, session);
+
+    // Replace by token with If-Match "1"; the same request again is stale.
+    let replaced = walk.send("replace-current-session", &by_token).await;
+    assert_eq!(replaced.status, 200, "{}", replaced.raw);
+    assert_session_headers(&replaced, 2);
+    let body = replaced.json();
+    assert!(body.get("token").is_none(), "{body}");
+    assert_eq!(body["id"], id.as_str());
+    assert_eq!(body["data"], json!({"theme": "contrast", "lang": "fr"}));
+    let item = table.item(&id).await.expect("stored");
+    assert_eq!(number(&item["version"]), 2);
+    let data = item["data"].as_m().expect("M");
+    assert_eq!(data["lang"].as_s().expect("S"), "fr");
+    assert!(!data.contains_key("cart"), "replaced, not merged");
+    walk.send("replace-current-session", &by_token)
+        .await
+        .assert_problem(412, "version_mismatch");
+
+    // Merge-patch by token.
+    let patched = walk.send("patch-current-session", &by_token).await;
+    assert_eq!(patched.status, 200, "{}", patched.raw);
+    assert_session_headers(&patched, 3);
+    assert_eq!(
+        patched.json()["data"],
+        json!({"theme": "contrast", "plan": "team"})
+    );
+    let item = table.item(&id).await.expect("stored");
+    assert_eq!(number(&item["version"]), 3);
+    let data = item["data"].as_m().expect("M");
+    assert!(!data.contains_key("lang"));
+    assert_eq!(data["plan"].as_s().expect("S"), "team");
+
+    // Refresh by token with a new idle timeout: expiry moves, version does not.
+    let refreshed = walk.send("refresh-current-session", &by_token).await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.raw);
+    assert_session_headers(&refreshed, 3);
+    let session = refreshed.json();
+    let item = table.item(&id).await.expect("stored");
+    assert_eq!(number(&item["ttlSeconds"]), 5400);
+    assert_eq!(number(&item["ttl"]), session["ttl"].as_i64().expect("ttl"));
+    assert!(
+        session["ttl"].as_i64() > patched.json()["ttl"].as_i64(),
+        "{session}"
+    );
+
+    // Rotate by id, then by token: each gives a new token and retires the one before.
+    let reply = walk.send("rotate-session", &[("SESSION_ID", &id)]).await;
+    let token = rotated(walk, table, &reply, &session, &token).await;
+    let reply = walk
+        .send("rotate-current-session", &[("SESSION_TOKEN", &token)])
+        .await;
+    let token = rotated(walk, table, &reply, &session, &token).await;
+    let by_token = [("SESSION_TOKEN", token.as_str())];
+
+    // Sign out by token: the item is gone, and the token with it.
+    let signed_out = walk.send("delete-current-session", &by_token).await;
+    assert_eq!(signed_out.status, 204, "{}", signed_out.raw);
+    assert!(signed_out.body.is_empty(), "{}", signed_out.raw);
+    assert!(table.item(&id).await.is_none(), "the item is deleted");
+    walk.send("get-current-session", &by_token)
+        .await
+        .assert_problem(404, "session_not_found");
 }
 
 #[tokio::test]
