@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # The session-server image: a release build of session-server on a distroless runtime, running as
 # the numeric non-root user 65532. scripts/validate-deploy runs this file's cargo commands too.
-# Build and run: see the README, "Run the container".
+# Build and run: see docs/container.md.
 #checkov:skip=CKV_DOCKER_2:The distroless runtime has no shell or HTTP client for a HEALTHCHECK; orchestrators probe GET /health (liveness) and GET /ready (readiness) over HTTP instead.
 
 FROM rust:1.95-slim-bookworm AS chef
@@ -24,7 +24,7 @@ RUN cargo build --release --locked -p session-server --bin session-server \
 
 # glibc of Debian 12, as in the build image; the "nonroot" tag is the distroless user 65532.
 FROM gcr.io/distroless/cc-debian12:nonroot
-# The binary's own default store is "embedded" (README, settings): the image keeps it, with the
+# The binary's own default store is "embedded" (docs/configuration.md): the image keeps it, with the
 # file on the /data volume. Kubernetes (definitions/) and Lambda (infra/) set SESSION_STORE=dynamodb.
 # BIND_ADDRESS=0.0.0.0, not the binary's loopback default: a container is reached through its own
 # network interface. Off loopback the server has no protected mode, so it refuses to start until

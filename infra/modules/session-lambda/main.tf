@@ -3,7 +3,7 @@
 # table and nothing else.
 
 # Auth settings come from a Secrets Manager secret that the operator creates and fills (never
-# from this repository). Trade-off, documented in the README: Terraform reads the value at plan
+# from this repository). Trade-off, documented in docs/lambda.md: Terraform reads the value at plan
 # time, so the tokens are stored in the Terraform state (keep the state encrypted, with tight
 # access) and in the function's configuration (encrypted with var.environment_kms_key_arn, and
 # readable by whoever may call lambda:GetFunctionConfiguration). auth_mode = "iam" needs no

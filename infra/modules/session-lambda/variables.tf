@@ -49,7 +49,7 @@ variable "table_arn" {
 }
 
 variable "session" {
-  description = "Expiry and data settings passed to the function as SESSION_* variables; null leaves the service's default (see the README's settings table)."
+  description = "Expiry and data settings passed to the function as SESSION_* variables; null leaves the service's default (see docs/configuration.md)."
   type = object({
     ttl_hours            = optional(number)
     ttl_seconds          = optional(number)
