@@ -13,6 +13,7 @@ pub mod problem;
 pub mod rate_limit;
 pub mod readiness;
 pub mod routes;
+pub mod setting_values;
 pub mod settings;
 pub mod startup;
 pub mod strict_json;

@@ -1,17 +1,18 @@
 //! Settings, read from the environment (and mirrored as command-line flags by the binaries).
 //!
 //! Every flag is named after its variable (`--session-ttl-hours` ↔ `SESSION_TTL_HOURS`) and its
-//! value placeholder is the variable itself, so a parse error such as
-//! `invalid value 'x' for '--session-ttl-hours <SESSION_TTL_HOURS>'` names the variable to fix.
+//! value placeholder is the variable itself. A value that does not parse is reported under the
+//! name the user wrote (see [`crate::setting_values::refused_value`]).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::builder::BoolishValueParser;
 use secrecy::{ExposeSecret, SecretString};
 use session_core::ExpiryPolicy;
 use session_core::data::DEFAULT_MAX_DATA_BYTES;
 use session_core::service::DEFAULT_MAX_PAGE_BYTES;
+
+use crate::setting_values::{boolean, decimal, whole};
 
 /// Largest request body accepted, in bytes (the contract's 1 MiB).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -33,6 +34,18 @@ pub enum StoreKind {
     Dynamodb,
 }
 
+/// The headings that group the settings in `--help`.
+pub mod heading {
+    /// Which store, and the embedded one's settings.
+    pub const STORE: &str = "Store";
+    /// The DynamoDB store's settings.
+    pub const DYNAMODB: &str = "DynamoDB store";
+    /// Expiry, size limits, listings.
+    pub const SESSIONS: &str = "Sessions";
+    /// Bearer tokens, rate limits, the request timeout.
+    pub const AUTH: &str = "Authentication and limits";
+}
+
 /// Settings of the session API. See the README's settings table. The tokens and the cursor
 /// secret are [`SecretString`]s, which `Debug` shows redacted.
 #[derive(Debug, Clone, clap::Args)]
@@ -43,21 +56,39 @@ pub struct Settings {
         env = "SESSION_STORE",
         value_name = "SESSION_STORE",
         value_enum,
-        default_value = "embedded"
+        default_value = "embedded",
+        help_heading = heading::STORE
     )]
     pub store: StoreKind,
 
-    /// File of the embedded store (created with its directory if missing).
+    /// Embedded store: its file (created with its directory if missing).
     #[arg(
         long = "embedded-db-path",
         env = "EMBEDDED_DB_PATH",
         value_name = "EMBEDDED_DB_PATH",
-        default_value = "./data/sessions.redb"
+        default_value = "./data/sessions.redb",
+        help_heading = heading::STORE
     )]
     pub embedded_db_path: PathBuf,
 
+    /// Embedded store: memory for its page cache, in MiB.
+    #[arg(long = "embedded-cache-mb", env = "EMBEDDED_CACHE_MB", value_name = "EMBEDDED_CACHE_MB", default_value_t = 32, value_parser = whole::<u64>("a whole number of MiB", 1, Some(65536)), help_heading = heading::STORE)]
+    pub embedded_cache_mb: u64,
+
+    /// Embedded store: memory for recently read sessions, served to the next read by id or per-user listing without a lookup or a decode, in MiB (0 turns it off).
+    #[arg(long = "embedded-read-cache-mb", env = "EMBEDDED_READ_CACHE_MB", value_name = "EMBEDDED_READ_CACHE_MB", default_value_t = 16, value_parser = whole::<u64>("a whole number of MiB", 0, Some(65536)), help_heading = heading::STORE)]
+    pub embedded_read_cache_mb: u64,
+
+    /// Embedded store: purge a session no sooner than this many seconds after it expired.
+    #[arg(long = "session-purge-after-seconds", env = "SESSION_PURGE_AFTER_SECONDS", value_name = "SESSION_PURGE_AFTER_SECONDS", default_value_t = 3600, value_parser = whole::<u64>("a whole number of seconds", 0, None), help_heading = heading::STORE)]
+    pub purge_after_seconds: u64,
+
+    /// Embedded store: how often the sweeper looks for sessions to purge, in seconds.
+    #[arg(long = "session-sweep-interval-seconds", env = "SESSION_SWEEP_INTERVAL_SECONDS", value_name = "SESSION_SWEEP_INTERVAL_SECONDS", default_value_t = 60, value_parser = whole::<u64>("a whole number of seconds", 1, None), help_heading = heading::STORE)]
+    pub sweep_interval_seconds: u64,
+
     /// DynamoDB table name.
-    #[arg(long = "dynamodb-table-name", env = "DYNAMODB_TABLE_NAME", value_name = "DYNAMODB_TABLE_NAME", default_value = session_core::schema::DEFAULT_TABLE_NAME)]
+    #[arg(long = "dynamodb-table-name", env = "DYNAMODB_TABLE_NAME", value_name = "DYNAMODB_TABLE_NAME", default_value = session_core::schema::DEFAULT_TABLE_NAME, help_heading = heading::DYNAMODB)]
     pub table_name: String,
 
     /// AWS region of the table.
@@ -65,89 +96,64 @@ pub struct Settings {
         long = "aws-region",
         env = "AWS_REGION",
         value_name = "AWS_REGION",
-        default_value = "us-west-2"
+        default_value = "us-west-2",
+        help_heading = heading::DYNAMODB
     )]
     pub region: String,
 
     /// Limit on opening a connection to DynamoDB, in milliseconds.
-    #[arg(long = "dynamodb-connect-timeout-ms", env = "DYNAMODB_CONNECT_TIMEOUT_MS", value_name = "DYNAMODB_CONNECT_TIMEOUT_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long = "dynamodb-connect-timeout-ms", env = "DYNAMODB_CONNECT_TIMEOUT_MS", value_name = "DYNAMODB_CONNECT_TIMEOUT_MS", default_value_t = 1000, value_parser = whole::<u64>("a whole number of milliseconds", 1, None), help_heading = heading::DYNAMODB)]
     pub dynamodb_connect_timeout_ms: u64,
 
     /// Limit on one attempt of a DynamoDB request, in milliseconds.
-    #[arg(long = "dynamodb-attempt-timeout-ms", env = "DYNAMODB_ATTEMPT_TIMEOUT_MS", value_name = "DYNAMODB_ATTEMPT_TIMEOUT_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long = "dynamodb-attempt-timeout-ms", env = "DYNAMODB_ATTEMPT_TIMEOUT_MS", value_name = "DYNAMODB_ATTEMPT_TIMEOUT_MS", default_value_t = 2000, value_parser = whole::<u64>("a whole number of milliseconds", 1, None), help_heading = heading::DYNAMODB)]
     pub dynamodb_attempt_timeout_ms: u64,
 
     /// Limit on a whole DynamoDB request, retries included, in milliseconds.
-    #[arg(long = "dynamodb-operation-timeout-ms", env = "DYNAMODB_OPERATION_TIMEOUT_MS", value_name = "DYNAMODB_OPERATION_TIMEOUT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long = "dynamodb-operation-timeout-ms", env = "DYNAMODB_OPERATION_TIMEOUT_MS", value_name = "DYNAMODB_OPERATION_TIMEOUT_MS", default_value_t = 5000, value_parser = whole::<u64>("a whole number of milliseconds", 1, None), help_heading = heading::DYNAMODB)]
     pub dynamodb_operation_timeout_ms: u64,
 
     /// Attempts per DynamoDB request (1 = no retry; standard jittered backoff between them).
-    #[arg(long = "dynamodb-max-attempts", env = "DYNAMODB_MAX_ATTEMPTS", value_name = "DYNAMODB_MAX_ATTEMPTS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=10))]
+    #[arg(long = "dynamodb-max-attempts", env = "DYNAMODB_MAX_ATTEMPTS", value_name = "DYNAMODB_MAX_ATTEMPTS", default_value_t = 3, value_parser = whole::<u32>("a whole number of attempts", 1, Some(10)), help_heading = heading::DYNAMODB)]
     pub dynamodb_max_attempts: u32,
 
     /// Default idle timeout of a session, in hours (used when SESSION_TTL_SECONDS is not set).
-    #[arg(long = "session-ttl-hours", env = "SESSION_TTL_HOURS", value_name = "SESSION_TTL_HOURS", default_value_t = 24, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long = "session-ttl-hours", env = "SESSION_TTL_HOURS", value_name = "SESSION_TTL_HOURS", default_value_t = 24, value_parser = whole::<u64>("a whole number of hours", 1, None), help_heading = heading::SESSIONS)]
     pub ttl_hours: u64,
 
     /// Default idle timeout of a session, in seconds (overrides SESSION_TTL_HOURS).
-    #[arg(long = "session-ttl-seconds", env = "SESSION_TTL_SECONDS", value_name = "SESSION_TTL_SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long = "session-ttl-seconds", env = "SESSION_TTL_SECONDS", value_name = "SESSION_TTL_SECONDS", value_parser = whole::<u64>("a whole number of seconds", 1, None), help_heading = heading::SESSIONS)]
     pub ttl_seconds: Option<u64>,
 
     /// Largest `ttlSeconds` a client may ask for.
-    #[arg(long = "session-max-ttl-seconds", env = "SESSION_MAX_TTL_SECONDS", value_name = "SESSION_MAX_TTL_SECONDS", default_value_t = 30 * 24 * 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long = "session-max-ttl-seconds", env = "SESSION_MAX_TTL_SECONDS", value_name = "SESSION_MAX_TTL_SECONDS", default_value_t = 30 * 24 * 3600, value_parser = whole::<u64>("a whole number of seconds", 1, None), help_heading = heading::SESSIONS)]
     pub max_ttl_seconds: u64,
 
     /// Absolute cap: no extension moves a session's expiry past createdAt + this many seconds.
-    #[arg(long = "session-max-lifetime-seconds", env = "SESSION_MAX_LIFETIME_SECONDS", value_name = "SESSION_MAX_LIFETIME_SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long = "session-max-lifetime-seconds", env = "SESSION_MAX_LIFETIME_SECONDS", value_name = "SESSION_MAX_LIFETIME_SECONDS", value_parser = whole::<u64>("a whole number of seconds", 1, None), help_heading = heading::SESSIONS)]
     pub max_lifetime_seconds: Option<u64>,
 
     /// Sliding expiration: a successful GET extends the session (lazily, see below).
-    #[arg(long = "session-sliding", env = "SESSION_SLIDING", value_name = "SESSION_SLIDING", default_value = "false", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    #[arg(long = "session-sliding", env = "SESSION_SLIDING", value_name = "SESSION_SLIDING", default_value = "false", value_parser = boolean(), ignore_case = true, action = clap::ArgAction::Set, help_heading = heading::SESSIONS)]
     pub sliding: bool,
 
     /// A GET extends a session only if at least this many seconds passed since its last extension.
-    #[arg(
-        long = "session-touch-after-seconds",
-        env = "SESSION_TOUCH_AFTER_SECONDS",
-        value_name = "SESSION_TOUCH_AFTER_SECONDS",
-        default_value_t = 60
-    )]
+    #[arg(long = "session-touch-after-seconds", env = "SESSION_TOUCH_AFTER_SECONDS", value_name = "SESSION_TOUCH_AFTER_SECONDS", default_value_t = 60, value_parser = whole::<u64>("a whole number of seconds", 0, None), help_heading = heading::SESSIONS)]
     pub touch_after_seconds: u64,
 
-    /// Embedded store: memory for its page cache, in MiB.
-    #[arg(long = "embedded-cache-mb", env = "EMBEDDED_CACHE_MB", value_name = "EMBEDDED_CACHE_MB", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=65536))]
-    pub embedded_cache_mb: u64,
-
-    /// Embedded store: memory for recently read sessions, served to the next read by id or per-user listing without a lookup or a decode, in MiB (0 turns it off).
-    #[arg(long = "embedded-read-cache-mb", env = "EMBEDDED_READ_CACHE_MB", value_name = "EMBEDDED_READ_CACHE_MB", default_value_t = 16, value_parser = clap::value_parser!(u64).range(0..=65536))]
-    pub embedded_read_cache_mb: u64,
-
-    /// Embedded store: purge a session no sooner than this many seconds after it expired.
-    #[arg(
-        long = "session-purge-after-seconds",
-        env = "SESSION_PURGE_AFTER_SECONDS",
-        value_name = "SESSION_PURGE_AFTER_SECONDS",
-        default_value_t = 3600
-    )]
-    pub purge_after_seconds: u64,
-
-    /// Embedded store: how often the sweeper looks for sessions to purge, in seconds.
-    #[arg(long = "session-sweep-interval-seconds", env = "SESSION_SWEEP_INTERVAL_SECONDS", value_name = "SESSION_SWEEP_INTERVAL_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
-    pub sweep_interval_seconds: u64,
-
     /// Largest encoded size of a session's `data`, in bytes.
-    #[arg(long = "session-max-data-bytes", env = "SESSION_MAX_DATA_BYTES", value_name = "SESSION_MAX_DATA_BYTES", default_value_t = DEFAULT_MAX_DATA_BYTES)]
+    #[arg(long = "session-max-data-bytes", env = "SESSION_MAX_DATA_BYTES", value_name = "SESSION_MAX_DATA_BYTES", default_value_t = DEFAULT_MAX_DATA_BYTES, value_parser = whole::<usize>("a whole number of bytes", 0, None), help_heading = heading::SESSIONS)]
     pub max_data_bytes: usize,
+
+    /// Refuse PUT and PATCH without If-Match (428), so that no client overwrites blindly.
+    #[arg(long = "session-require-if-match", env = "SESSION_REQUIRE_IF_MATCH", value_name = "SESSION_REQUIRE_IF_MATCH", default_value = "false", value_parser = boolean(), ignore_case = true, action = clap::ArgAction::Set, help_heading = heading::SESSIONS)]
+    pub require_if_match: bool,
 
     /// Largest JSON size of one listing page, in bytes; a page holds fewer than
     /// `limit` sessions when they would pass it (and always at least one). Lambda responses are
     /// at most 6 MB; behind an ALB (1 MB), lower it to 400000.
-    #[arg(long = "listing-max-page-bytes", env = "LISTING_MAX_PAGE_BYTES", value_name = "LISTING_MAX_PAGE_BYTES", default_value_t = DEFAULT_MAX_PAGE_BYTES, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(4096..=4_194_304))]
+    #[arg(long = "listing-max-page-bytes", env = "LISTING_MAX_PAGE_BYTES", value_name = "LISTING_MAX_PAGE_BYTES", default_value_t = DEFAULT_MAX_PAGE_BYTES, value_parser = whole::<usize>("a whole number of bytes", 4096, Some(4_194_304)), help_heading = heading::SESSIONS)]
     pub max_page_bytes: usize,
-
-    /// Refuse PUT and PATCH without If-Match (428), so that no client overwrites blindly.
-    #[arg(long = "session-require-if-match", env = "SESSION_REQUIRE_IF_MATCH", value_name = "SESSION_REQUIRE_IF_MATCH", default_value = "false", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
-    pub require_if_match: bool,
 
     /// Secret that seals listing cursors, the same on every instance: base64 of at least 32
     /// random bytes (`openssl rand -base64 32`). Unset: with the embedded store, a random key
@@ -157,9 +163,19 @@ pub struct Settings {
         env = "SESSION_CURSOR_SECRET",
         value_name = "SESSION_CURSOR_SECRET",
         hide_env_values = true,
-        value_parser = secret
+        value_parser = secret,
+        help_heading = heading::SESSIONS
     )]
     pub cursor_secret: Option<SecretString>,
+
+    /// File holding SESSION_CURSOR_SECRET (for a Kubernetes secret); trailing whitespace is ignored.
+    #[arg(
+        long = "session-cursor-secret-file",
+        env = "SESSION_CURSOR_SECRET_FILE",
+        value_name = "SESSION_CURSOR_SECRET_FILE",
+        help_heading = heading::SESSIONS
+    )]
+    pub cursor_secret_file: Option<PathBuf>,
 
     /// Client bearer tokens, comma-separated (all session routes but the two admin ones).
     #[arg(
@@ -167,9 +183,19 @@ pub struct Settings {
         env = "API_TOKENS",
         value_name = "API_TOKENS",
         hide_env_values = true,
-        value_parser = secret
+        value_parser = secret,
+        help_heading = heading::AUTH
     )]
     pub api_tokens: Option<SecretString>,
+
+    /// File of client tokens (comma- or newline-separated; re-read every 30 s).
+    #[arg(
+        long = "api-tokens-file",
+        env = "API_TOKENS_FILE",
+        value_name = "API_TOKENS_FILE",
+        help_heading = heading::AUTH
+    )]
+    pub api_tokens_file: Option<PathBuf>,
 
     /// Admin bearer tokens, comma-separated (every route).
     #[arg(
@@ -177,28 +203,22 @@ pub struct Settings {
         env = "ADMIN_TOKENS",
         value_name = "ADMIN_TOKENS",
         hide_env_values = true,
-        value_parser = secret
+        value_parser = secret,
+        help_heading = heading::AUTH
     )]
     pub admin_tokens: Option<SecretString>,
-
-    /// File of client tokens (comma- or newline-separated; re-read every 30 s).
-    #[arg(
-        long = "api-tokens-file",
-        env = "API_TOKENS_FILE",
-        value_name = "API_TOKENS_FILE"
-    )]
-    pub api_tokens_file: Option<PathBuf>,
 
     /// File of admin tokens (comma- or newline-separated; re-read every 30 s).
     #[arg(
         long = "admin-tokens-file",
         env = "ADMIN_TOKENS_FILE",
-        value_name = "ADMIN_TOKENS_FILE"
+        value_name = "ADMIN_TOKENS_FILE",
+        help_heading = heading::AUTH
     )]
     pub admin_tokens_file: Option<PathBuf>,
 
     /// Turn authentication off (only behind a gateway that authenticates every request).
-    #[arg(long = "auth-disabled", env = "AUTH_DISABLED", value_name = "AUTH_DISABLED", default_value = "false", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    #[arg(long = "auth-disabled", env = "AUTH_DISABLED", value_name = "AUTH_DISABLED", default_value = "false", value_parser = boolean(), ignore_case = true, action = clap::ArgAction::Set, help_heading = heading::AUTH)]
     pub auth_disabled: bool,
 
     /// Average requests per second allowed per token (or per client address without one), at
@@ -206,25 +226,19 @@ pub struct Settings {
     #[arg(
         long = "rate-limit-per-second",
         env = "RATE_LIMIT_PER_SECOND",
-        value_name = "RATE_LIMIT_PER_SECOND"
+        value_name = "RATE_LIMIT_PER_SECOND",
+        value_parser = decimal("a number of requests per second"),
+        help_heading = heading::AUTH
     )]
     pub rate_limit_per_second: Option<f64>,
 
     /// Requests a caller may send at once above the average rate, 1 to 1000000 (default: one
     /// second's worth).
-    #[arg(long = "rate-limit-burst", env = "RATE_LIMIT_BURST", value_name = "RATE_LIMIT_BURST", value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_RATE_LIMIT_BURST)))]
+    #[arg(long = "rate-limit-burst", env = "RATE_LIMIT_BURST", value_name = "RATE_LIMIT_BURST", value_parser = whole::<u32>("a whole number of requests", 1, Some(u64::from(MAX_RATE_LIMIT_BURST))), help_heading = heading::AUTH)]
     pub rate_limit_burst: Option<u32>,
 
-    /// File holding SESSION_CURSOR_SECRET (for a Kubernetes secret); trailing whitespace is ignored.
-    #[arg(
-        long = "session-cursor-secret-file",
-        env = "SESSION_CURSOR_SECRET_FILE",
-        value_name = "SESSION_CURSOR_SECRET_FILE"
-    )]
-    pub cursor_secret_file: Option<PathBuf>,
-
     /// A request that takes longer than this many seconds is answered 503.
-    #[arg(long = "request-timeout-seconds", env = "REQUEST_TIMEOUT_SECONDS", value_name = "REQUEST_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=900))]
+    #[arg(long = "request-timeout-seconds", env = "REQUEST_TIMEOUT_SECONDS", value_name = "REQUEST_TIMEOUT_SECONDS", default_value_t = 10, value_parser = whole::<u64>("a whole number of seconds", 1, Some(900)), help_heading = heading::AUTH)]
     pub request_timeout_seconds: u64,
 }
 
@@ -605,17 +619,15 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn booleans_accept_the_usual_spellings() {
-        for yes in ["true", "1", "yes", "on"] {
-            assert!(
-                parse(&["--session-sliding", yes]).expect("parse").sliding,
-                "{yes}"
-            );
+    fn booleans_accept_the_usual_spellings_in_any_case() {
+        for (yes, no) in crate::setting_values::BOOLEAN_SPELLINGS {
+            for (text, value) in [(yes, true), (no, false)] {
+                for text in [text.to_owned(), text.to_ascii_uppercase()] {
+                    let settings = parse(&["--session-sliding", &text]).expect("parse");
+                    assert_eq!(settings.sliding, value, "{text}");
+                }
+            }
         }
-        assert!(
-            !parse(&["--session-sliding", "false"])
-                .expect("parse")
-                .sliding
-        );
+        assert!(parse(&["--session-sliding", "maybe"]).is_err());
     }
 }

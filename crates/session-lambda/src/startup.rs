@@ -4,12 +4,12 @@
 //! function that cannot work fails its initialisation with a message naming the variable to
 //! fix, instead of failing (or panicking) in the middle of an invocation.
 
-use std::error::Error as _;
 use std::sync::Arc;
 
 use axum::Router;
-use clap::error::{ContextKind, ContextValue};
-use clap::{Arg, Args as _};
+use clap::Args as _;
+use clap::parser::ValueSource;
+use session_api::setting_values::refused_value;
 use session_api::{Settings, SettingsError, StoreKind, build_store, state_from_settings};
 use session_core::{Clock, SystemClock};
 
@@ -138,36 +138,15 @@ pub fn lambda_settings(
 }
 
 /// A clap error about a variable, worded for a function, which is configured by variables
-/// alone: the variable is named rather than the server's flag, and the advice about `--help`
-/// is left out.
+/// alone: every value came from the environment, so the variable is named rather than the
+/// server's flag, and the advice about `--help` is left out.
 fn unparsable(error: &clap::Error) -> StartupError {
     let mut command = Settings::augment_args(clap::Command::new("session-lambda"));
-    // Built, as parsing builds it, so that each argument shows as in clap's errors.
-    command.build();
-    let variable = match error.get(ContextKind::InvalidArg) {
-        Some(ContextValue::String(shown)) => Some(
-            command
-                .get_arguments()
-                .find(|arg| arg.to_string() == *shown)
-                .and_then(Arg::get_env)
-                .map_or_else(|| shown.clone(), |env| env.to_string_lossy().into_owned()),
-        ),
-        _ => None,
-    };
-    let mut message = match (variable, error.get(ContextKind::InvalidValue)) {
-        (Some(variable), Some(ContextValue::String(value))) => {
-            format!("invalid value '{value}' for {variable}")
-        }
-        (Some(variable), _) => format!("{variable}: {}", error.kind()),
-        (None, _) => error.kind().to_string(),
-    };
-    if let Some(ContextValue::Strings(valid)) = error.get(ContextKind::ValidValue) {
-        message.push_str(&format!(" (possible values: {})", valid.join(", ")));
-    }
-    if let Some(source) = error.source() {
-        message.push_str(&format!(": {source}"));
-    }
-    StartupError::Unparsable(message)
+    let from_environment = |_: &clap::Arg| Some(ValueSource::EnvVariable);
+    StartupError::Unparsable(
+        refused_value(error, &mut command, &from_environment)
+            .unwrap_or_else(|| error.kind().to_string()),
+    )
 }
 
 /// Builds the store and the router, once per cold start. The SDK client inside the store is
@@ -282,11 +261,15 @@ mod tests {
     fn clap_errors_name_the_variable_not_the_flag() {
         assert_eq!(
             unparsable_message(&["session-lambda", "--request-timeout-seconds", "0"]),
-            "invalid value '0' for REQUEST_TIMEOUT_SECONDS: 0 is not in 1..=900"
+            r#"REQUEST_TIMEOUT_SECONDS: "0" is out of range (1 to 900)"#
         );
         assert_eq!(
             unparsable_message(&["session-lambda", "--session-store", "postgres"]),
-            "invalid value 'postgres' for SESSION_STORE (possible values: embedded, dynamodb)"
+            r#"SESSION_STORE: "postgres" is not one of embedded, dynamodb"#
+        );
+        assert_eq!(
+            unparsable_message(&["session-lambda", "--auth-disabled", "maybe"]),
+            r#"AUTH_DISABLED: "maybe" is not one of true, false, yes, no, on, off, 1, 0, y, n, t, f"#
         );
     }
 
@@ -332,9 +315,9 @@ mod tests {
     #[test]
     fn clap_advice_is_dropped() {
         let message = unparsable_message(&["session-lambda", "--session-ttl-hours", "x"]);
-        assert!(
-            message.starts_with("invalid value 'x' for SESSION_TTL_HOURS: "),
-            "{message}"
+        assert_eq!(
+            message,
+            r#"SESSION_TTL_HOURS: "x" is not a whole number of hours"#
         );
         assert!(!message.contains("--"), "{message}");
         assert!(!message.contains('\n'), "{message}");

@@ -10,13 +10,12 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use clap::Parser;
 use session_api::{build_store, router, state_from_settings};
 use session_core::store::dynamodb::{DynamoDbConfig, connect, create_table};
 use session_core::{Clock, SystemClock};
 use tokio::net::TcpListener;
 
-use cli::{Cli, Command, CreateTableArgs, ServeArgs};
+use cli::{Cli, Command, CreateTableArgs, Refused, ServeArgs};
 
 /// mimalloc rather than the system allocator: a request makes many small, short-lived
 /// allocations on several threads, and mimalloc serves them from per-thread pages where
@@ -29,7 +28,15 @@ const EXIT_CONFIG: u8 = 2;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::parse_from_env_and(std::env::args_os()) {
+        Ok(cli) => cli,
+        Err(Refused::Clap(error)) => error.exit(),
+        // Logging is not set up yet: its format is one of the settings.
+        Err(Refused::Value(message)) => {
+            let _ = writeln!(std::io::stderr(), "error: {message}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
     match cli.command {
         Some(Command::CreateTable(args)) => create_table_command(args).await,
         Some(Command::Serve(args)) => serve(args).await,
