@@ -46,8 +46,8 @@ pub mod heading {
     pub const AUTH: &str = "Authentication and limits";
 }
 
-/// Settings of the session API. See the README's settings table. The tokens and the cursor
-/// secret are [`SecretString`]s, which `Debug` shows redacted.
+/// Settings of the session API (docs/configuration.md has the whole table). The tokens and the
+/// cursor secret are [`SecretString`]s, which `Debug` shows redacted.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Settings {
     /// Where sessions live: `embedded` (a local file) or `dynamodb`.
