@@ -186,6 +186,7 @@ pub fn state_from_settings(
         max_data_bytes: settings.data_limit()?,
         cursors: cursor_key::codec(settings)?,
         max_page_bytes: settings.max_page_bytes,
+        user_limit: settings.user_limit()?,
     };
     let options = ApiOptions {
         auth,

@@ -21,8 +21,8 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use metrics_util::layers::FanoutBuilder;
 use session_core::store::{PageRequest, SecretCheck, SessionStore, StorePage, VersionCheck};
 use session_core::{
-    DataPatch, ExpiryPolicy, SecretHash, Session, SessionData, SessionError, SessionId, Timestamp,
-    UserId,
+    Created, DataPatch, ExpiryPolicy, SecretHash, Session, SessionData, SessionError, SessionId,
+    Timestamp, UserId, UserLimit,
 };
 
 use crate::problem::ApiError;
@@ -110,6 +110,10 @@ fn describe() {
         "Store operations that failed, by backend, operation and kind (throttled, unavailable, internal, conditional_failure, not_found, expired, too_large)"
     );
     describe_counter!("sessions_created_total", "Sessions created");
+    describe_counter!(
+        "sessions_evicted_total",
+        "Sessions deleted by creates at the per-user limit (SESSION_LIMIT_POLICY=evict-oldest)"
+    );
     describe_counter!(
         "sessions_deleted_total",
         "Sessions deleted (one by one or by revoking a user)"
@@ -238,6 +242,7 @@ fn error_kind(error: &SessionError, write: bool) -> &'static str {
         SessionError::Expired => "expired",
         SessionError::DataTooLarge { .. } | SessionError::ItemTooLarge => "too_large",
         SessionError::Invalid { .. } | SessionError::InvalidCursor => "invalid",
+        SessionError::TooManySessions { .. } => "too_many_sessions",
     }
 }
 
@@ -247,12 +252,19 @@ impl SessionStore for MeteredStore {
         self.inner.backend()
     }
 
-    async fn create(&self, session: &Session) -> Result<(), SessionError> {
+    async fn create(
+        &self,
+        session: &Session,
+        limit: Option<&UserLimit>,
+    ) -> Result<Created, SessionError> {
         let result = self
-            .observe("create", true, self.inner.create(session))
+            .observe("create", true, self.inner.create(session, limit))
             .await;
-        if result.is_ok() {
+        if let Ok(created) = &result {
             counter!("sessions_created_total").increment(1);
+            if created.evicted > 0 {
+                counter!("sessions_evicted_total").increment(created.evicted);
+            }
         }
         result
     }

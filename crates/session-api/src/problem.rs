@@ -29,6 +29,9 @@ pub enum ProblemCode {
     RouteNotFound,
     /// The session expired (410).
     SessionExpired,
+    /// The user already has the most live sessions `SESSION_MAX_PER_USER` allows and
+    /// `SESSION_LIMIT_POLICY` is `reject` (409): nothing was created.
+    TooManySessions,
     /// `If-Match` does not name the current version (412).
     VersionMismatch,
     /// `If-Match` is required and missing (428).
@@ -55,6 +58,7 @@ impl ProblemCode {
             403 => Self::Forbidden,
             404 => Self::SessionNotFound,
             405 => Self::MethodNotAllowed,
+            409 => Self::TooManySessions,
             410 => Self::SessionExpired,
             412 => Self::VersionMismatch,
             413 => Self::PayloadTooLarge,
@@ -215,6 +219,11 @@ impl From<SessionError> for ApiError {
             SessionError::DataTooLarge { .. } | SessionError::ItemTooLarge => {
                 Self::too_large(error.to_string())
             }
+            SessionError::TooManySessions { .. } => Self::new(
+                StatusCode::CONFLICT,
+                ProblemCode::TooManySessions,
+                error.to_string(),
+            ),
             SessionError::InvalidCursor => Self::invalid(
                 "cursor is not a nextCursor this listing issued (malformed, altered, or from another listing)",
             ),

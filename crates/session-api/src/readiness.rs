@@ -18,8 +18,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use session_core::store::{PageRequest, SecretCheck, SessionStore, StorePage, VersionCheck};
 use session_core::{
-    DataPatch, ExpiryPolicy, SecretHash, Session, SessionData, SessionError, SessionId, Timestamp,
-    UserId,
+    Created, DataPatch, ExpiryPolicy, SecretHash, Session, SessionData, SessionError, SessionId,
+    Timestamp, UserId, UserLimit,
 };
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -187,8 +187,12 @@ impl SessionStore for Watched {
         self.inner.backend()
     }
 
-    async fn create(&self, session: &Session) -> Result<(), SessionError> {
-        self.seen(self.inner.create(session).await)
+    async fn create(
+        &self,
+        session: &Session,
+        limit: Option<&UserLimit>,
+    ) -> Result<Created, SessionError> {
+        self.seen(self.inner.create(session, limit).await)
     }
 
     async fn get(

@@ -5,12 +5,15 @@
 //! name the user wrote (see [`crate::setting_values::refused_value`]).
 
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use secrecy::{ExposeSecret, SecretString};
-use session_core::ExpiryPolicy;
 use session_core::data::DEFAULT_MAX_DATA_BYTES;
+use session_core::limit::MAX_SESSIONS_PER_USER;
 use session_core::service::DEFAULT_MAX_PAGE_BYTES;
+use session_core::{ExpiryPolicy, LimitPolicy, UserLimit};
 
 use crate::setting_values::{boolean, decimal, whole};
 
@@ -148,6 +151,16 @@ pub struct Settings {
     /// Refuse PUT and PATCH without If-Match (428), so that no client overwrites blindly.
     #[arg(long = "session-require-if-match", env = "SESSION_REQUIRE_IF_MATCH", value_name = "SESSION_REQUIRE_IF_MATCH", default_value = "false", value_parser = boolean(), ignore_case = true, action = clap::ArgAction::Set, help_heading = heading::SESSIONS)]
     pub require_if_match: bool,
+
+    /// Most live sessions one user may have (1 to 1000); unset, no limit. Expired and deleted
+    /// sessions never count.
+    #[arg(long = "session-max-per-user", env = "SESSION_MAX_PER_USER", value_name = "SESSION_MAX_PER_USER", value_parser = whole::<usize>("a whole number of sessions", 1, Some(MAX_SESSIONS_PER_USER as u64)), help_heading = heading::SESSIONS)]
+    pub max_per_user: Option<usize>,
+
+    /// What a create does for a user at SESSION_MAX_PER_USER: `evict-oldest` deletes their
+    /// oldest live session(s) in the same atomic step; `reject` answers 409 too_many_sessions.
+    #[arg(long = "session-limit-policy", env = "SESSION_LIMIT_POLICY", value_name = "SESSION_LIMIT_POLICY", default_value = "evict-oldest", value_parser = PossibleValuesParser::new(["evict-oldest", "reject"]).try_map(|text| LimitPolicy::from_str(&text)), help_heading = heading::SESSIONS)]
+    pub limit_policy: LimitPolicy,
 
     /// Largest JSON size of one listing page, in bytes; a page holds fewer than
     /// `limit` sessions when they would pass it (and always at least one). Lambda responses are
@@ -339,10 +352,21 @@ impl Settings {
         Ok(self.max_data_bytes)
     }
 
+    /// The cap on live sessions per user, if `SESSION_MAX_PER_USER` is set.
+    pub fn user_limit(&self) -> Result<Option<UserLimit>, SettingsError> {
+        self.max_per_user
+            .map(|max| {
+                UserLimit::new(max, self.limit_policy)
+                    .map_err(|problem| settings_error("SESSION_MAX_PER_USER", problem))
+            })
+            .transpose()
+    }
+
     /// Checks every setting at once; the service refuses to start on the first problem.
     pub fn validate(&self) -> Result<(), SettingsError> {
         self.policy()?;
         self.data_limit()?;
+        self.user_limit()?;
         if self.table_name.len() < 3
             || self.table_name.len() > 255
             || !self
@@ -548,6 +572,43 @@ pub(crate) mod tests {
         assert_eq!(cache.embedded_cache_mb, 256);
         let off = parse(&["--embedded-read-cache-mb", "0"]).expect("parse");
         assert_eq!(off.embedded_read_cache_mb, 0);
+    }
+
+    #[test]
+    fn the_session_limit_is_off_by_default_and_checked_naming_its_variable() {
+        let defaults = parse(&[]).expect("parse");
+        assert_eq!(defaults.user_limit(), Ok(None));
+        for (flag, variable, bad) in [
+            ("--session-max-per-user", "SESSION_MAX_PER_USER", "0"),
+            ("--session-max-per-user", "SESSION_MAX_PER_USER", "1001"),
+            ("--session-max-per-user", "SESSION_MAX_PER_USER", "five"),
+            ("--session-limit-policy", "SESSION_LIMIT_POLICY", "oldest"),
+        ] {
+            let error = parse(&[flag, bad]).expect_err("out of range");
+            assert!(error.to_string().contains(variable), "{bad}: {error}");
+        }
+        let evict = parse(&["--session-max-per-user", "5"]).expect("parse");
+        assert_eq!(
+            evict.user_limit(),
+            Ok(Some(UserLimit {
+                max: 5,
+                policy: LimitPolicy::EvictOldest
+            }))
+        );
+        let reject = parse(&[
+            "--session-max-per-user",
+            "1000",
+            "--session-limit-policy",
+            "reject",
+        ])
+        .expect("parse");
+        assert_eq!(
+            reject.user_limit(),
+            Ok(Some(UserLimit {
+                max: 1000,
+                policy: LimitPolicy::Reject
+            }))
+        );
     }
 
     #[test]

@@ -351,9 +351,13 @@ impl SessionStore for Flaky {
     fn backend(&self) -> &'static str {
         "flaky"
     }
-    async fn create(&self, session: &Session) -> Result<(), SessionError> {
+    async fn create(
+        &self,
+        session: &Session,
+        limit: Option<&session_core::UserLimit>,
+    ) -> Result<session_core::Created, SessionError> {
         self.up()?;
-        self.inner.create(session).await
+        self.inner.create(session, limit).await
     }
     async fn get(
         &self,
@@ -466,6 +470,7 @@ fn flaky_app(store: Arc<Flaky>) -> axum::Router {
         max_data_bytes: 65_536,
         cursors: CursorCodec::from_secret(b"t"),
         max_page_bytes: session_core::service::DEFAULT_MAX_PAGE_BYTES,
+        user_limit: None,
     };
     router(AppState::new(
         SessionService::new(store, Arc::new(SystemClock), config),
@@ -609,6 +614,7 @@ async fn the_background_check_runs_every_interval_without_probes() {
                 max_data_bytes: 65_536,
                 cursors: CursorCodec::from_secret(b"t"),
                 max_page_bytes: session_core::service::DEFAULT_MAX_PAGE_BYTES,
+                user_limit: None,
             },
         ),
         ApiOptions::default(),
@@ -656,6 +662,7 @@ async fn hanging_app(options: ApiOptions) -> axum::Router {
         max_data_bytes: 65_536,
         cursors: CursorCodec::from_secret(b"t"),
         max_page_bytes: session_core::service::DEFAULT_MAX_PAGE_BYTES,
+        user_limit: None,
     };
     router(AppState::new(
         SessionService::new(store, Arc::new(SystemClock), config),

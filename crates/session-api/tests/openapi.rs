@@ -361,3 +361,30 @@ async fn the_user_id_pattern_refuses_what_the_service_refuses_in_the_basic_plane
         .collect();
     assert!(disagreements.is_empty(), "{disagreements:?}");
 }
+
+#[tokio::test]
+async fn the_session_limit_answers_its_documented_409() {
+    let app = TestApp::builder()
+        .user_limit(
+            session_core::UserLimit::new(2, session_core::LimitPolicy::Reject).expect("valid"),
+        )
+        .build();
+    for _ in 0..2 {
+        app.create(serde_json::json!({"userId": "capped"})).await;
+    }
+    app.post_json("/sessions", &serde_json::json!({"userId": "capped"}))
+        .await
+        .assert_problem(409, "too_many_sessions");
+    // Another user is not affected.
+    app.create(serde_json::json!({"userId": "free"})).await;
+    let doc = document(&app).await;
+    let conflict = &doc["paths"]["/sessions"]["post"]["responses"]["409"];
+    assert!(
+        conflict["description"]
+            .as_str()
+            .is_some_and(|text| text.contains("too_many_sessions")),
+        "{conflict}"
+    );
+    let codes = doc["components"]["schemas"]["ProblemCode"].to_string();
+    assert!(codes.contains("too_many_sessions"), "{codes}");
+}

@@ -95,7 +95,7 @@ pub async fn embedded(
         Operation::Create => {
             drive(tasks, duration, move |n| {
                 let store = store.clone();
-                async move { store.create(&new_session(n)).await.is_ok() }
+                async move { store.create(&new_session(n), None).await.is_ok() }
             })
             .await
         }
@@ -108,7 +108,7 @@ async fn reads(store: Arc<EmbeddedStore>, tasks: usize, duration: Duration) -> S
     let mut ids = Vec::new();
     for n in 0..1000 {
         let session = new_session(n);
-        if store.create(&session).await.is_ok() {
+        if store.create(&session, None).await.is_ok() {
             ids.push(session.id);
         }
     }

@@ -42,6 +42,15 @@ pub enum SessionError {
         "the session is larger than the store can hold (DynamoDB items are at most 400 KB, counted otherwise than JSON); send less data"
     )]
     ItemTooLarge,
+    /// The user already has the most live sessions `SESSION_MAX_PER_USER` allows, and
+    /// `SESSION_LIMIT_POLICY` is `reject`: nothing was written.
+    #[error(
+        "the user already has {limit} live sessions, the most allowed; delete one (or all) of them first"
+    )]
+    TooManySessions {
+        /// The configured limit.
+        limit: usize,
+    },
     /// A listing cursor that this service did not issue for this listing.
     #[error("the cursor is malformed, forged, or belongs to another listing")]
     InvalidCursor,

@@ -8,7 +8,7 @@ use crate::data::{encoded_size_bound, string_bound, validate_data};
 use crate::store::{PageRequest, SecretCheck, SessionStore, VersionCheck};
 use crate::{
     Clock, DataPatch, ExpiryPolicy, PresentedToken, Session, SessionData, SessionError, SessionId,
-    SessionToken, UserId,
+    SessionToken, UserId, UserLimit,
 };
 
 /// Page size when a listing names none.
@@ -76,6 +76,8 @@ pub struct ServiceConfig {
     /// Bound on the JSON size of a listing page (`LISTING_MAX_PAGE_BYTES`); a page always
     /// holds at least one session, whatever its size.
     pub max_page_bytes: usize,
+    /// The cap on live sessions per user (`SESSION_MAX_PER_USER`), if any.
+    pub user_limit: Option<UserLimit>,
 }
 
 /// Creates, reads, changes and deletes sessions under one expiry policy.
@@ -147,7 +149,9 @@ impl SessionService {
             ttl_seconds,
             version: 1,
         };
-        self.store.create(&session).await?;
+        self.store
+            .create(&session, self.config.user_limit.as_ref())
+            .await?;
         Ok((session, token))
     }
 

@@ -53,7 +53,7 @@ async fn items_have_the_documented_attributes_and_types() {
         ttl_seconds: 3600,
         version: 1,
     };
-    store.create(&session).await.expect("create");
+    store.create(&session, None).await.expect("create");
     let item = store
         .client()
         .get_item()
@@ -353,7 +353,9 @@ async fn create_all(store: &DynamoDbStore, sessions: &[Session]) {
         let mut tasks = Vec::new();
         for session in chunk {
             let (store, session) = (store.clone(), session.clone());
-            tasks.push(tokio::spawn(async move { store.create(&session).await }));
+            tasks.push(tokio::spawn(
+                async move { store.create(&session, None).await },
+            ));
         }
         for task in tasks {
             task.await.expect("join").expect("create");
@@ -526,4 +528,64 @@ async fn unprocessed_deletes_are_retried_with_growing_pauses() {
             Err(SessionError::NotFound)
         ));
     }
+}
+
+/// The per-user item of the session limit is keyed `user#<userId>`, holds the user's session ids
+/// and a version but neither `userId` nor `createdAt` nor `ttl` (so the user index never holds
+/// it and TTL never removes it), and revoke-all deletes it.
+#[tokio::test]
+async fn the_per_user_item_stays_out_of_the_index_and_goes_with_revoke_all() {
+    let Some(store) = fresh_store().await else {
+        return;
+    };
+    let t0 = base_time();
+    let owner = UserId::parse("per-user-item").expect("valid");
+    let limit = session_core::UserLimit::new(3, session_core::LimitPolicy::EvictOldest)
+        .expect("valid limit");
+    let mut ids = HashSet::new();
+    for i in 0..4 {
+        let session = new_session(&owner, t0.plus_seconds(i), 3600, json!({}));
+        store.create(&session, Some(&limit)).await.expect("create");
+        ids.insert(session.id.to_string());
+    }
+    let read = || async {
+        store
+            .client()
+            .get_item()
+            .table_name(store.table_name())
+            .key("id", AttributeValue::S("user#per-user-item".to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("get item")
+            .item
+    };
+    let item = read().await.expect("the per-user item exists");
+    assert_eq!(
+        item.get("owner"),
+        Some(&AttributeValue::S("per-user-item".to_owned()))
+    );
+    assert_eq!(
+        item.get("version"),
+        Some(&AttributeValue::N("4".to_owned()))
+    );
+    for absent in ["userId", "createdAt", TTL_ATTRIBUTE] {
+        assert!(
+            !item.contains_key(absent),
+            "{absent} must not be on the per-user item"
+        );
+    }
+    let Some(AttributeValue::M(entries)) = item.get("sessions") else {
+        panic!("no sessions map: {item:?}");
+    };
+    assert_eq!(entries.len(), 3, "bounded by the limit");
+    assert!(entries.keys().all(|id| ids.contains(id)));
+    store
+        .delete_user(&owner, t0.plus_seconds(10))
+        .await
+        .expect("revoke all");
+    assert!(
+        read().await.is_none(),
+        "revoke-all deletes the per-user item"
+    );
 }

@@ -56,7 +56,7 @@ async fn sessions_survive_closing_and_reopening_the_file() {
     let written = {
         let store = EmbeddedStore::open(&path, options(clock.clone(), 3600)).expect("open");
         let s = session("restart", t0, 3600);
-        store.create(&s).await.expect("create");
+        store.create(&s, None).await.expect("create");
         s
     };
     let store = EmbeddedStore::open(&path, options(clock, 3600)).expect("reopen");
@@ -88,8 +88,8 @@ async fn expired_sessions_read_as_expired_until_purged_then_not_found() {
     let store = EmbeddedStore::in_memory(options(clock.clone(), 600)).expect("store");
     let short = session("purge", t0, 60);
     let long = session("purge", t0, 7200);
-    store.create(&short).await.expect("create");
-    store.create(&long).await.expect("create");
+    store.create(&short, None).await.expect("create");
+    store.create(&long, None).await.expect("create");
 
     clock.set(t0.plus_seconds(60 + 599));
     assert_eq!(
@@ -129,7 +129,7 @@ async fn the_sweeper_purges_on_its_own() {
     })
     .expect("store");
     let s = session("sweeper", t0, 1);
-    store.create(&s).await.expect("create");
+    store.create(&s, None).await.expect("create");
     clock.advance_seconds(5);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
@@ -150,7 +150,9 @@ async fn the_sweeper_purges_on_its_own() {
 async fn writes_after_close_are_unavailable_not_lost_silently() {
     let store = EmbeddedStore::in_memory(EmbeddedOptions::default()).expect("store");
     store.close();
-    let result = store.create(&session("closed", base_time(), 60)).await;
+    let result = store
+        .create(&session("closed", base_time(), 60), None)
+        .await;
     assert!(
         matches!(result, Err(SessionError::Unavailable { .. })),
         "{result:?}"
@@ -173,7 +175,7 @@ async fn concurrent_writers_share_commits_and_all_land() {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
             let s = session(&format!("bulk{}", i % 7), t0, 3600);
-            store.create(&s).await.map(|()| s)
+            store.create(&s, None).await.map(|_| s)
         }));
     }
     let mut created = Vec::new();
@@ -201,7 +203,7 @@ async fn reads_racing_writes_never_see_a_replaced_or_deleted_session() {
     let store = Arc::new(EmbeddedStore::in_memory(EmbeddedOptions::default()).expect("store"));
     let sessions: Vec<Session> = (0..4).map(|_| session("race", t0, 3600)).collect();
     for s in &sessions {
-        store.create(s).await.expect("create");
+        store.create(s, None).await.expect("create");
     }
     let stop = Arc::new(AtomicBool::new(false));
     let readers: Vec<_> = (0..3)
@@ -294,7 +296,7 @@ async fn a_store_without_a_read_cache_reads_its_writes() {
     })
     .expect("store");
     let s = session("uncached", t0, 3600);
-    store.create(&s).await.expect("create");
+    store.create(&s, None).await.expect("create");
     assert_eq!(
         *store.get(&s.id, &SecretCheck::Any, t0).await.expect("read"),
         s
@@ -329,7 +331,7 @@ async fn listings_through_the_read_cache_show_every_write() {
     let kept = session("lister", t0, 3600);
     let gone = session("lister", t0, 3600);
     for s in [&short, &kept, &gone] {
-        store.create(s).await.expect("create");
+        store.create(s, None).await.expect("create");
     }
     // The first listing reads redb and fills the cache; the read by id then hits it.
     assert_eq!(
@@ -391,7 +393,7 @@ async fn the_admin_listing_runs_oldest_first_and_resumes_after_a_deleted_session
         })
         .collect();
     for s in &sessions {
-        store.create(s).await.expect("create");
+        store.create(s, None).await.expect("create");
     }
     let mut oldest_first = sessions.clone();
     oldest_first.sort_by_key(|s| s.created_at.millis());
@@ -454,14 +456,14 @@ async fn revoking_a_user_with_many_sessions_leaves_none() {
     let store = Arc::new(EmbeddedStore::in_memory(EmbeddedOptions::default()).expect("store"));
     let many = UserId::parse("many").expect("valid");
     let other = session("other", t0, 3600);
-    store.create(&other).await.expect("create");
+    store.create(&other, None).await.expect("create");
     let mut tasks = tokio::task::JoinSet::new();
     for chunk in 0..100 {
         let store = store.clone();
         tasks.spawn(async move {
             for _ in 0..MANY / 100 {
                 let s = session("many", t0.plus_seconds(chunk), 3600);
-                store.create(&s).await.expect("create");
+                store.create(&s, None).await.expect("create");
             }
         });
     }

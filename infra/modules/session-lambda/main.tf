@@ -31,6 +31,8 @@ locals {
     SESSION_SLIDING              = var.session.sliding
     SESSION_TOUCH_AFTER_SECONDS  = var.session.touch_after_seconds
     SESSION_MAX_DATA_BYTES       = var.session.max_data_bytes
+    SESSION_MAX_PER_USER         = var.session.max_per_user
+    SESSION_LIMIT_POLICY         = var.session.limit_policy
     SESSION_REQUIRE_IF_MATCH     = var.session.require_if_match
   }
   session_env = { for key, value in local.session_settings : key => tostring(value) if value != null }
@@ -62,6 +64,7 @@ locals {
     "dynamodb:Query",
     "dynamodb:Scan",
     "dynamodb:BatchWriteItem",
+    "dynamodb:BatchGetItem",
     "dynamodb:DescribeTable",
     "dynamodb:DescribeTimeToLive",
   ]
@@ -273,7 +276,7 @@ resource "aws_apigatewayv2_stage" "default" {
   # X-Session-Token header, which this format never records.
   access_log_settings {
     destination_arn = aws_cloudwatch_log_group.access.arn
-    format          = jsonencode({
+    format = jsonencode({
       requestId      = "$context.requestId"
       ip             = "$context.identity.sourceIp"
       requestTime    = "$context.requestTime"

@@ -58,9 +58,21 @@ variable "session" {
     sliding              = optional(bool)
     touch_after_seconds  = optional(number)
     max_data_bytes       = optional(number)
+    max_per_user         = optional(number)
+    limit_policy         = optional(string)
     require_if_match     = optional(bool)
   })
   default = {}
+
+  validation {
+    condition     = var.session.max_per_user == null || (try(var.session.max_per_user >= 1 && var.session.max_per_user <= 1000 && floor(var.session.max_per_user) == var.session.max_per_user, false))
+    error_message = "session.max_per_user is a whole number from 1 to 1000 (SESSION_MAX_PER_USER), or null for no limit."
+  }
+
+  validation {
+    condition     = var.session.limit_policy == null || contains(["evict-oldest", "reject"], coalesce(var.session.limit_policy, "evict-oldest"))
+    error_message = "session.limit_policy is \"evict-oldest\" or \"reject\" (SESSION_LIMIT_POLICY)."
+  }
 }
 
 variable "auth_mode" {

@@ -22,6 +22,7 @@ use crate::problem::{ApiError, ProblemBody, ProblemCode};
     request_body(content = CreateSessionRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "Created: the session and its token, which no other answer but a rotation ever shows", body = SessionWithToken, headers(("Location" = String, description = "/sessions/{id}"), ("ETag" = String, description = "\"1\""))),
+        (status = 409, description = "too_many_sessions: the user already has SESSION_MAX_PER_USER live sessions and SESSION_LIMIT_POLICY is reject; nothing was created. Under evict-oldest (the default) a create at the limit succeeds and deletes the user's oldest live session in the same atomic step", body = ProblemBody, content_type = "application/problem+json"),
     ),
 )]
 pub async fn create(

@@ -120,6 +120,7 @@ pub struct Builder {
     max_data_bytes: usize,
     max_page_bytes: usize,
     purge_after_seconds: u64,
+    user_limit: Option<session_core::UserLimit>,
 }
 
 impl Default for Builder {
@@ -130,6 +131,7 @@ impl Default for Builder {
             max_data_bytes: session_core::data::DEFAULT_MAX_DATA_BYTES,
             max_page_bytes: session_core::service::DEFAULT_MAX_PAGE_BYTES,
             purge_after_seconds: 3600,
+            user_limit: None,
         }
     }
 }
@@ -147,6 +149,12 @@ impl Builder {
 
     pub fn max_page_bytes(mut self, bytes: usize) -> Self {
         self.max_page_bytes = bytes;
+        self
+    }
+
+    #[allow(dead_code)]
+    pub fn user_limit(mut self, limit: session_core::UserLimit) -> Self {
+        self.user_limit = Some(limit);
         self
     }
 
@@ -170,6 +178,7 @@ impl Builder {
             max_data_bytes: self.max_data_bytes,
             cursors: CursorCodec::from_secret(b"test"),
             max_page_bytes: self.max_page_bytes,
+            user_limit: self.user_limit,
         };
         // Metered like the real service, so that /metrics shows the store families.
         let metered =

@@ -12,12 +12,14 @@ use serde_json::{Value, json};
 
 use crate::cursor::Position;
 
+mod limits;
 mod tokens;
 use crate::store::{PageRequest, SecretCheck, SessionStore, VersionCheck};
 use crate::{
     Address, Clock, CursorCodec, DataPatch, ExpiryPolicy, ManualClock, ServiceConfig, Session,
     SessionData, SessionError, SessionId, SessionService, SystemClock, Timestamp, UserId,
 };
+pub use limits::*;
 pub use tokens::*;
 
 /// Stamps out one `#[tokio::test]` per conformance case. `$store` is an expression of type
@@ -62,6 +64,11 @@ macro_rules! conformance_tests {
             concurrent_rotations_leave_exactly_one_working_token,
             a_delete_racing_a_rotation_never_brings_the_session_back,
             an_expired_session_is_gone_by_token,
+            concurrent_creates_under_reject_admit_exactly_the_limit,
+            concurrent_creates_under_evict_oldest_keep_the_newest,
+            the_limit_holds_with_deletes_refreshes_and_expiries_interleaved,
+            deletes_and_revoke_all_free_the_users_slots,
+            listings_never_show_the_limits_state,
         );
     };
 }
@@ -121,7 +128,7 @@ pub fn new_session(user_id: &UserId, at: Timestamp, ttl_seconds: u64, data: Valu
 }
 
 async fn stored(store: &dyn SessionStore, session: &Session) {
-    store.create(session).await.expect("create");
+    store.create(session, None).await.expect("create");
 }
 
 fn page(limit: usize, after: Option<Position>) -> PageRequest {
@@ -141,6 +148,7 @@ fn service(
             max_data_bytes: crate::data::DEFAULT_MAX_DATA_BYTES,
             cursors: CursorCodec::from_secret(b"conformance"),
             max_page_bytes: crate::service::DEFAULT_MAX_PAGE_BYTES,
+            user_limit: None,
         },
     )
 }
@@ -165,7 +173,7 @@ pub async fn create_refuses_an_existing_id(store: Arc<dyn SessionStore>) {
     let mut second = new_session(&fresh_user("dup"), t0, 3600, json!({"n": 2}));
     second.id = first.id.clone();
     assert!(
-        store.create(&second).await.is_err(),
+        store.create(&second, None).await.is_err(),
         "an existing id must not be overwritten"
     );
     assert_eq!(

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 
 use crate::cursor::Position;
 use crate::{
-    DataPatch, ExpiryPolicy, SecretHash, Session, SessionData, SessionError, SessionId, Timestamp,
-    UserId,
+    Created, DataPatch, ExpiryPolicy, SecretHash, Session, SessionData, SessionError, SessionId,
+    Timestamp, UserId, UserLimit,
 };
 
 #[cfg(feature = "conformance")]
@@ -113,7 +113,17 @@ pub trait SessionStore: Send + Sync + Debug {
     fn backend(&self) -> &'static str;
 
     /// Stores a new session. Fails if a session with its id exists.
-    async fn create(&self, session: &Session) -> Result<(), SessionError>;
+    ///
+    /// With a `limit`, the user's live sessions (at `session.created_at`, the create's now)
+    /// are counted in the same atomic step as the write, whatever other creates, deletes and
+    /// refreshes run concurrently: at the limit, `reject` refuses with `TooManySessions`,
+    /// writing nothing, and `evict-oldest` deletes the oldest (see [`UserLimit::admit`]).
+    /// Without one, a create costs exactly what it did before limits existed.
+    async fn create(
+        &self,
+        session: &Session,
+        limit: Option<&UserLimit>,
+    ) -> Result<Created, SessionError>;
 
     /// Reads a session (strongly consistent). What a store keeps in memory it shares rather
     /// than copies.

@@ -85,6 +85,7 @@ impl Table {
             max_data_bytes: session_core::data::DEFAULT_MAX_DATA_BYTES,
             cursors: CursorCodec::from_secret(b"session-lambda-tests"),
             max_page_bytes: session_core::service::DEFAULT_MAX_PAGE_BYTES,
+            user_limit: None,
         };
         let service = SessionService::new(store, Arc::new(SystemClock), config);
         let options = ApiOptions {

@@ -14,11 +14,12 @@
 mod connect;
 mod errors;
 mod item;
+mod limit;
 mod table;
 #[cfg(feature = "conformance")]
 pub mod testing;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,8 +43,8 @@ use crate::cursor::Position;
 use crate::schema::{PARTITION_KEY, USER_INDEX};
 use crate::store::{PageRequest, SecretCheck, SessionStore, StorePage, VersionCheck};
 use crate::{
-    DataPatch, ExpiryPolicy, SecretHash, Session, SessionData, SessionError, SessionId, Timestamp,
-    UserId,
+    Created, DataPatch, ExpiryPolicy, SecretHash, Session, SessionData, SessionError, SessionId,
+    Timestamp, UserId, UserLimit,
 };
 
 /// How many times a read-then-write (PATCH, refresh) starts over when another write changed
@@ -288,20 +289,27 @@ where
     F: Future<Output = Result<Fetched, SessionError>>,
 {
     let mut found = Vec::with_capacity(page.limit + 1);
-    // The last item read, when it is expired (else it is the last one found).
-    let mut last_expired = None;
+    // Where to resume after the last item read, when that item was skipped (an expired
+    // session, a per-user item); else the last session found is.
+    let mut last_skipped = None;
     let mut start = start;
     // DynamoDB applies `Limit` to the items it reads; most listings need one page.
     let mut size = i32::try_from(page.limit + 1).unwrap_or(i32::MAX).max(10);
     for _ in 0..LISTING_MAX_PAGES {
         let (items, next) = fetch(start.take(), size).await?;
         for item in items {
-            let session = from_item(item)?;
-            if session.is_expired(now) {
-                last_expired = Some(session);
+            if !limit::is_session(&item) {
+                if let Some(AttributeValue::S(id)) = item.get(PARTITION_KEY) {
+                    last_skipped = Some(Position::at_key(id));
+                }
                 continue;
             }
-            last_expired = None;
+            let session = from_item(item)?;
+            if session.is_expired(now) {
+                last_skipped = Some(Position::after(&session));
+                continue;
+            }
+            last_skipped = None;
             found.push(session);
             if found.len() > page.limit {
                 return Ok(StorePage::from_found(found, page.limit));
@@ -313,11 +321,10 @@ where
         start = next;
         size = size.max(LISTING_LATER_PAGE_ITEMS);
     }
-    let last = last_expired
-        .as_ref()
-        .or(found.last())
+    let next = last_skipped
+        .or_else(|| found.last().map(Position::after))
         .ok_or_else(|| SessionError::unavailable("DynamoDB returned only empty pages"))?;
-    let next = Some(Position::after(last));
+    let next = Some(next);
     Ok(StorePage {
         sessions: found,
         next,
@@ -396,7 +403,14 @@ impl SessionStore for DynamoDbStore {
         "dynamodb"
     }
 
-    async fn create(&self, session: &Session) -> Result<(), SessionError> {
+    async fn create(
+        &self,
+        session: &Session,
+        limit: Option<&UserLimit>,
+    ) -> Result<Created, SessionError> {
+        if let Some(limit) = limit {
+            return self.create_limited(session, limit).await;
+        }
         let result = self
             .client
             .put_item()
@@ -407,7 +421,7 @@ impl SessionStore for DynamoDbStore {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(()),
+            Ok(_) => Ok(Created::default()),
             Err(error) => match error.as_service_error() {
                 Some(PutItemError::ConditionalCheckFailedException(_)) => {
                     Err(SessionError::internal("session id collision"))
@@ -683,6 +697,7 @@ impl SessionStore for DynamoDbStore {
             .page_size(DELETE_USER_PAGE_ITEMS)
             .send();
         let mut live = 0;
+        let mut deleted = HashSet::new();
         while let Some(page) = pages.try_next().await.map_err(classify)? {
             let mut ids = Vec::with_capacity(page.items().len());
             for found in page.items() {
@@ -694,8 +709,13 @@ impl SessionStore for DynamoDbStore {
                 }
                 ids.push(id.clone());
             }
-            self.batch_delete(ids).await?;
+            self.batch_delete(ids.clone()).await?;
+            deleted.extend(ids);
         }
+        // Sessions created a moment ago, which the index may not show yet, are named by the
+        // per-user item (when a limit is on); it goes last, so that nothing of the user's is
+        // left to miscount their next sessions.
+        live += self.forget_user(user_id, &deleted, now).await?;
         Ok(live)
     }
 

@@ -27,8 +27,8 @@ use redb::{Database, ReadableDatabase, TableDefinition};
 
 use crate::store::{PageRequest, SecretCheck, SessionStore, StorePage, VersionCheck};
 use crate::{
-    Clock, DataPatch, ExpiryPolicy, SecretHash, Session, SessionData, SessionError, SessionId,
-    SystemClock, Timestamp, UserId,
+    Clock, Created, DataPatch, ExpiryPolicy, SecretHash, Session, SessionData, SessionError,
+    SessionId, SystemClock, Timestamp, UserId, UserLimit,
 };
 
 use index::Index;
@@ -257,9 +257,14 @@ impl SessionStore for EmbeddedStore {
         "embedded"
     }
 
-    async fn create(&self, session: &Session) -> Result<(), SessionError> {
+    async fn create(
+        &self,
+        session: &Session,
+        limit: Option<&UserLimit>,
+    ) -> Result<Created, SessionError> {
         let new = ops::NewSession::prepare(session)?;
-        self.write(move |tx| ops::create(tx, new)).await
+        let limit = limit.copied();
+        self.write(move |tx| ops::create(tx, new, limit)).await
     }
 
     async fn get(
@@ -502,7 +507,7 @@ mod tests {
         let new = ops::NewSession::prepare(&lost).expect("record");
         let failed = store
             .write(move |tx| {
-                ops::create(tx, new)?.expect("inserted");
+                ops::create(tx, new, None)?.expect("inserted");
                 panic!("a write that fails after its insert");
             })
             .await;
@@ -517,7 +522,7 @@ mod tests {
             Err(SessionError::NotFound)
         ));
         store
-            .create(&lost)
+            .create(&lost, None)
             .await
             .expect("the id is free, the writer runs");
         assert_eq!(
@@ -568,14 +573,15 @@ mod tests {
         let mut waiting = Vec::new();
         for s in &queued {
             let (store, s) = (store.clone(), s.clone());
-            waiting.push(tokio::spawn(async move { store.create(&s).await }));
+            waiting.push(tokio::spawn(async move { store.create(&s, None).await }));
         }
         // Every spawned create has queued its write before this one runs out of room.
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         let refused = loop {
             tokio::task::yield_now().await;
             let extra = session("extra", now, 3600);
-            match tokio::time::timeout(Duration::from_millis(100), store.create(&extra)).await {
+            match tokio::time::timeout(Duration::from_millis(100), store.create(&extra, None)).await
+            {
                 Ok(refused) => break (refused, extra),
                 Err(_) => assert!(
                     std::time::Instant::now() < deadline,
@@ -609,12 +615,12 @@ mod tests {
         let store = Arc::new(EmbeddedStore::in_memory(EmbeddedOptions::default()).expect("store"));
         let now = SystemClock.now();
         let kept = session("kept", now, 3600);
-        store.create(&kept).await.expect("create");
+        store.create(&kept, None).await.expect("create");
         let (release, holder) = hold_writer(&store).await;
 
         let abandoned = session("abandoned", now, 3600);
         let gave_up =
-            tokio::time::timeout(Duration::from_millis(50), store.create(&abandoned)).await;
+            tokio::time::timeout(Duration::from_millis(50), store.create(&abandoned, None)).await;
         assert!(gave_up.is_err(), "the create waits behind the held writer");
         let refresh = tokio::time::timeout(
             Duration::from_millis(50),
@@ -631,7 +637,7 @@ mod tests {
         let later = session("later", now, 3600);
         let after = {
             let (store, later) = (store.clone(), later.clone());
-            tokio::spawn(async move { store.create(&later).await })
+            tokio::spawn(async move { store.create(&later, None).await })
         };
 
         drop(release);
@@ -711,7 +717,7 @@ mod tests {
         let id = damaged.id.to_string();
         {
             let store = EmbeddedStore::open(&path, EmbeddedOptions::default()).expect("open");
-            store.create(&damaged).await.expect("create");
+            store.create(&damaged, None).await.expect("create");
             let mut record = record::encode(&damaged).expect("record");
             // The user id's length, after the tag, the numbers and the session id: an empty
             // user id is not a user id.
@@ -764,7 +770,7 @@ mod tests {
         let store = EmbeddedStore::in_memory(options).expect("store");
         let (gone, extended) = (session("u", t0, 60), session("u", t0, 60));
         for s in [&gone, &extended] {
-            store.create(s).await.expect("create");
+            store.create(s, None).await.expect("create");
         }
         let cutoff = sweeper::cutoff(t0.plus_seconds(61), 0);
         let due = sweeper::scan(&store.shared.db, None, usize::MAX, cutoff)

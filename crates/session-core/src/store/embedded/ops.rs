@@ -13,7 +13,7 @@ use super::record::{decode, encode};
 use super::writer::{Tx, TxnResult};
 use super::{SESSIONS, Shared, map_redb};
 use crate::store::{PageRequest, SecretCheck, StorePage, VersionCheck};
-use crate::{Session, SessionError, SessionId, Timestamp, UserId};
+use crate::{Created, Session, SessionError, SessionId, Timestamp, UserId, UserLimit};
 
 /// `session` unless it is expired at `now`.
 pub(super) fn live<S: std::borrow::Borrow<Session>>(
@@ -90,6 +90,8 @@ fn load_caching(
 pub(super) struct NewSession {
     entry: Entry,
     record: Vec<u8>,
+    /// The creation instant: the create's now, at which the user's sessions are counted.
+    now: Timestamp,
 }
 
 impl NewSession {
@@ -102,18 +104,62 @@ impl NewSession {
                 id: *session.id.as_uuid(),
             },
             record: encode(session)?,
+            now: session.created_at,
         })
     }
 }
 
-/// Inserts `new`; refuses, changing nothing, an id that is taken.
-pub(super) fn create(tx: &Tx<'_>, new: NewSession) -> TxnResult<()> {
-    if tx.create(new.entry, &new.record)? {
-        Ok(Ok(()))
-    } else {
+/// Inserts `new`; refuses, changing nothing, an id that is taken. Under `limit`, counts the
+/// user's live sessions first, in this transaction (which every write goes through), and
+/// refuses or evicts as the limit says.
+pub(super) fn create(tx: &Tx<'_>, new: NewSession, limit: Option<UserLimit>) -> TxnResult<Created> {
+    if tx.key_of(&new.entry.id).is_some() {
         // 122 random bits collided.
+        return Ok(Err(SessionError::internal("session id collision")));
+    }
+    let mut created = Created::default();
+    if let Some(limit) = limit {
+        let victims = match limit.admit(live_sessions_of(tx, &new.entry.user, new.now, limit.max)?)
+        {
+            Ok(victims) => victims,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        for (at, id) in victims {
+            if tx.remove(&index::key(at, &id))?.is_ok() {
+                created.evicted += 1;
+            }
+        }
+    }
+    if tx.create(new.entry, &new.record)? {
+        Ok(Ok(created))
+    } else {
         Ok(Err(SessionError::internal("session id collision")))
     }
+}
+
+/// `user`'s sessions live at `now`, as (created, id), when there may be `max` of them; fewer
+/// than `max` sessions in the index cannot reach the limit, so they are not looked at.
+fn live_sessions_of(
+    tx: &Tx<'_>,
+    user: &UserId,
+    now: Timestamp,
+    max: usize,
+) -> Result<Vec<(i64, uuid::Uuid)>, redb::Error> {
+    let indexed = tx.sessions_of(user);
+    if indexed.len() < max {
+        return Ok(indexed);
+    }
+    let mut live = Vec::with_capacity(indexed.len());
+    for (at, id) in indexed {
+        // Removed earlier in this batch (absent from the table already), or expired and not
+        // purged yet: neither counts.
+        if let Some(ttl) = tx.ttl(&index::key(at, &id))?
+            && !crate::policy::is_expired(ttl, now)
+        {
+            live.push((at, id));
+        }
+    }
+    Ok(live)
 }
 
 /// Loads the live session `id`, if `secret` admits it, lets `change` edit a copy (or refuse),
