@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
-use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderName};
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
@@ -22,6 +22,8 @@ pub enum Workload {
     Create,
     /// GET /sessions/{id} over pre-created sessions.
     Read,
+    /// GET /sessions/current with `X-Session-Token` over the same pre-created sessions.
+    ReadByToken,
     /// 80% read, 15% PATCH, 5% create.
     Mixed,
     /// GET /sessions/user/{userId}?limit=20 over users with 20 sessions each.
@@ -34,6 +36,7 @@ impl Workload {
         match self {
             Workload::Create => "create",
             Workload::Read => "read by id",
+            Workload::ReadByToken => "read by token",
             Workload::Mixed => "mixed 80/15/5",
             Workload::List => "per-user list",
         }
@@ -49,6 +52,8 @@ pub struct Target {
     pub token: String,
     /// Session ids to read and patch.
     pub ids: Vec<String>,
+    /// The tokens of the sessions in `ids`, from their create answers, to read by token.
+    pub tokens: Vec<String>,
     /// Users to list.
     pub users: Vec<String>,
 }
@@ -78,40 +83,70 @@ fn session_body(connection: usize, n: u64) -> String {
     .to_string()
 }
 
-/// One request of the workload: method, path, content type and body.
-fn next_request(
+/// Header that carries a session token on the `/sessions/current` routes.
+const SESSION_TOKEN: HeaderName = HeaderName::from_static("x-session-token");
+
+/// One request: what `send` puts on the wire besides the host and the bearer token.
+pub struct Call<'a> {
+    /// The method.
+    pub method: Method,
+    /// Path and query.
+    pub path: String,
+    /// `Content-Type` of the body, if it has one.
+    pub content_type: Option<&'static str>,
+    /// `X-Session-Token`, for the `/sessions/current` routes.
+    pub session_token: Option<&'a str>,
+    /// The body.
+    pub body: String,
+}
+
+impl Call<'_> {
+    fn get(path: String) -> Self {
+        Self {
+            method: Method::GET,
+            path,
+            content_type: None,
+            session_token: None,
+            body: String::new(),
+        }
+    }
+}
+
+/// One request of the workload.
+fn next_request<'a>(
     workload: Workload,
-    target: &Target,
+    target: &'a Target,
     rng: &mut Rng,
     connection: usize,
     n: u64,
-) -> (Method, String, Option<&'static str>, String) {
+) -> Call<'a> {
     let roll = rng.next() % 100;
     match (workload, roll) {
-        (Workload::Create, _) | (Workload::Mixed, 95..) => (
-            Method::POST,
-            "/sessions".to_owned(),
-            Some("application/json"),
-            session_body(connection, n),
-        ),
-        (Workload::Read, _) | (Workload::Mixed, 0..80) => (
-            Method::GET,
-            format!("/sessions/{}", rng.pick(&target.ids)),
-            None,
-            String::new(),
-        ),
-        (Workload::Mixed, _) => (
-            Method::PATCH,
-            format!("/sessions/{}", rng.pick(&target.ids)),
-            Some("application/merge-patch+json"),
-            json!({ format!("k{}", n % 16): n }).to_string(),
-        ),
-        (Workload::List, _) => (
-            Method::GET,
-            format!("/sessions/user/{}?limit=20", rng.pick(&target.users)),
-            None,
-            String::new(),
-        ),
+        (Workload::Create, _) | (Workload::Mixed, 95..) => Call {
+            method: Method::POST,
+            path: "/sessions".to_owned(),
+            content_type: Some("application/json"),
+            session_token: None,
+            body: session_body(connection, n),
+        },
+        (Workload::Read, _) | (Workload::Mixed, 0..80) => {
+            Call::get(format!("/sessions/{}", rng.pick(&target.ids)))
+        }
+        (Workload::ReadByToken, _) => Call {
+            session_token: Some(rng.pick(&target.tokens)),
+            ..Call::get("/sessions/current".to_owned())
+        },
+        (Workload::Mixed, _) => Call {
+            method: Method::PATCH,
+            path: format!("/sessions/{}", rng.pick(&target.ids)),
+            content_type: Some("application/merge-patch+json"),
+            session_token: None,
+            body: json!({ format!("k{}", n % 16): n }).to_string(),
+        },
+        (Workload::List, _) => Call::get(format!(
+            "/sessions/user/{}?limit=20",
+            rng.pick(&target.users)
+        )),
     }
 }
 
@@ -128,25 +163,26 @@ async fn connect(address: SocketAddr) -> Result<http1::SendRequest<Full<Bytes>>,
     Ok(sender)
 }
 
-/// Sends one request on `sender` and reads the whole response; returns the status and body.
+/// Sends `call` on `sender` with the bearer `token` and reads the whole response; returns the
+/// status and body.
 pub async fn send(
     sender: &mut http1::SendRequest<Full<Bytes>>,
     host: &str,
     token: &str,
-    method: Method,
-    path: &str,
-    content_type: Option<&str>,
-    body: String,
+    call: Call<'_>,
 ) -> Result<(u16, Bytes), Failure> {
     let mut request = Request::builder()
-        .method(method)
-        .uri(path)
+        .method(call.method)
+        .uri(call.path)
         .header(HOST, host)
         .header(AUTHORIZATION, format!("Bearer {token}"));
-    if let Some(content_type) = content_type {
+    if let Some(content_type) = call.content_type {
         request = request.header(CONTENT_TYPE, content_type);
     }
-    let request = request.body(Full::new(Bytes::from(body)))?;
+    if let Some(session_token) = call.session_token {
+        request = request.header(SESSION_TOKEN, session_token);
+    }
+    let request = request.body(Full::new(Bytes::from(call.body)))?;
     sender.ready().await?;
     let response = sender.send_request(request).await?;
     let status = response.status().as_u16();
@@ -208,21 +244,14 @@ async fn connection_loop(
         let Some(open) = sender.as_mut() else {
             continue;
         };
-        let (method, path, content_type, body) =
-            next_request(workload, target, &mut rng, connection, n);
-        let expected = if method == Method::POST { 201 } else { 200 };
+        let call = next_request(workload, target, &mut rng, connection, n);
+        let expected = if call.method == Method::POST {
+            201
+        } else {
+            200
+        };
         let began = Instant::now();
-        match send(
-            open,
-            &host,
-            &target.token,
-            method,
-            &path,
-            content_type,
-            body,
-        )
-        .await
-        {
+        match send(open, &host, &target.token, call).await {
             Ok((status, _)) if status == expected => stats.record(began.elapsed()),
             Ok(_) => stats.errors += 1,
             Err(_) => {
@@ -234,35 +263,51 @@ async fn connection_loop(
     stats
 }
 
-/// Creates sessions through the API and returns their ids (for read, mixed and list).
+/// Sessions created through the API before the workloads that read them.
+pub struct Seeded {
+    /// Their ids (for read by id, mixed and list).
+    pub ids: Vec<String>,
+    /// Their tokens, in the same order (for read by token).
+    pub tokens: Vec<String>,
+}
+
+/// Creates `per_user` sessions for each of `users` through the API, keeping the id and the
+/// token of each create answer.
 pub async fn seed(
     address: SocketAddr,
     token: &str,
     users: &[String],
     per_user: usize,
-) -> Result<Vec<String>, Failure> {
+) -> Result<Seeded, Failure> {
     let mut sender = connect(address).await?;
     let host = address.to_string();
-    let mut ids = Vec::new();
+    let mut seeded = Seeded {
+        ids: Vec::new(),
+        tokens: Vec::new(),
+    };
     for user in users {
         for n in 0..per_user {
             let body = json!({"userId": user, "data": {"theme": "dark", "lang": "en", "cart": [1, 2, 3], "n": n}}).to_string();
-            let (status, response) = send(
-                &mut sender,
-                &host,
-                token,
-                Method::POST,
-                "/sessions",
-                Some("application/json"),
+            let call = Call {
+                method: Method::POST,
+                path: "/sessions".to_owned(),
+                content_type: Some("application/json"),
+                session_token: None,
                 body,
-            )
-            .await?;
+            };
+            let (status, response) = send(&mut sender, &host, token, call).await?;
             if status != 201 {
                 return Err(format!("seeding got {status}").into());
             }
             let created: Value = serde_json::from_slice(&response)?;
-            ids.push(created["id"].as_str().unwrap_or_default().to_owned());
+            let (Some(id), Some(session_token)) =
+                (created["id"].as_str(), created["token"].as_str())
+            else {
+                return Err("a create answer lacks its id or token".into());
+            };
+            seeded.ids.push(id.to_owned());
+            seeded.tokens.push(session_token.to_owned());
         }
     }
-    Ok(ids)
+    Ok(seeded)
 }

@@ -5,6 +5,7 @@ mod load;
 mod stats;
 mod store;
 mod suite;
+mod verify;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -56,6 +57,10 @@ enum Command {
         /// Reads by id (else: creates).
         #[arg(long)]
         read: bool,
+        /// With --read: reads by session token (the token read and hashed, then the read
+        /// with the hash check).
+        #[arg(long, requires = "read")]
+        by_token: bool,
         /// Seconds to run.
         #[arg(long, default_value_t = 10.0)]
         duration: f64,
@@ -80,10 +85,16 @@ enum Command {
         /// Concurrent connections.
         #[arg(long, default_value_t = 32)]
         connections: usize,
+        /// The workloads to measure, comma-separated, in the order given (default: all).
+        #[arg(long, value_enum, value_delimiter = ',', default_values_t = suite::WORKLOADS)]
+        workloads: Vec<load::Workload>,
         /// Fail unless every request succeeded (for the smoke run).
         #[arg(long)]
         require_clean: bool,
     },
+    /// Time the steps of verifying a session token in process (SHA-256 of the secret, the
+    /// whole read of a presented token, the comparison of hashes); print them.
+    VerifyCost,
 }
 
 fn main() -> ExitCode {
@@ -122,11 +133,12 @@ fn main() -> ExitCode {
             };
             let users: Vec<String> = (0..20).map(|u| format!("bench-list-{u}")).collect();
             let outcome = runtime.block_on(async {
-                let ids = load::seed(address, &token, &users, 20).await?;
+                let seeded = load::seed(address, &token, &users, 20).await?;
                 let target = load::Target {
                     address,
                     token,
-                    ids,
+                    ids: seeded.ids,
+                    tokens: seeded.tokens,
                     users,
                 };
                 Ok::<_, Box<dyn std::error::Error + Send + Sync>>(
@@ -162,13 +174,14 @@ fn main() -> ExitCode {
         Command::Store {
             dynamodb_endpoint,
             read,
+            by_token,
             duration,
             connections,
         } => {
-            let operation = if read {
-                store::Operation::Get
-            } else {
-                store::Operation::Create
+            let operation = match (read, by_token) {
+                (true, true) => store::Operation::GetByToken,
+                (true, false) => store::Operation::Get,
+                (false, _) => store::Operation::Create,
             };
             let duration = Duration::from_secs_f64(duration);
             match suite::store_alone(dynamodb_endpoint, operation, connections, duration) {
@@ -195,6 +208,7 @@ fn main() -> ExitCode {
             duration,
             warmup,
             connections,
+            workloads,
             require_clean,
         } => {
             let plan = suite::Plan {
@@ -203,6 +217,7 @@ fn main() -> ExitCode {
                 duration: Duration::from_secs_f64(duration),
                 warmup: Duration::from_secs_f64(warmup),
                 connections,
+                workloads,
             };
             match suite::run(&plan) {
                 Ok(report) => {
@@ -218,6 +233,10 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+        Command::VerifyCost => {
+            let _ = writeln!(std::io::stdout(), "{}", verify::measure().sentence());
+            ExitCode::SUCCESS
         }
     }
 }

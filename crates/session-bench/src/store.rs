@@ -6,10 +6,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::json;
 use session_core::store::embedded::{EmbeddedOptions, EmbeddedStore};
-use session_core::{Clock, SecretCheck, Session, SessionId, SessionStore, SystemClock, UserId};
+use session_core::{
+    Clock, PresentedToken, SecretCheck, SecretHash, Session, SessionId, SessionStore, SessionToken,
+    SystemClock, UserId,
+};
 
 use crate::stats::Stats;
 
@@ -20,13 +24,23 @@ pub enum Operation {
     Create,
     /// Strongly consistent read by id.
     Get,
+    /// Strongly consistent read by session token: the token read as the service reads it
+    /// (its secret hashed), then the read by id, admitted only if the stored hash matches.
+    GetByToken,
+}
+
+impl Operation {
+    /// Whether it reads sessions created before the run.
+    fn reads(self) -> bool {
+        matches!(self, Operation::Get | Operation::GetByToken)
+    }
 }
 
 fn new_session(n: u64) -> Session {
     let now = SystemClock.now();
     Session {
         id: SessionId::generate(),
-        secret_hash: session_core::SecretHash::from_slice(&[7; 32]).expect("32 bytes"),
+        secret_hash: SecretHash::from_slice(&[7; 32]).expect("32 bytes"),
         user_id: UserId::parse(&format!("bench-{}", n % 64))
             .unwrap_or_else(|_| unreachable!("valid user id")),
         data: json!({"theme": "dark", "lang": "en", "cart": [1, 2, 3], "n": n})
@@ -40,6 +54,30 @@ fn new_session(n: u64) -> Session {
         ttl_seconds: 86_400,
         version: 1,
     }
+}
+
+/// A session to read, with its token: the id and the hash come from a token generated as
+/// the service generates one.
+fn readable_session(n: u64) -> Result<(Session, String), session_core::SessionError> {
+    let token = SessionToken::generate(SessionId::generate())?;
+    let session = Session {
+        id: token.id().clone(),
+        secret_hash: token.secret_hash(),
+        ..new_session(n)
+    };
+    Ok((session, token.to_string()))
+}
+
+/// The `n`th pick among `count` sessions, spread over all of them.
+fn pick(n: u64, count: usize) -> usize {
+    usize::try_from(n.wrapping_mul(2_654_435_761) % count.max(1) as u64).unwrap_or(0)
+}
+
+/// What a read by token asks of a store: the id the token names and the check of its secret;
+/// `None` for a token that names no session.
+fn presented(token: &str) -> Option<(SessionId, SecretCheck)> {
+    let presented = PresentedToken::parse(token).ok()?;
+    Some((presented.id?, SecretCheck::Matches(presented.hash)))
 }
 
 async fn drive<F, Fut>(tasks: usize, duration: Duration, operation: F) -> Stats
@@ -99,29 +137,45 @@ pub async fn embedded(
             })
             .await
         }
-        Operation::Get => reads(store, tasks, duration).await,
+        Operation::Get | Operation::GetByToken => reads(store, operation, tasks, duration).await,
     }
 }
 
-/// Reads by id through `store`, over 1000 sessions it creates first.
-async fn reads(store: Arc<EmbeddedStore>, tasks: usize, duration: Duration) -> Stats {
-    let mut ids = Vec::new();
+/// Reads by id or by token through `store`, over 1000 sessions it creates first.
+async fn reads(
+    store: Arc<EmbeddedStore>,
+    operation: Operation,
+    tasks: usize,
+    duration: Duration,
+) -> Stats {
+    let mut sessions = Vec::new();
     for n in 0..1000 {
-        let session = new_session(n);
+        let Ok((session, token)) = readable_session(n) else {
+            continue;
+        };
         if store.create(&session, None).await.is_ok() {
-            ids.push(session.id);
+            sessions.push((session.id, token));
         }
     }
-    let ids = Arc::new(ids);
+    let sessions = Arc::new(sessions);
     drive(tasks, duration, move |n| {
-        let (store, ids) = (store.clone(), ids.clone());
+        let (store, sessions) = (store.clone(), sessions.clone());
         async move {
-            let id = &ids[usize::try_from(n.wrapping_mul(2_654_435_761) % ids.len().max(1) as u64)
-                .unwrap_or(0)];
-            store
-                .get(id, &SecretCheck::Any, SystemClock.now())
-                .await
-                .is_ok()
+            let Some((id, token)) = sessions.get(pick(n, sessions.len())) else {
+                return false;
+            };
+            let by_token;
+            let (id, check) = match operation {
+                Operation::GetByToken => match presented(token) {
+                    Some(address) => {
+                        by_token = address;
+                        (&by_token.0, &by_token.1)
+                    }
+                    None => return false,
+                },
+                _ => (id, &SecretCheck::Any),
+            };
+            store.get(id, check, SystemClock.now()).await.is_ok()
         }
     })
     .await
@@ -150,11 +204,24 @@ fn item(session: &Session) -> HashMap<String, AttributeValue> {
         ("ttl".to_owned(), n(session.ttl.to_string())),
         ("ttlSeconds".to_owned(), n(session.ttl_seconds.to_string())),
         ("version".to_owned(), n("1".into())),
+        (
+            "secretHash".to_owned(),
+            AttributeValue::B(Blob::new(session.secret_hash.as_bytes().to_vec())),
+        ),
     ])
 }
 
+/// Whether `item` holds a secret hash that `check` admits.
+fn admitted(item: &HashMap<String, AttributeValue>, check: &SecretCheck) -> bool {
+    item.get("secretHash")
+        .and_then(|value| value.as_b().ok())
+        .and_then(|bytes| SecretHash::from_slice(bytes.as_ref()))
+        .is_some_and(|stored| check.admits(&stored))
+}
+
 /// DynamoDB (Local) called straight through the SDK: PutItem with the service's condition, or
-/// a consistent GetItem, on table `table`.
+/// a consistent GetItem (by token: of the id the token names, then the hash compared in
+/// process, as the service does), on table `table`.
 pub async fn dynamodb(
     client: Client,
     table: String,
@@ -162,10 +229,12 @@ pub async fn dynamodb(
     tasks: usize,
     duration: Duration,
 ) -> Stats {
-    let mut ids = Vec::new();
-    if let Operation::Get = operation {
+    let mut sessions = Vec::new();
+    if operation.reads() {
         for n in 0..1000 {
-            let session = new_session(n);
+            let Ok((session, token)) = readable_session(n) else {
+                continue;
+            };
             let put = client
                 .put_item()
                 .table_name(&table)
@@ -173,38 +242,46 @@ pub async fn dynamodb(
                 .send()
                 .await;
             if put.is_ok() {
-                ids.push(session.id.to_string());
+                sessions.push((session.id, token));
             }
         }
     }
-    let ids = Arc::new(ids);
+    let sessions = Arc::new(sessions);
     drive(tasks, duration, move |n| {
-        let (client, table, ids) = (client.clone(), table.clone(), ids.clone());
+        let (client, table, sessions) = (client.clone(), table.clone(), sessions.clone());
         async move {
-            match operation {
-                Operation::Create => client
+            if let Operation::Create = operation {
+                return client
                     .put_item()
                     .table_name(&table)
                     .set_item(Some(item(&new_session(n))))
                     .condition_expression("attribute_not_exists(id)")
                     .send()
                     .await
-                    .is_ok(),
-                Operation::Get => {
-                    let id = &ids[usize::try_from(
-                        n.wrapping_mul(2_654_435_761) % ids.len().max(1) as u64,
-                    )
-                    .unwrap_or(0)];
-                    client
-                        .get_item()
-                        .table_name(&table)
-                        .key("id", AttributeValue::S(id.clone()))
-                        .consistent_read(true)
-                        .send()
-                        .await
-                        .is_ok_and(|output| output.item.is_some())
-                }
+                    .is_ok();
             }
+            let Some((id, token)) = sessions.get(pick(n, sessions.len())) else {
+                return false;
+            };
+            let by_token;
+            let (id, check) = match operation {
+                Operation::GetByToken => match presented(token) {
+                    Some(address) => {
+                        by_token = address;
+                        (&by_token.0, &by_token.1)
+                    }
+                    None => return false,
+                },
+                _ => (id, &SecretCheck::Any),
+            };
+            client
+                .get_item()
+                .table_name(&table)
+                .key("id", AttributeValue::S(id.to_string()))
+                .consistent_read(true)
+                .send()
+                .await
+                .is_ok_and(|output| output.item.is_some_and(|item| admitted(&item, check)))
         }
     })
     .await

@@ -12,6 +12,7 @@ use session_core::store::dynamodb::testing::local_client;
 use crate::load::{self, Target, Workload};
 use crate::stats::Stats;
 use crate::store::{self, Operation};
+use crate::verify::{self, VerifyCost};
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -26,6 +27,8 @@ pub struct Plan {
     pub warmup: Duration,
     /// Concurrent connections (and concurrent store callers).
     pub connections: usize,
+    /// The workloads to measure, in this order.
+    pub workloads: Vec<Workload>,
 }
 
 type Failure = Box<dyn std::error::Error + Send + Sync>;
@@ -139,26 +142,35 @@ pub struct Row {
     pub ceiling: Stats,
 }
 
+/// The store alone under the operation a workload is compared with.
+pub struct StoreRow {
+    /// The workload it is compared with.
+    pub workload: Workload,
+    /// Measured in two halves, just before and just after the service's run of the workload.
+    pub runs: Vec<Stats>,
+}
+
 /// The whole report for one store.
 pub struct Report {
     /// `embedded` or `dynamodb`.
     pub store: &'static str,
     /// One row per workload.
     pub rows: Vec<Row>,
-    /// The store alone: create, measured in two halves, just before and just after the
-    /// service's creates.
-    pub store_create: Vec<Stats>,
-    /// The store alone: read by id, likewise around the service's reads.
-    pub store_get: Vec<Stats>,
+    /// The store alone, for the workloads that have a store operation of their own.
+    pub store_alone: Vec<StoreRow>,
+    /// What verifying a token costs in process, when reads by token were measured.
+    pub verify_cost: Option<VerifyCost>,
     /// Peak RSS of the server, KiB.
     pub peak_rss_kib: Option<u64>,
     /// The plan it followed.
     pub plan: Plan,
 }
 
-const WORKLOADS: [Workload; 4] = [
+/// Every workload, in the order of a full run.
+pub const WORKLOADS: [Workload; 5] = [
     Workload::Create,
     Workload::Read,
+    Workload::ReadByToken,
     Workload::Mixed,
     Workload::List,
 ];
@@ -177,10 +189,8 @@ struct Sides<'a> {
 struct Measured {
     /// Per workload: (service, its server's CPU time, HTTP ceiling).
     pairs: Vec<(Stats, Option<Duration>, Stats)>,
-    /// The store alone's creates: the half before and the half after the service's creates.
-    store_create: Vec<Stats>,
-    /// The store alone's reads, likewise around the service's reads.
-    store_get: Vec<Stats>,
+    /// The store alone: the half before and the half after the service's run of a workload.
+    store_alone: Vec<StoreRow>,
 }
 
 /// The store operation that a workload is compared with, if any.
@@ -188,16 +198,18 @@ fn store_operation(workload: Workload) -> Option<Operation> {
     match workload {
         Workload::Create => Some(Operation::Create),
         Workload::Read => Some(Operation::Get),
+        Workload::ReadByToken => Some(Operation::GetByToken),
         Workload::Mixed | Workload::List => None,
     }
 }
 
-/// Measures every workload on the service, on the HTTP ceiling and, for create and read, on
-/// the store alone, interleaved so that each comparison is made side by side: half the time
-/// on the store alone, half on the service, all of it on the ceiling, the other half on the
-/// service, the other half on the store alone (A B C C B A). Shared machines drift by tens of
-/// percent over minutes (and DynamoDB Local, a JVM, keeps getting faster while it compiles);
-/// measured this way a steady drift falls on every side alike instead of on one.
+/// Measures every workload of the plan on the service, on the HTTP ceiling and, for create
+/// and the reads, on the store alone, interleaved so that each comparison is made side by
+/// side: half the time on the store alone, half on the service, all of it on the ceiling, the
+/// other half on the service, the other half on the store alone (A B C C B A). Shared
+/// machines drift by tens of percent over minutes (and DynamoDB Local, a JVM, keeps getting
+/// faster while it compiles); measured this way a steady drift falls on every side alike
+/// instead of on one.
 fn measure_interleaved(
     load_runtime: &tokio::runtime::Runtime,
     plan: &Plan,
@@ -236,10 +248,9 @@ fn measure_interleaved(
     };
     let mut measured = Measured {
         pairs: Vec::new(),
-        store_create: Vec::new(),
-        store_get: Vec::new(),
+        store_alone: Vec::new(),
     };
-    for workload in WORKLOADS {
+    for &workload in &plan.workloads {
         let operation = store_operation(workload);
         let before = alone(operation);
         let (mut service, first_cpu) = on_service(workload, true);
@@ -250,17 +261,17 @@ fn measure_interleaved(
         let after = alone(operation);
         let cpu = first_cpu.zip(second_cpu).map(|(a, b)| a + b);
         measured.pairs.push((service, cpu, ceiling));
-        let runs = match operation {
-            Some(Operation::Create) => &mut measured.store_create,
-            Some(Operation::Get) => &mut measured.store_get,
-            None => continue,
-        };
-        runs.extend(before.into_iter().chain(after));
+        if operation.is_some() {
+            measured.store_alone.push(StoreRow {
+                workload,
+                runs: before.into_iter().chain(after).collect(),
+            });
+        }
     }
     measured
 }
 
-/// The store alone: durable creates and reads by id, in process.
+/// The store alone: durable creates, reads by id and reads by token, in process.
 struct StoreCeiling {
     runtime: tokio::runtime::Runtime,
     /// DynamoDB Local's client and the table of the raw calls; `None` for the embedded store.
@@ -373,11 +384,12 @@ pub fn run(plan: &Plan) -> Result<Report, Failure> {
         port,
     )?;
     let address = SocketAddr::from(([127, 0, 0, 1], port));
-    let ids = load_runtime.block_on(load::seed(address, TOKEN, &users, 20))?;
+    let seeded = load_runtime.block_on(load::seed(address, TOKEN, &users, 20))?;
     let target = Target {
         address,
         token: TOKEN.to_owned(),
-        ids,
+        ids: seeded.ids,
+        tokens: seeded.tokens,
         users: users.clone(),
     };
     // The HTTP ceiling, in a process of its own like the service, measured alongside it.
@@ -407,6 +419,11 @@ pub fn run(plan: &Plan) -> Result<Report, Failure> {
     drop(ceiling_process);
     let peak_rss_kib = peak_rss_kib(server.0.id());
     drop(server);
+    // Measured with nothing else of the suite running.
+    let verify_cost = plan
+        .workloads
+        .contains(&Workload::ReadByToken)
+        .then(verify::measure);
 
     Ok(Report {
         store: if plan.dynamodb_endpoint.is_some() {
@@ -414,8 +431,10 @@ pub fn run(plan: &Plan) -> Result<Report, Failure> {
         } else {
             "embedded"
         },
-        rows: WORKLOADS
-            .into_iter()
+        rows: plan
+            .workloads
+            .iter()
+            .copied()
             .zip(measured.pairs)
             .map(|(workload, (service, service_cpu, ceiling))| Row {
                 workload,
@@ -424,8 +443,8 @@ pub fn run(plan: &Plan) -> Result<Report, Failure> {
                 ceiling,
             })
             .collect(),
-        store_create: measured.store_create,
-        store_get: measured.store_get,
+        store_alone: measured.store_alone,
+        verify_cost,
         peak_rss_kib,
         plan: plan.clone(),
     })
@@ -484,7 +503,7 @@ impl Report {
                 s.errors,
                 row.service_cpu.filter(|_| s.ok > 0).map_or_else(
                     || "n/a".to_owned(),
-                    |cpu| format!("{:.0}", cpu.as_secs_f64() * 1e6 / s.ok as f64)
+                    |cpu| format!("{:.1}", cpu.as_secs_f64() * 1e6 / s.ok as f64)
                 ),
                 c.throughput(),
                 c.quantile_ms(0.99),
@@ -492,10 +511,14 @@ impl Report {
                 times(s.quantile_ms(0.99), c.quantile_ms(0.99)),
             );
         }
+        if self.store_alone.is_empty() {
+            self.footer(&mut out);
+            return out;
+        }
         let store_name = if self.store == "dynamodb" {
-            "DynamoDB Local through the SDK (PutItem with the service's condition; consistent GetItem)"
+            "DynamoDB Local through the SDK (PutItem with the service's condition; consistent GetItem; by token, the token read and its secret hashed as the service does, then the GetItem and the stored `secretHash` compared)"
         } else {
-            "the embedded store called in process (durable create; read by id)"
+            "the embedded store called in process (durable create; read by id; by token, the token read and its secret hashed as the service does, then the read with the hash check)"
         };
         let warm = if self.store == "dynamodb" {
             " after a JVM warm-up,"
@@ -511,12 +534,10 @@ impl Report {
             "\nThe store alone, {store_name}, {} concurrent callers{order}:\n\n| Operation | Store ops/s | Store p99 ms | Service req/s | Service vs store |\n|---|---|---|---|---|",
             self.plan.connections
         );
-        for (name, runs, workload) in [
-            ("create", &self.store_create, Workload::Create),
-            ("read by id", &self.store_get, Workload::Read),
-        ] {
+        for StoreRow { workload, runs } in &self.store_alone {
+            let name = workload.name();
             let service = self
-                .row(workload)
+                .row(*workload)
                 .map_or(0.0, |row| row.service.throughput());
             let mean = runs.iter().map(Stats::throughput).sum::<f64>() / runs.len().max(1) as f64;
             let each: Vec<String> = runs
@@ -539,6 +560,15 @@ impl Report {
                 percent(service, mean)
             );
         }
+        self.footer(&mut out);
+        out
+    }
+
+    /// What follows the tables: the cost of verifying a token, the server's peak memory.
+    fn footer(&self, out: &mut String) {
+        if let Some(cost) = &self.verify_cost {
+            let _ = writeln!(out, "\n{}", cost.sentence());
+        }
         if let Some(kib) = self.peak_rss_kib {
             let _ = writeln!(
                 out,
@@ -546,7 +576,6 @@ impl Report {
                 kib as f64 / 1024.0
             );
         }
-        out
     }
 
     /// Whether every request of every run succeeded (the harness itself works).
@@ -557,9 +586,9 @@ impl Report {
                 && row.service.ok > 0
                 && row.ceiling.ok > 0
         }) && self
-            .store_create
+            .store_alone
             .iter()
-            .chain(&self.store_get)
-            .all(|run| run.ok > 0)
+            .flat_map(|row| &row.runs)
+            .all(|run| run.ok > 0 && run.errors == 0)
     }
 }
