@@ -213,15 +213,21 @@ impl<S: Send + Sync> FromRequestParts<S> for SessionTokenHeader {
                 "this route needs exactly one X-Session-Token header with the session token",
             ));
         };
+        // Visible ASCII only, and no comma: a token never holds one, and some gateways join
+        // repeated headers with commas, which must read as repeated, not as a wrong token.
         value
             .to_str()
             .ok()
             .map(str::trim)
-            .filter(|token| !token.is_empty() && token.len() <= MAX_SESSION_TOKEN_CHARS)
+            .filter(|token| {
+                !token.is_empty()
+                    && token.len() <= MAX_SESSION_TOKEN_CHARS
+                    && token.bytes().all(|b| b.is_ascii_graphic() && b != b',')
+            })
             .map(|token| Self(token.to_owned()))
             .ok_or_else(|| {
                 ApiError::invalid(format!(
-                    "X-Session-Token must be a session token of visible ASCII characters, at most {MAX_SESSION_TOKEN_CHARS}"
+                    "X-Session-Token must be one session token of visible ASCII characters, at most {MAX_SESSION_TOKEN_CHARS}"
                 ))
             })
     }

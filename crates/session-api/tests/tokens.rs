@@ -179,8 +179,11 @@ async fn only_create_and_rotate_answer_a_token() {
 #[tokio::test]
 async fn a_missing_or_malformed_session_token_is_400() {
     let app = TestApp::new();
-    let (id, _) = id_and_token(&app.create(json!({"userId": USER})).await);
+    let (id, token) = id_and_token(&app.create(json!({"userId": USER})).await);
     let too_long = format!("{id}.{}", "A".repeat(256));
+    // Two tokens joined by a comma, as a gateway joins a repeated header; a space inside.
+    let joined = format!("{token},{token}");
+    let spaced = format!("{} {}", &token[..40], &token[40..]);
     for (method, path) in BY_TOKEN {
         for token in [
             None,
@@ -188,6 +191,8 @@ async fn a_missing_or_malformed_session_token_is_400() {
             Some("no-dot-here"),
             Some(id.as_str()),
             Some(&too_long),
+            Some(&joined),
+            Some(&spaced),
         ] {
             call(&app, method, path, token)
                 .await

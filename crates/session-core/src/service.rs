@@ -39,13 +39,26 @@ pub struct Page {
 }
 
 /// How a request names the session it is about.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub enum Address<'a> {
     /// By public id (`/sessions/{id}`): for trusted services; the id alone is enough.
     Id(&'a str),
     /// By session token (`X-Session-Token`, `/sessions/current`): the secret must match, and
     /// every write carries that match in its own condition.
     Token(&'a str),
+}
+
+impl std::fmt::Debug for Address<'_> {
+    /// A token shows only its id part: the secret never reaches a log line or a panic.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Address::Id(id) => f.debug_tuple("Id").field(id).finish(),
+            Address::Token(token) => {
+                let id = token.split_once('.').map_or("", |(id, _)| id);
+                write!(f, "Token({id:?}, secret: [REDACTED])")
+            }
+        }
+    }
 }
 
 impl Address<'_> {

@@ -233,9 +233,10 @@ mod tests {
         let text = token.to_string();
         let secret = &text[37..];
         let shown = format!(
-            "{token:?} {:?} {:?}",
+            "{token:?} {:?} {:?} {:?}",
             token.secret_hash(),
-            PresentedToken::parse(&text).expect("shape")
+            PresentedToken::parse(&text).expect("shape"),
+            crate::Address::Token(&text)
         );
         assert!(!shown.contains(secret), "{shown}");
         assert!(!shown.contains(&text), "{shown}");

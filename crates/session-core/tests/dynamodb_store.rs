@@ -24,7 +24,7 @@ use session_core::store::dynamodb::testing::{
 };
 use session_core::store::dynamodb::{DynamoDbStore, create_table};
 use session_core::store::{PageRequest, SecretCheck};
-use session_core::{Session, SessionError, SessionId, SessionStore, UserId};
+use session_core::{Session, SessionError, SessionId, SessionStore, SessionToken, UserId};
 
 session_core::conformance_tests!(async {
     fresh_store()
@@ -106,6 +106,41 @@ async fn items_have_the_documented_attributes_and_types() {
     };
     assert_eq!(data["theme"], AttributeValue::S("dark".into()));
     assert_eq!(data["n"], AttributeValue::N("2".into()));
+}
+
+/// The SDK retries a request whose answer was lost; a rotation that already landed then meets
+/// its own new hash, and is done rather than refused (which would leave the session with a
+/// secret nobody received).
+#[tokio::test]
+async fn a_rotation_sent_again_after_it_landed_succeeds() {
+    let Some(store) = fresh_store().await else {
+        return;
+    };
+    let t0 = base_time();
+    let old = SessionToken::generate(SessionId::generate()).expect("random");
+    let mut session = new_session(&UserId::parse("retry").expect("valid"), t0, 3600, json!({}));
+    session.id = old.id().clone();
+    session.secret_hash = old.secret_hash();
+    store.create(&session, None).await.expect("create");
+    let new = SessionToken::generate(session.id.clone()).expect("random");
+    let by_old = SecretCheck::Matches(old.secret_hash());
+    let first = store
+        .rotate(&session.id, &by_old, &new.secret_hash(), t0)
+        .await
+        .expect("rotate");
+    let again = store
+        .rotate(&session.id, &by_old, &new.secret_hash(), t0)
+        .await
+        .expect("the same rotation again");
+    assert_eq!(again, first);
+    assert_eq!(again.secret_hash, new.secret_hash());
+    let other = SessionToken::generate(session.id.clone()).expect("random");
+    assert!(matches!(
+        store
+            .rotate(&session.id, &by_old, &other.secret_hash(), t0)
+            .await,
+        Err(SessionError::NotFound)
+    ));
 }
 
 #[tokio::test]

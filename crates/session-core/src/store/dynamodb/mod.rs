@@ -620,16 +620,26 @@ impl SessionStore for DynamoDbStore {
             (":newSecret".to_owned(), b(new_hash)),
             (":now".to_owned(), n(now.epoch_seconds())),
         ]);
-        self.update(
-            id,
-            secret,
-            "SET #secretHash = :newSecret",
-            "attribute_exists(#id) AND #ttl > :now",
-            &["id", "ttl", "secretHash"],
-            values,
-        )
-        .await?
-        .map_err(|old| refusal(old, now, secret, &VersionCheck::Any))
+        let written = self
+            .update(
+                id,
+                secret,
+                "SET #secretHash = :newSecret",
+                "attribute_exists(#id) AND #ttl > :now",
+                &["id", "ttl", "secretHash"],
+                values,
+            )
+            .await?;
+        match written {
+            Ok(session) => Ok(session),
+            // The SDK retried a rotation whose first attempt landed but whose answer was lost:
+            // the item already holds this rotation's hash, so the rotation is done.
+            Err(Some(seen)) if seen.secret_hash.as_ref() == Some(new_hash) => {
+                self.read_live(id, &SecretCheck::Matches(*new_hash), now)
+                    .await
+            }
+            Err(old) => Err(refusal(old, now, secret, &VersionCheck::Any)),
+        }
     }
 
     async fn list_user(
