@@ -5,7 +5,7 @@
 
 use axum::extract::State;
 use axum::response::Response;
-use session_core::{Address, DataPatch};
+use session_core::Address;
 
 use crate::AppState;
 use crate::body::{
@@ -14,7 +14,7 @@ use crate::body::{
 };
 use crate::extract::{IfMatch, Json, MergePatch, SessionTokenHeader};
 use crate::problem::{ApiError, ProblemBody};
-use crate::routes::sessions::{deleted, precondition, read, rotated};
+use crate::routes::sessions::{deleted, patched, read, refreshed, replaced, rotated};
 
 /// `GET /sessions/current`: the session the token names (sliding expiry applies).
 #[utoipa::path(
@@ -45,13 +45,7 @@ pub async fn replace(
     IfMatch(if_match): IfMatch,
     Json(body): Json<ReplaceSessionRequest>,
 ) -> Result<SessionResponse, ApiError> {
-    let check = precondition(&app, if_match)?;
-    Ok(SessionResponse(
-        app.service
-            .replace(Address::Token(&token), body.data.0, &check)
-            .await?
-            .into(),
-    ))
+    replaced(&app, Address::Token(&token), if_match, body).await
 }
 
 /// `PATCH /sessions/current`: a shallow merge patch of the data.
@@ -69,13 +63,7 @@ pub async fn patch(
     IfMatch(if_match): IfMatch,
     MergePatch(DataPatchRequest(patch)): MergePatch<DataPatchRequest>,
 ) -> Result<SessionResponse, ApiError> {
-    let check = precondition(&app, if_match)?;
-    Ok(SessionResponse(
-        app.service
-            .patch(Address::Token(&token), DataPatch::new(patch.0), &check)
-            .await?
-            .into(),
-    ))
+    patched(&app, Address::Token(&token), if_match, patch).await
 }
 
 /// `POST /sessions/current/refresh`: optional `{"ttlSeconds"}`.
@@ -91,15 +79,7 @@ pub async fn refresh(
     SessionTokenHeader(token): SessionTokenHeader,
     body: Option<Json<RefreshRequest>>,
 ) -> Result<SessionResponse, ApiError> {
-    let ttl_seconds = body
-        .and_then(|Json(body)| body.ttl_seconds)
-        .map(|ttl| ttl.0);
-    Ok(SessionResponse(
-        app.service
-            .refresh(Address::Token(&token), ttl_seconds)
-            .await?
-            .into(),
-    ))
+    refreshed(&app, Address::Token(&token), body).await
 }
 
 /// `POST /sessions/current/rotate`: a new secret for the session the token names; the answer

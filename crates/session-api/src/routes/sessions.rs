@@ -13,6 +13,7 @@ use crate::body::{
 };
 use crate::extract::{IfMatch, Json, MergePatch, SessionIdParam};
 use crate::problem::{ApiError, ProblemBody, ProblemCode};
+use crate::strict_json::Data;
 
 /// `POST /sessions`: `{"userId", "data"?, "ttlSeconds"?}` → 201 with `Location`.
 #[utoipa::path(
@@ -93,13 +94,19 @@ pub async fn replace(
     IfMatch(if_match): IfMatch,
     Json(body): Json<ReplaceSessionRequest>,
 ) -> Result<SessionResponse, ApiError> {
-    let check = precondition(&app, if_match)?;
-    Ok(SessionResponse(
-        app.service
-            .replace(Address::Id(&id), body.data.0, &check)
-            .await?
-            .into(),
-    ))
+    replaced(&app, Address::Id(&id), if_match, body).await
+}
+
+/// Replaces the data of the session `at` names.
+pub(crate) async fn replaced(
+    app: &AppState,
+    at: Address<'_>,
+    if_match: Option<VersionCheck>,
+    body: ReplaceSessionRequest,
+) -> Result<SessionResponse, ApiError> {
+    let check = precondition(app, if_match)?;
+    let session = app.service.replace(at, body.data.0, &check).await?;
+    Ok(SessionResponse(session.into()))
 }
 
 /// `PATCH /sessions/{id}`: a shallow merge patch of the data.
@@ -117,13 +124,22 @@ pub async fn patch(
     IfMatch(if_match): IfMatch,
     MergePatch(DataPatchRequest(patch)): MergePatch<DataPatchRequest>,
 ) -> Result<SessionResponse, ApiError> {
-    let check = precondition(&app, if_match)?;
-    Ok(SessionResponse(
-        app.service
-            .patch(Address::Id(&id), DataPatch::new(patch.0), &check)
-            .await?
-            .into(),
-    ))
+    patched(&app, Address::Id(&id), if_match, patch).await
+}
+
+/// Merge-patches the data of the session `at` names.
+pub(crate) async fn patched(
+    app: &AppState,
+    at: Address<'_>,
+    if_match: Option<VersionCheck>,
+    patch: Data,
+) -> Result<SessionResponse, ApiError> {
+    let check = precondition(app, if_match)?;
+    let session = app
+        .service
+        .patch(at, DataPatch::new(patch.0), &check)
+        .await?;
+    Ok(SessionResponse(session.into()))
 }
 
 /// `POST /sessions/{id}/refresh`: optional `{"ttlSeconds"}`.
@@ -140,14 +156,20 @@ pub async fn refresh(
     SessionIdParam(id): SessionIdParam,
     body: Option<Json<RefreshRequest>>,
 ) -> Result<SessionResponse, ApiError> {
+    refreshed(&app, Address::Id(&id), body).await
+}
+
+/// Extends the session `at` names; a `ttlSeconds` in the body also becomes its idle timeout.
+pub(crate) async fn refreshed(
+    app: &AppState,
+    at: Address<'_>,
+    body: Option<Json<RefreshRequest>>,
+) -> Result<SessionResponse, ApiError> {
     let ttl_seconds = body
         .and_then(|Json(body)| body.ttl_seconds)
         .map(|ttl| ttl.0);
     Ok(SessionResponse(
-        app.service
-            .refresh(Address::Id(&id), ttl_seconds)
-            .await?
-            .into(),
+        app.service.refresh(at, ttl_seconds).await?.into(),
     ))
 }
 
