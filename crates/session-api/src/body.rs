@@ -132,17 +132,21 @@ pub fn etag(version: u64) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
 }
 
+/// `body`, an answer about `session`, with the session's `ETag` and its tag for the log.
+fn session_answer(body: impl Serialize, session: &Session) -> Response {
+    let mut response = Json(body).into_response();
+    response
+        .headers_mut()
+        .insert(header::ETAG, etag(session.version));
+    response
+        .extensions_mut()
+        .insert(SessionTag(session.id.fingerprint()));
+    response
+}
+
 impl IntoResponse for SessionResponse {
     fn into_response(self) -> Response {
-        let session: &Session = &self.0;
-        let mut response = Json(SessionBody::from(session)).into_response();
-        response
-            .headers_mut()
-            .insert(header::ETAG, etag(session.version));
-        response
-            .extensions_mut()
-            .insert(SessionTag(session.id.fingerprint()));
-        response
+        session_answer(SessionBody::from(&*self.0), &self.0)
     }
 }
 
@@ -175,14 +179,7 @@ impl IntoResponse for TokenResponse {
             session: SessionBody::from(&session),
             token: token.to_string(),
         };
-        let mut response = Json(body).into_response();
-        response
-            .headers_mut()
-            .insert(header::ETAG, etag(session.version));
-        response
-            .extensions_mut()
-            .insert(SessionTag(session.id.fingerprint()));
-        response
+        session_answer(body, &session)
     }
 }
 
