@@ -24,7 +24,9 @@ use session_core::store::dynamodb::testing::{
 };
 use session_core::store::dynamodb::{DynamoDbStore, create_table};
 use session_core::store::{PageRequest, SecretCheck};
-use session_core::{Session, SessionError, SessionId, SessionStore, SessionToken, UserId};
+use session_core::{
+    LimitPolicy, Session, SessionError, SessionId, SessionStore, SessionToken, UserId, UserLimit,
+};
 
 session_core::conformance_tests!(async {
     fresh_store()
@@ -106,6 +108,62 @@ async fn items_have_the_documented_attributes_and_types() {
     };
     assert_eq!(data["theme"], AttributeValue::S("dark".into()));
     assert_eq!(data["n"], AttributeValue::N("2".into()));
+}
+
+/// Creates for one user from several processes (here: stores that do not share their turns)
+/// race for the user's item; its version condition lets exactly the limit through, and the
+/// losers of each round count again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creates_racing_from_several_processes_keep_the_limit() {
+    let Some(first) = fresh_store().await else {
+        return;
+    };
+    let stores: Vec<Arc<DynamoDbStore>> = (0..4)
+        .map(|_| {
+            Arc::new(DynamoDbStore::new(
+                first.client().clone(),
+                first.table_name(),
+            ))
+        })
+        .collect();
+    let user = UserId::parse("racing").expect("valid");
+    for (policy, expected_created) in [(LimitPolicy::Reject, 3), (LimitPolicy::EvictOldest, 12)] {
+        let limit = UserLimit::new(3, policy).expect("limit");
+        let t0 = base_time();
+        let creates: Vec<_> = (0..12)
+            .map(|n| {
+                let store = stores[n % stores.len()].clone();
+                let session = new_session(&user, t0, 3600, json!({}));
+                tokio::spawn(async move { store.create(&session, Some(&limit)).await })
+            })
+            .collect();
+        let mut created = 0;
+        for create in creates {
+            match create.await.expect("no panic") {
+                Ok(_) => created += 1,
+                Err(SessionError::TooManySessions { .. }) if policy == LimitPolicy::Reject => {}
+                Err(other) => panic!("a create failed: {other:?}"),
+            }
+        }
+        assert_eq!(created, expected_created, "{policy:?}");
+        let page = first
+            .list_user(
+                &user,
+                &PageRequest {
+                    limit: 100,
+                    after: None,
+                },
+                t0,
+            )
+            .await
+            .expect("list");
+        assert_eq!(
+            page.sessions.len(),
+            3,
+            "{policy:?}: exactly the limit is live"
+        );
+        first.delete_user(&user, t0).await.expect("revoke");
+    }
 }
 
 /// The SDK retries a request whose answer was lost; a rotation that already landed then meets

@@ -21,15 +21,7 @@ fn servers(dir: &std::path::Path) -> Vec<(&'static str, Server)> {
     )];
     if let Some(endpoint) = local_endpoint() {
         let table = unique_table_name("concurrency");
-        let env = [
-            ("SESSION_STORE", "dynamodb"),
-            ("DYNAMODB_TABLE_NAME", table.as_str()),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.as_str()),
-            ("AWS_ACCESS_KEY_ID", "local"),
-            ("AWS_SECRET_ACCESS_KEY", "local"),
-            support::CURSOR_SECRET,
-        ];
+        let env = support::dynamodb_env(endpoint.as_str(), table.as_str(), &[]);
         assert!(run(&["create-table", "--wait"], &env).status.success());
         servers.push(("dynamodb", Server::spawn(&env)));
     }

@@ -9,15 +9,7 @@ use session_core::store::dynamodb::testing::{local_client, local_endpoint, uniqu
 use support::{Server, client, run};
 
 fn env<'a>(endpoint: &'a str, table: &'a str) -> Vec<(&'a str, &'a str)> {
-    vec![
-        ("SESSION_STORE", "dynamodb"),
-        ("DYNAMODB_TABLE_NAME", table),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ENDPOINT_URL_DYNAMODB", endpoint),
-        ("AWS_ACCESS_KEY_ID", "local"),
-        ("AWS_SECRET_ACCESS_KEY", "local"),
-        support::CURSOR_SECRET,
-    ]
+    support::dynamodb_env(endpoint, table, &[])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

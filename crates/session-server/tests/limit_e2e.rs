@@ -14,17 +14,14 @@ const MAX: usize = 5;
 const BURST: usize = 50;
 
 fn env<'a>(endpoint: &'a str, table: &'a str, policy: &'a str) -> Vec<(&'a str, &'a str)> {
-    vec![
-        ("SESSION_STORE", "dynamodb"),
-        ("DYNAMODB_TABLE_NAME", table),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ENDPOINT_URL_DYNAMODB", endpoint),
-        ("AWS_ACCESS_KEY_ID", "local"),
-        ("AWS_SECRET_ACCESS_KEY", "local"),
-        ("SESSION_MAX_PER_USER", "5"),
-        ("SESSION_LIMIT_POLICY", policy),
-        support::CURSOR_SECRET,
-    ]
+    support::dynamodb_env(
+        endpoint,
+        table,
+        &[
+            ("SESSION_MAX_PER_USER", "5"),
+            ("SESSION_LIMIT_POLICY", policy),
+        ],
+    )
 }
 
 /// `BURST` concurrent creates for `user`: each answer's status and body.

@@ -361,16 +361,7 @@ async fn the_dynamodb_table_and_the_logs_hold_no_token_or_secret() {
         return;
     };
     let table = unique_table_name("secrets");
-    let env = [
-        ("SESSION_STORE", "dynamodb"),
-        ("DYNAMODB_TABLE_NAME", table.as_str()),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.as_str()),
-        ("AWS_ACCESS_KEY_ID", "local"),
-        ("AWS_SECRET_ACCESS_KEY", "local"),
-        support::CURSOR_SECRET,
-        LOG_EVERYTHING,
-    ];
+    let env = support::dynamodb_env(endpoint.as_str(), table.as_str(), &[LOG_EVERYTHING]);
     let created = run(&["create-table", "--wait"], &env);
     assert!(
         created.status.success(),

@@ -98,18 +98,15 @@ async fn requests_in_flight_at_sigterm_are_answered_before_the_exit() {
             held.push(stream);
         }
     });
-    let server = Server::spawn(&[
-        ("SESSION_STORE", "dynamodb"),
-        ("DYNAMODB_TABLE_NAME", "hangs"),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ENDPOINT_URL_DYNAMODB", hole.as_str()),
-        ("AWS_ACCESS_KEY_ID", "local"),
-        ("AWS_SECRET_ACCESS_KEY", "local"),
-        support::CURSOR_SECRET,
-        ("DYNAMODB_ATTEMPT_TIMEOUT_MS", "60000"),
-        ("DYNAMODB_OPERATION_TIMEOUT_MS", "60000"),
-        ("REQUEST_TIMEOUT_SECONDS", "2"),
-    ]);
+    let server = Server::spawn(&support::dynamodb_env(
+        hole.as_str(),
+        "hangs",
+        &[
+            ("DYNAMODB_ATTEMPT_TIMEOUT_MS", "60000"),
+            ("DYNAMODB_OPERATION_TIMEOUT_MS", "60000"),
+            ("REQUEST_TIMEOUT_SECONDS", "2"),
+        ],
+    ));
     let http = client();
     let started = Instant::now();
     let in_flight: Vec<_> = (0..8)

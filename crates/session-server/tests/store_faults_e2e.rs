@@ -18,19 +18,16 @@ async fn the_server_rides_out_a_store_outage() {
     let port = free_port();
     let store = DynamoLocal::start(&lib, port, data.path());
     let endpoint = store.endpoint.clone();
-    let env = [
-        ("SESSION_STORE", "dynamodb"),
-        ("DYNAMODB_TABLE_NAME", "outage"),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.as_str()),
-        ("AWS_ACCESS_KEY_ID", "local"),
-        ("AWS_SECRET_ACCESS_KEY", "local"),
-        support::CURSOR_SECRET,
-        ("DYNAMODB_CONNECT_TIMEOUT_MS", "300"),
-        ("DYNAMODB_ATTEMPT_TIMEOUT_MS", "700"),
-        ("DYNAMODB_OPERATION_TIMEOUT_MS", "1500"),
-        ("DYNAMODB_MAX_ATTEMPTS", "2"),
-    ];
+    let env = support::dynamodb_env(
+        endpoint.as_str(),
+        "outage",
+        &[
+            ("DYNAMODB_CONNECT_TIMEOUT_MS", "300"),
+            ("DYNAMODB_ATTEMPT_TIMEOUT_MS", "700"),
+            ("DYNAMODB_OPERATION_TIMEOUT_MS", "1500"),
+            ("DYNAMODB_MAX_ATTEMPTS", "2"),
+        ],
+    );
     assert!(run(&["create-table", "--wait"], &env).status.success());
     let server = Server::spawn(&env);
     let http = client();

@@ -16,6 +16,26 @@ pub const CURSOR_SECRET: (&str, &str) = (
     "qh8kF+sX82OD7eAGypHcmgtFwjv+QyFfhgh92sO9WXg=",
 );
 
+/// The settings that serve the table `table` from the DynamoDB endpoint `endpoint` (DynamoDB
+/// Local, or a stand-in), with made-up credentials and the cursor secret, followed by `more`.
+pub fn dynamodb_env<'a>(
+    endpoint: &'a str,
+    table: &'a str,
+    more: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
+    let mut env = vec![
+        ("SESSION_STORE", "dynamodb"),
+        ("DYNAMODB_TABLE_NAME", table),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ENDPOINT_URL_DYNAMODB", endpoint),
+        ("AWS_ACCESS_KEY_ID", "local"),
+        ("AWS_SECRET_ACCESS_KEY", "local"),
+        CURSOR_SECRET,
+    ];
+    env.extend_from_slice(more);
+    env
+}
+
 /// A running server process, ended (by its PID) when dropped.
 pub struct Server {
     child: Child,

@@ -12,9 +12,12 @@
 //! nothing else is read; at the limit, a consistent BatchGetItem of the sessions themselves
 //! (never a stored copy of their `ttl`, which a refresh moves) keeps only the live ones, and the
 //! rest are pruned by the write. The version condition makes concurrent creates for one user
-//! take turns: each one that lost starts over from the read.
+//! take turns: each one that lost starts over from the read. Within one process they take
+//! turns before they start ([`UserTurns`]), so that a burst of one user's logins is served one
+//! after another instead of racing for the item.
 
 use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -23,7 +26,9 @@ use uuid::Uuid;
 
 use super::errors::classify;
 use super::item::{Item, n, names, s, to_item};
-use super::{DynamoDbStore, RACE_RETRIES, race_backoff, unprocessed_backoff};
+use backon::{BackoffBuilder, ExponentialBuilder};
+
+use super::{DynamoDbStore, race_backoff, unprocessed_backoff};
 use crate::policy::is_expired;
 use crate::schema::PARTITION_KEY;
 use crate::{Created, Session, SessionError, SessionId, Timestamp, UserId, UserLimit};
@@ -32,6 +37,10 @@ use crate::{Created, Session, SessionError, SessionId, Timestamp, UserId, UserLi
 pub(super) const USER_ITEM_PREFIX: &str = "user#";
 /// BatchGetItem takes at most 100 keys.
 const BATCH_GET_MAX: usize = 100;
+/// How long a create under the limit keeps counting again after losing the race for its
+/// user's item to another process (creates in this process take turns first). n racing
+/// processes need up to n rounds, so the bound is a time, not a number of attempts.
+const COUNT_RACE_BUDGET: Duration = Duration::from_secs(3);
 
 /// What a create under a limit read of the per-user item.
 struct Counted {
@@ -75,6 +84,36 @@ fn entries_of(item: &Item) -> Result<Counted, SessionError> {
         _ => Vec::new(),
     };
     Ok(Counted { entries, version })
+}
+
+/// Stripes of turns for the creates under a limit in this process, by user: creates for one
+/// user wait for each other here, so they never race each other for the user's item (creates
+/// from other processes still may, and the version condition settles those). Striped, so that
+/// memory stays fixed whatever the number of users; two users on one stripe only take turns.
+pub(super) struct UserTurns([tokio::sync::Mutex<()>; USER_TURN_STRIPES]);
+
+/// Stripes of [`UserTurns`]: creates under a limit for this many users at once, per process.
+const USER_TURN_STRIPES: usize = 256;
+
+impl Default for UserTurns {
+    fn default() -> Self {
+        Self(std::array::from_fn(|_| tokio::sync::Mutex::new(())))
+    }
+}
+
+impl std::fmt::Debug for UserTurns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "UserTurns({USER_TURN_STRIPES} stripes)")
+    }
+}
+
+impl UserTurns {
+    /// The stripe of `user`.
+    fn of(&self, user: &UserId) -> &tokio::sync::Mutex<()> {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(user.as_str());
+        &self.0[(hash % USER_TURN_STRIPES as u64) as usize]
+    }
 }
 
 impl DynamoDbStore {
@@ -179,8 +218,17 @@ impl DynamoDbStore {
             .set_expression_attribute_names(Some(names(&["id"])))
             .build()
             .map_err(SessionError::internal)?;
-        let mut pauses = race_backoff();
+        let _turn = self.user_turns.of(&session.user_id).lock().await;
+        let deadline = Instant::now() + COUNT_RACE_BUDGET;
+        let mut pauses = ExponentialBuilder::new()
+            .with_jitter()
+            .with_min_delay(Duration::from_millis(1))
+            .with_max_delay(Duration::from_millis(50))
+            .without_max_times()
+            .build();
+        let mut rounds = 0;
         loop {
+            rounds += 1;
             let counted = self.counted(&session.user_id).await?;
             let live = if counted.entries.len() < limit.max {
                 counted.entries
@@ -266,11 +314,13 @@ impl DynamoDbStore {
             }
             // Another create (or a revoke-all) for this user wrote in between: count again.
             match pauses.next() {
-                Some(pause) => tokio::time::sleep(pause).await,
-                None => {
+                Some(pause) if Instant::now() + pause < deadline => {
+                    tokio::time::sleep(pause).await;
+                }
+                _ => {
                     return Err(SessionError::unavailable(format!(
-                        "lost the race for this user's session count {} times; retry",
-                        RACE_RETRIES + 1
+                        "lost the race for this user's session count {rounds} times in {} s; retry",
+                        COUNT_RACE_BUDGET.as_secs()
                     )));
                 }
             }

@@ -77,6 +77,7 @@ struct Write {
 pub struct DynamoDbStore {
     client: Client,
     table: String,
+    user_turns: Arc<limit::UserTurns>,
 }
 
 impl DynamoDbStore {
@@ -85,6 +86,7 @@ impl DynamoDbStore {
         Self {
             client,
             table: table.into(),
+            user_turns: Arc::default(),
         }
     }
 
