@@ -633,8 +633,7 @@ async fn the_per_user_item_stays_out_of_the_index_and_goes_with_revoke_all() {
     };
     let t0 = base_time();
     let owner = UserId::parse("per-user-item").expect("valid");
-    let limit = session_core::UserLimit::new(3, session_core::LimitPolicy::EvictOldest)
-        .expect("valid limit");
+    let limit = UserLimit::new(3, LimitPolicy::EvictOldest).expect("valid limit");
     let mut ids = HashSet::new();
     for i in 0..4 {
         let session = new_session(&owner, t0.plus_seconds(i), 3600, json!({}));
