@@ -91,6 +91,10 @@ enum Command {
         /// Fail unless every request succeeded (for the smoke run).
         #[arg(long)]
         require_clean: bool,
+        /// A setting for the server, as KEY=VALUE (repeatable), on top of the suite's own:
+        /// e.g. `SESSION_MAX_PER_USER=5`. The suite seeds 20 users with 20 sessions each.
+        #[arg(long = "server-env", value_name = "KEY=VALUE", value_parser = suite::parse_setting)]
+        server_env: Vec<(String, String)>,
     },
     /// Time the steps of verifying a session token in process (SHA-256 of the secret, the
     /// whole read of a presented token, the comparison of hashes); print them.
@@ -210,6 +214,7 @@ fn main() -> ExitCode {
             connections,
             workloads,
             require_clean,
+            server_env,
         } => {
             let plan = suite::Plan {
                 server_bin,
@@ -218,6 +223,7 @@ fn main() -> ExitCode {
                 warmup: Duration::from_secs_f64(warmup),
                 connections,
                 workloads,
+                server_env,
             };
             match suite::run(&plan) {
                 Ok(report) => {

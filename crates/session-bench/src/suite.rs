@@ -29,6 +29,16 @@ pub struct Plan {
     pub connections: usize,
     /// The workloads to measure, in this order.
     pub workloads: Vec<Workload>,
+    /// Settings for the server on top of the suite's own (which they override).
+    pub server_env: Vec<(String, String)>,
+}
+
+/// Reads a `KEY=VALUE` server setting.
+pub fn parse_setting(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(format!("expected KEY=VALUE, got '{text}'")),
+    }
 }
 
 type Failure = Box<dyn std::error::Error + Send + Sync>;
@@ -110,6 +120,7 @@ fn server_env(plan: &Plan, dir: &Path, port: u16, table: &str) -> Vec<(String, S
             ("SESSION_CURSOR_SECRET".to_owned(), CURSOR_SECRET.to_owned()),
         ]),
     }
+    env.extend(plan.server_env.iter().cloned());
     env
 }
 
@@ -476,6 +487,17 @@ impl Report {
         let title = match self.store {
             "dynamodb" => "DynamoDB Local",
             _ => "Embedded store (redb file)",
+        };
+        let settings: Vec<String> = self
+            .plan
+            .server_env
+            .iter()
+            .map(|(key, value)| format!("`{key}={value}`"))
+            .collect();
+        let title = if settings.is_empty() {
+            title.to_owned()
+        } else {
+            format!("{title}, server with {}", settings.join(", "))
         };
         let mut out = String::new();
         let _ = writeln!(
