@@ -115,7 +115,7 @@ pub struct ForwardExtra<'a> {
     description = "Forward authentication for gateways (nginx auth_request, Traefik ForwardAuth, Envoy ext_authz, Istio CUSTOM, Oathkeeper). Served for every method, and on every path below /auth/forward (Envoy and Istio append the original path); only GET is listed here. The session token comes from X-Session-Token, or else from the cookie SESSION_COOKIE_NAME (default `session`); the header wins when both are sent. Sliding expiry applies, as on GET /sessions/current.",
     params(
         ("X-Session-Token" = Option<String>, Header, description = "The session token; wins over the cookie"),
-        ("Cookie" = Option<String>, Header, description = "The cookie SESSION_COOKIE_NAME (default `session`) holding the session token"),
+        ("session" = Option<String>, Cookie, description = "The session token, in the cookie named by SESSION_COOKIE_NAME (default `session`)"),
     ),
     responses(
         (status = 200, description = "The token opens a live session. Never 204, which Envoy counts as a denial", body = ForwardAuthBody, headers(
