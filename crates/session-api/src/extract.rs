@@ -213,17 +213,7 @@ impl<S: Send + Sync> FromRequestParts<S> for SessionTokenHeader {
                 "this route needs exactly one X-Session-Token header with the session token",
             ));
         };
-        // Visible ASCII only, and no comma: a token never holds one, and some gateways join
-        // repeated headers with commas, which must read as repeated, not as a wrong token.
-        value
-            .to_str()
-            .ok()
-            .map(str::trim)
-            .filter(|token| {
-                !token.is_empty()
-                    && token.len() <= MAX_SESSION_TOKEN_CHARS
-                    && token.bytes().all(|b| b.is_ascii_graphic() && b != b',')
-            })
+        plausible_token(value.as_bytes())
             .map(|token| Self(token.to_owned()))
             .ok_or_else(|| {
                 ApiError::invalid(format!(
@@ -231,6 +221,17 @@ impl<S: Send + Sync> FromRequestParts<S> for SessionTokenHeader {
                 ))
             })
     }
+}
+
+/// `text`, trimmed, if it may be a session token: 1 to 256 visible ASCII characters and no
+/// comma. A token never holds a comma, and some gateways join repeated headers with commas,
+/// which must read as repeated, not as a wrong token. Its shape is checked by the service.
+pub fn plausible_token(text: &[u8]) -> Option<&str> {
+    let token = std::str::from_utf8(text).ok()?.trim();
+    let plausible = !token.is_empty()
+        && token.len() <= MAX_SESSION_TOKEN_CHARS
+        && token.bytes().all(|b| b.is_ascii_graphic() && b != b',');
+    plausible.then_some(token)
 }
 
 /// The `{userId}` of a per-user route.

@@ -49,9 +49,12 @@ pub struct ApiOptions {
     /// Set when the process is shutting down: `/ready` answers 503 so that load balancers
     /// stop sending traffic while in-flight requests finish.
     pub draining: Arc<std::sync::atomic::AtomicBool>,
+    /// Where `/auth/forward` finds the session token, and whether it sends the data.
+    pub forward: routes::forward::ForwardOptions,
 }
 
-/// Protected mode (loopback clients only), no rate limit, no required If-Match, 10 s timeout.
+/// Protected mode (loopback clients only), no rate limit, no required If-Match, 10 s timeout,
+/// forward auth with the cookie `session` and no data.
 impl Default for ApiOptions {
     fn default() -> Self {
         Self {
@@ -60,6 +63,7 @@ impl Default for ApiOptions {
             request_timeout: Duration::from_secs(10),
             ready_timeout: READY_TIMEOUT,
             draining: Arc::default(),
+            forward: routes::forward::ForwardOptions::default(),
         }
     }
 }
@@ -194,6 +198,7 @@ pub fn state_from_settings(
         request_timeout: settings.request_timeout(),
         ready_timeout: READY_TIMEOUT,
         draining: Arc::default(),
+        forward: settings.forward_options(),
     };
     Ok(AppState::new(
         SessionService::new(store, clock, config),

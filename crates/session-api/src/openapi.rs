@@ -27,12 +27,15 @@ use crate::body::{
     ReplaceSessionRequest, SessionBody, SessionWithToken, StatusBody,
 };
 use crate::problem::{PROBLEM_JSON, ProblemBody, ProblemCode};
-use crate::routes::{current, listing, probes, sessions};
+use crate::routes::forward::{ForwardAuthBody, ForwardExtra};
+use crate::routes::{current, forward, listing, probes, sessions};
 
 /// Name of the bearer security scheme in the document.
 pub const BEARER: &str = "bearerAuth";
 /// Name of the session-token security scheme in the document.
 pub const SESSION_TOKEN: &str = "sessionToken";
+/// Name of the session-cookie security scheme in the document.
+pub const SESSION_COOKIE: &str = "sessionCookie";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -62,6 +65,7 @@ pub const SESSION_TOKEN: &str = "sessionToken";
         listing::list_user,
         listing::revoke_user,
         listing::list_all,
+        forward::check,
     ),
     components(schemas(
         SessionBody,
@@ -75,12 +79,15 @@ pub const SESSION_TOKEN: &str = "sessionToken";
         ReplaceSessionRequest,
         RefreshRequest,
         DataPatchRequest,
+        ForwardAuthBody,
+        ForwardExtra,
     )),
     modifiers(&SharedResponses),
     tags(
         (name = "sessions", description = "One session by its public id, or one user's sessions (client or admin token)"),
         (name = "current", description = "The session a session token names, sent as X-Session-Token (client or admin token, plus the session token)"),
         (name = "admin", description = "Every session (admin token)"),
+        (name = "forward-auth", description = "The check a gateway makes before it forwards a request (client or admin token, plus the session token in X-Session-Token or the session cookie)"),
         (name = "probes", description = "Liveness, readiness and this document (open)"),
     )
 )]
@@ -152,6 +159,13 @@ impl Modify for SharedResponses {
                 "The session token, `<id>.<secret>`, as the create or rotate answer gave it.",
             ))),
         );
+        components.add_security_scheme(
+            SESSION_COOKIE,
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                forward::DEFAULT_COOKIE_NAME,
+                "The session token in a cookie, on /auth/forward only; its name is SESSION_COOKIE_NAME (default `session`).",
+            ))),
+        );
         for (path, item) in openapi.paths.paths.iter_mut() {
             let operations = [
                 (HttpMethod::Get, &mut item.get),
@@ -177,11 +191,17 @@ impl Modify for SharedResponses {
                     operation.security = Some(vec![SecurityRequirement::default()]);
                 } else {
                     let requirement = SecurityRequirement::new::<_, _, &str>(BEARER, []);
-                    operation.security = Some(vec![if path.starts_with("/sessions/current") {
-                        requirement.add::<_, _, &str>(SESSION_TOKEN, [])
+                    operation.security = Some(if path.starts_with("/sessions/current") {
+                        vec![requirement.add::<_, _, &str>(SESSION_TOKEN, [])]
+                    } else if path == forward::PATH {
+                        // Either the header or the cookie, each with the gateway's bearer token.
+                        vec![
+                            requirement.clone().add::<_, _, &str>(SESSION_TOKEN, []),
+                            requirement.add::<_, _, &str>(SESSION_COOKIE, []),
+                        ]
                     } else {
-                        requirement
-                    }]);
+                        vec![requirement]
+                    });
                     add(
                         operation,
                         "401",

@@ -70,6 +70,23 @@ pub fn decimal(what: &'static str) -> impl TypedValueParser<Value = f64> {
     })
 }
 
+/// A cookie name: an HTTP token (RFC 6265 section 4.1.1), that is one or more visible ASCII
+/// characters other than the separators `()<>@,;:\"/[]?={}`.
+pub fn cookie_name() -> impl TypedValueParser<Value = String> {
+    StringValueParser::new().try_map(|text| {
+        let separator = |b: u8| b"()<>@,;:\\\"/[]?={}".contains(&b);
+        let token = !text.is_empty() && text.bytes().all(|b| b.is_ascii_graphic() && !separator(b));
+        if token {
+            Ok(text)
+        } else {
+            Err(Problem(
+                "is not a cookie name (visible ASCII characters, none of ()<>@,;:\\\"/[]?={})"
+                    .to_owned(),
+            ))
+        }
+    })
+}
+
 /// An IP address to listen on.
 pub fn ip_address() -> impl TypedValueParser<Value = IpAddr> {
     StringValueParser::new().try_map(|text| {

@@ -15,7 +15,7 @@ use session_core::limit::MAX_SESSIONS_PER_USER;
 use session_core::service::DEFAULT_MAX_PAGE_BYTES;
 use session_core::{ExpiryPolicy, LimitPolicy, UserLimit};
 
-use crate::setting_values::{boolean, decimal, whole};
+use crate::setting_values::{boolean, cookie_name, decimal, whole};
 
 /// Largest request body accepted, in bytes (the contract's 1 MiB).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -233,6 +233,21 @@ pub struct Settings {
     /// Turn authentication off (only behind a gateway that authenticates every request).
     #[arg(long = "auth-disabled", env = "AUTH_DISABLED", value_name = "AUTH_DISABLED", default_value = "false", value_parser = boolean(), ignore_case = true, action = clap::ArgAction::Set, help_heading = heading::AUTH)]
     pub auth_disabled: bool,
+
+    /// Name of the cookie `/auth/forward` reads the session token from when no X-Session-Token
+    /// header is sent.
+    #[arg(long = "session-cookie-name", env = "SESSION_COOKIE_NAME", value_name = "SESSION_COOKIE_NAME", default_value = crate::routes::forward::DEFAULT_COOKIE_NAME, value_parser = cookie_name(), help_heading = heading::AUTH)]
+    pub cookie_name: String,
+
+    /// `/auth/forward` also sends the session's data: `X-Session-Data` (base64url JSON) and
+    /// `extra.data` in its body.
+    #[arg(long = "forward-auth-data", env = "FORWARD_AUTH_DATA", value_name = "FORWARD_AUTH_DATA", default_value = "false", value_parser = boolean(), ignore_case = true, action = clap::ArgAction::Set, help_heading = heading::AUTH)]
+    pub forward_auth_data: bool,
+
+    /// Longest `X-Session-Data` header, in bytes; for larger data the header is left out (and
+    /// `extra.data` in the body still has it).
+    #[arg(long = "forward-auth-data-max-bytes", env = "FORWARD_AUTH_DATA_MAX_BYTES", value_name = "FORWARD_AUTH_DATA_MAX_BYTES", default_value_t = crate::routes::forward::DEFAULT_DATA_MAX_BYTES, value_parser = whole::<usize>("a whole number of bytes", 0, Some(65_536)), help_heading = heading::AUTH)]
+    pub forward_auth_data_max_bytes: usize,
 
     /// Average requests per second allowed per token (or per client address without one), at
     /// least 0.001; unset: no limit.
@@ -471,6 +486,15 @@ impl Settings {
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_seconds)
     }
+
+    /// What `/auth/forward` reads and sends.
+    pub fn forward_options(&self) -> crate::routes::forward::ForwardOptions {
+        crate::routes::forward::ForwardOptions {
+            cookie_name: self.cookie_name.clone(),
+            data: self.forward_auth_data,
+            data_max_bytes: self.forward_auth_data_max_bytes,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -572,6 +596,51 @@ pub(crate) mod tests {
         assert_eq!(cache.embedded_cache_mb, 256);
         let off = parse(&["--embedded-read-cache-mb", "0"]).expect("parse");
         assert_eq!(off.embedded_read_cache_mb, 0);
+    }
+
+    #[test]
+    fn forward_auth_settings_default_to_the_session_cookie_and_no_data() {
+        let defaults = parse(&[]).expect("parse");
+        assert_eq!(
+            defaults.forward_options(),
+            crate::routes::forward::ForwardOptions {
+                cookie_name: "session".to_owned(),
+                data: false,
+                data_max_bytes: 2048,
+            }
+        );
+        let set = parse(&[
+            "--session-cookie-name",
+            "__Host-sid",
+            "--forward-auth-data",
+            "TRUE",
+            "--forward-auth-data-max-bytes",
+            "8192",
+        ])
+        .expect("parse");
+        assert_eq!(
+            set.forward_options(),
+            crate::routes::forward::ForwardOptions {
+                cookie_name: "__Host-sid".to_owned(),
+                data: true,
+                data_max_bytes: 8192,
+            }
+        );
+        for (flag, variable, bad) in [
+            ("--session-cookie-name", "SESSION_COOKIE_NAME", ""),
+            ("--session-cookie-name", "SESSION_COOKIE_NAME", "my session"),
+            ("--session-cookie-name", "SESSION_COOKIE_NAME", "a=b"),
+            ("--session-cookie-name", "SESSION_COOKIE_NAME", "sé"),
+            ("--forward-auth-data", "FORWARD_AUTH_DATA", "maybe"),
+            (
+                "--forward-auth-data-max-bytes",
+                "FORWARD_AUTH_DATA_MAX_BYTES",
+                "65537",
+            ),
+        ] {
+            let error = parse(&[flag, bad]).expect_err(bad);
+            assert!(error.to_string().contains(variable), "{bad:?}: {error}");
+        }
     }
 
     #[test]

@@ -484,6 +484,8 @@ async fn the_methods_authentication_knows_are_the_ones_the_router_serves() {
         ("/sessions/{id}", format!("/sessions/{id}")),
         ("/sessions/{id}/refresh", format!("/sessions/{id}/refresh")),
         ("/sessions/user/{userId}", "/sessions/user/u".to_owned()),
+        ("/auth/forward", "/auth/forward".to_owned()),
+        ("/auth/forward", "/auth/forward/app/page".to_owned()),
     ] {
         for method in [
             Method::GET,

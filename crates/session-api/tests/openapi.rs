@@ -17,7 +17,9 @@ async fn document(app: &TestApp) -> Value {
     reply.json()
 }
 
-const ROUTES: [(&str, &str); 20] = [
+/// The documented operations. `/auth/forward` serves every method and every path below it;
+/// the document lists it once, as GET (OpenAPI has no "any method").
+const ROUTES: [(&str, &str); 21] = [
     ("get", "/health"),
     ("get", "/ready"),
     ("get", "/openapi.json"),
@@ -38,6 +40,7 @@ const ROUTES: [(&str, &str); 20] = [
     ("post", "/sessions/current/rotate"),
     ("get", "/sessions/user/{userId}"),
     ("delete", "/sessions/user/{userId}"),
+    ("get", "/auth/forward"),
 ];
 
 #[tokio::test]
@@ -123,9 +126,15 @@ async fn security_and_shared_errors_follow_the_route_classes() {
     );
     for (method, path) in ROUTES.iter().skip(4) {
         let op = operation(method, path);
-        // The `/current` routes need both the caller's bearer token and the session token.
+        // The `/current` routes need both the caller's bearer token and the session token;
+        // `/auth/forward` takes the session token from the header or from the cookie.
         let security = if path.starts_with("/sessions/current") {
             serde_json::json!([{"bearerAuth": [], "sessionToken": []}])
+        } else if *path == "/auth/forward" {
+            serde_json::json!([
+                {"bearerAuth": [], "sessionToken": []},
+                {"bearerAuth": [], "sessionCookie": []}
+            ])
         } else {
             serde_json::json!([{"bearerAuth": []}])
         };

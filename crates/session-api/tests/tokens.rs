@@ -105,8 +105,7 @@ async fn only_create_and_rotate_answer_a_token() {
             let second = id_and_token(&app.create(json!({"userId": USER})).await);
             let (id, token) = &first;
             let uri = path.replace("{id}", id).replace("{userId}", USER);
-            let header = path
-                .starts_with("/sessions/current")
+            let header = (path.starts_with("/sessions/current") || path == "/auth/forward")
                 .then_some(token.as_str());
             let reply = call(&app, method, &uri, header).await;
             let route = format!("{method} {path}");

@@ -181,6 +181,23 @@ fn cases() -> Vec<Case> {
             headers: TOKEN1,
             ..case("GET", "/sessions/current")
         },
+        // Forward auth, as a gateway calls it with its client token: the live token (header,
+        // then cookie, on a path below the route), then the rotated-away one.
+        Case {
+            headers: TOKEN1,
+            token: Some(CLIENT_TOKEN),
+            ..case("GET", "/auth/forward")
+        },
+        Case {
+            headers: &[("cookie", "theme=dark; session={token1}")],
+            token: Some(CLIENT_TOKEN),
+            ..case("POST", "/auth/forward/app/orders")
+        },
+        Case {
+            headers: &[("x-session-token", "{old-token1}")],
+            token: Some(CLIENT_TOKEN),
+            ..case("GET", "/auth/forward")
+        },
         case("GET", "/sessions/current"),
         Case {
             headers: &[("x-session-token", "not-a-session-token")],
@@ -257,13 +274,15 @@ struct Answer {
 }
 
 /// The headers compared between adapters (`X-Request-Id` is only checked for presence).
-const COMPARED_HEADERS: [&str; 6] = [
+const COMPARED_HEADERS: [&str; 8] = [
     "content-type",
     "etag",
     "cache-control",
     "location",
     "allow",
     "www-authenticate",
+    "x-session-id",
+    "x-session-user-id",
 ];
 
 /// Per-adapter state: the ids it created, their tokens, and the last cursor it returned.
@@ -543,6 +562,26 @@ async fn server_and_lambda_give_the_same_answers() {
         [
             200, 200, 412, 200, 200, 200, 404, 404, 200, 400, 400, 200, 204, 404
         ]
+    );
+
+    // Forward auth: the live token by header and by cookie, then the rotated-away one.
+    let forward: Vec<&Value> = cases()
+        .iter()
+        .zip(&expected)
+        .filter(|(case, _)| case.path.starts_with("/auth/forward"))
+        .map(|(_, answer)| answer)
+        .collect();
+    let statuses: Vec<u64> = forward
+        .iter()
+        .map(|answer| answer["status"].as_u64().expect("status"))
+        .collect();
+    assert_eq!(statuses, [200, 200, 401]);
+    for answer in &forward[..2] {
+        assert_eq!(answer["headers"]["x-session-id"], "<id1>", "{answer}");
+    }
+    assert_eq!(
+        forward[2]["headers"]["www-authenticate"],
+        r#"Session realm="session-api""#
     );
 
     for source in [

@@ -116,6 +116,12 @@ fn help_groups_the_options_and_shows_every_boolean_spelling() {
         ("--api-tokens", "Authentication and limits:"),
         ("--api-tokens-file", "Authentication and limits:"),
         ("--auth-disabled", "Authentication and limits:"),
+        ("--session-cookie-name", "Authentication and limits:"),
+        ("--forward-auth-data", "Authentication and limits:"),
+        (
+            "--forward-auth-data-max-bytes",
+            "Authentication and limits:",
+        ),
         ("--rate-limit-burst", "Authentication and limits:"),
         ("--shutdown-grace-seconds", "Shutdown:"),
         ("--log-format", "Logging:"),
@@ -125,8 +131,8 @@ fn help_groups_the_options_and_shows_every_boolean_spelling() {
     let spellings = "[possible values: true, false, yes, no, on, off, 1, 0, y, n, t, f]";
     assert_eq!(
         help.matches(spellings).count(),
-        3,
-        "SESSION_SLIDING, SESSION_REQUIRE_IF_MATCH and AUTH_DISABLED list every spelling:\n{help}"
+        4,
+        "SESSION_SLIDING, SESSION_REQUIRE_IF_MATCH, AUTH_DISABLED and FORWARD_AUTH_DATA list every spelling:\n{help}"
     );
     assert!(help.contains("[env: SESSION_TTL_HOURS=]"), "{help}");
     assert!(help.contains("[default: 24]"), "{help}");

@@ -1,6 +1,7 @@
 //! The routes of the contract.
 
 pub mod current;
+pub mod forward;
 pub mod listing;
 pub mod probes;
 pub mod sessions;
@@ -8,14 +9,14 @@ pub mod sessions;
 use axum::Router;
 use axum::extract::MatchedPath;
 use axum::http::{Method, Request};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 
 use crate::AppState;
 use crate::problem::ApiError;
 
 /// The route templates, for metric labels and route classes (`&'static` so that a label
 /// costs nothing per request).
-pub const TEMPLATES: [&str; 13] = [
+pub const TEMPLATES: [&str; 14] = [
     "/health",
     "/ready",
     "/openapi.json",
@@ -28,17 +29,22 @@ pub const TEMPLATES: [&str; 13] = [
     "/sessions/{id}/refresh",
     "/sessions/{id}/rotate",
     "/sessions/user/{userId}",
+    forward::PATH,
     UNMATCHED,
 ];
 
 /// The label of a request that matched no route.
 pub const UNMATCHED: &str = "unmatched";
 
-/// The route template `request` matched (`UNMATCHED` for none).
+/// The route template `request` matched (`UNMATCHED` for none). The paths below
+/// `/auth/forward` count as `/auth/forward`: they are one route, whatever a gateway appends.
 pub fn template_of<B>(request: &Request<B>) -> &'static str {
     let matched = request.extensions().get::<MatchedPath>();
     matched
         .and_then(|path| {
+            if path.as_str() == forward::SUBPATHS {
+                return Some(&forward::PATH);
+            }
             TEMPLATES
                 .iter()
                 .find(|template| **template == path.as_str())
@@ -78,6 +84,8 @@ pub fn routes() -> Router<AppState> {
             "/sessions/user/{userId}",
             get(listing::list_user).delete(listing::revoke_user),
         )
+        .route(forward::PATH, any(forward::check))
+        .route(forward::SUBPATHS, any(forward::check))
         .fallback(unknown_route)
 }
 
@@ -104,6 +112,7 @@ pub fn serves(method: &Method, template: &str) -> bool {
         | "/sessions/current/refresh"
         | "/sessions/current/rotate" => method == Method::POST,
         "/sessions/user/{userId}" => method == Method::GET || method == Method::DELETE,
+        forward::PATH => true,
         _ => false,
     }
 }
