@@ -43,6 +43,11 @@ async fn stores(clock: &Arc<ManualClock>) -> Vec<(&'static str, Arc<dyn SessionS
 }
 
 /// The router over `store`, with `policy` and the forward-auth `options`.
+/// The router over `store` with the default policy and options.
+fn default_app(store: &Arc<dyn SessionStore>, clock: &Arc<ManualClock>) -> Router {
+    app(store, clock, ExpiryPolicy::default(), ApiOptions::default())
+}
+
 fn app(
     store: &Arc<dyn SessionStore>,
     clock: &Arc<ManualClock>,
@@ -142,12 +147,7 @@ fn assert_denied(reply: &Reply, what: &str) {
 async fn a_live_token_answers_200_with_the_identity_in_headers_and_body() {
     let clock = Arc::new(ManualClock::new(base_time()));
     for (name, store) in stores(&clock).await {
-        let router = app(
-            &store,
-            &clock,
-            ExpiryPolicy::default(),
-            ApiOptions::default(),
-        );
+        let router = default_app(&store, &clock);
         let created = create(&router, "alice", json!({"role": "admin"})).await;
         let token = token_of(&created);
         let reply = call(
@@ -187,12 +187,7 @@ async fn a_live_token_answers_200_with_the_identity_in_headers_and_body() {
 async fn the_token_comes_from_the_header_or_else_from_the_cookie() {
     let clock = Arc::new(ManualClock::new(base_time()));
     for (name, store) in stores(&clock).await {
-        let router = app(
-            &store,
-            &clock,
-            ExpiryPolicy::default(),
-            ApiOptions::default(),
-        );
+        let router = default_app(&store, &clock);
         let alice = create(&router, "alice", json!({})).await;
         let bob = create(&router, "bob", json!({})).await;
         let (alice_token, bob_token) = (token_of(&alice), token_of(&bob));
@@ -251,12 +246,7 @@ async fn the_token_comes_from_the_header_or_else_from_the_cookie() {
 async fn every_method_and_every_path_below_the_route_is_served() {
     let clock = Arc::new(ManualClock::new(base_time()));
     for (name, store) in stores(&clock).await {
-        let router = app(
-            &store,
-            &clock,
-            ExpiryPolicy::default(),
-            ApiOptions::default(),
-        );
+        let router = default_app(&store, &clock);
         let created = create(&router, "alice", json!({})).await;
         let token = token_of(&created);
         for uri in [
@@ -289,12 +279,7 @@ async fn every_method_and_every_path_below_the_route_is_served() {
 async fn every_token_that_opens_no_live_session_is_401_never_404_400_or_410() {
     let clock = Arc::new(ManualClock::new(base_time()));
     for (name, store) in stores(&clock).await {
-        let router = app(
-            &store,
-            &clock,
-            ExpiryPolicy::default(),
-            ApiOptions::default(),
-        );
+        let router = default_app(&store, &clock);
         let forward = |token: String| {
             let router = router.clone();
             async move {
@@ -411,12 +396,7 @@ async fn the_data_header_is_sent_only_when_enabled_and_within_its_bound() {
         assert_eq!(reply.json()["extra"]["data"], data, "{name}");
 
         // Off: neither.
-        let off = app(
-            &store,
-            &clock,
-            ExpiryPolicy::default(),
-            ApiOptions::default(),
-        );
+        let off = default_app(&store, &clock);
         let reply = call(&off, Method::GET, "/auth/forward", &header).await;
         assert!(reply.header("x-session-data").is_none(), "{name}: off");
         assert!(reply.json()["extra"].get("data").is_none(), "{name}: off");
@@ -427,12 +407,7 @@ async fn the_data_header_is_sent_only_when_enabled_and_within_its_bound() {
 async fn a_user_id_that_is_not_plain_ascii_is_percent_encoded_in_its_header() {
     let clock = Arc::new(ManualClock::new(base_time()));
     for (name, store) in stores(&clock).await {
-        let router = app(
-            &store,
-            &clock,
-            ExpiryPolicy::default(),
-            ApiOptions::default(),
-        );
+        let router = default_app(&store, &clock);
         for (user, header) in [
             ("zoë", "zo%C3%AB"),
             (" admin", "%20admin"),
