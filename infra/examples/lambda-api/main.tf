@@ -11,6 +11,9 @@ module "table" {
   kms_key_arn         = var.table_kms_key_arn
   deletion_protection = var.deletion_protection
   tags                = var.tags
+
+  replica_regions      = var.replica_regions
+  replica_kms_key_arns = var.replica_kms_key_arns
 }
 
 module "api" {

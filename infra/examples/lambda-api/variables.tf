@@ -71,3 +71,15 @@ variable "tags" {
     service = "session-api"
   }
 }
+
+variable "replica_regions" {
+  description = "Other regions to replicate the table to (a global table; see docs/operations.md#multi-region). Empty: one region."
+  type        = list(string)
+  default     = []
+}
+
+variable "replica_kms_key_arns" {
+  description = "Region => customer-managed KMS key for each replica; needed for every replica region when table_kms_key_arn is set."
+  type        = map(string)
+  default     = {}
+}

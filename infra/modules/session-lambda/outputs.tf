@@ -42,3 +42,13 @@ output "log_group_name" {
   description = "Log group of the function."
   value       = aws_cloudwatch_log_group.function.name
 }
+
+output "api_id" {
+  description = "ID of the HTTP API (the ApiId dimension of its CloudWatch metrics)."
+  value       = aws_apigatewayv2_api.http.id
+}
+
+output "reserved_concurrency" {
+  description = "The function's reserved concurrent executions (-1: none reserved)."
+  value       = aws_lambda_function.api.reserved_concurrent_executions
+}

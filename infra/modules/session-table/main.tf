@@ -6,6 +6,10 @@
 # Only key attributes are declared. `ttl` is deliberately NOT an `attribute` block: DynamoDB
 # rejects attribute definitions that no key uses, and the provider would show a perpetual diff.
 
+locals {
+  global = length(var.replica_regions) > 0
+}
+
 resource "aws_dynamodb_table" "sessions" {
   name         = var.table_name
   billing_mode = "PAY_PER_REQUEST"
@@ -47,7 +51,30 @@ resource "aws_dynamodb_table" "sessions" {
     kms_key_arn = var.kms_key_arn
   }
 
+  # A global table (replica_regions not empty): DynamoDB replicates through the table's stream,
+  # which must carry new and old images. Each replica gets PITR and encryption like this one.
+  # What replication means for sessions: docs/operations.md#multi-region.
+  stream_enabled   = local.global
+  stream_view_type = local.global ? "NEW_AND_OLD_IMAGES" : null
+
+  dynamic "replica" {
+    for_each = var.replica_regions
+    content {
+      region_name            = replica.value
+      point_in_time_recovery = true
+      kms_key_arn            = lookup(var.replica_kms_key_arns, replica.value, null)
+      propagate_tags         = true
+    }
+  }
+
   deletion_protection_enabled = var.deletion_protection
 
   tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = var.kms_key_arn == null || alltrue([for region in var.replica_regions : contains(keys(var.replica_kms_key_arns), region)])
+      error_message = "kms_key_arn is set: replica_kms_key_arns needs a key ARN for every region of replica_regions."
+    }
+  }
 }

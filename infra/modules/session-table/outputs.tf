@@ -12,3 +12,8 @@ output "index_arns" {
   description = "ARN pattern that covers the table's secondary indexes."
   value       = "${aws_dynamodb_table.sessions.arn}/index/*"
 }
+
+output "replica_regions" {
+  description = "Regions the table is replicated to (empty: not a global table)."
+  value       = [for replica in aws_dynamodb_table.sessions.replica : replica.region_name]
+}

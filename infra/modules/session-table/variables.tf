@@ -26,3 +26,20 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "replica_regions" {
+  description = "Other regions to replicate the table to, making it a global table (multi-Region eventual consistency; read docs/operations.md#multi-region first). Empty (default): a table in the provider's region only. Never include the provider's own region."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = length(distinct(var.replica_regions)) == length(var.replica_regions)
+    error_message = "replica_regions lists each region once."
+  }
+}
+
+variable "replica_kms_key_arns" {
+  description = "Region => ARN of a customer-managed KMS key in that region, for each replica. Required for every replica region when kms_key_arn is set (a KMS key serves only its own region); a replica without one uses the AWS managed key aws/dynamodb."
+  type        = map(string)
+  default     = {}
+}
