@@ -24,6 +24,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, KeysAndAttributes, Put, TransactWriteItem};
 use uuid::Uuid;
 
+use super::capacity::{self, Kind};
 use super::errors::classify;
 use super::item::{Item, n, names, s, to_item};
 use backon::{BackoffBuilder, ExponentialBuilder};
@@ -118,16 +119,22 @@ impl UserTurns {
 
 impl DynamoDbStore {
     /// The per-user item of `user`, read consistently.
-    async fn counted(&self, user: &UserId) -> Result<Counted, SessionError> {
+    async fn counted(
+        &self,
+        operation: &'static str,
+        user: &UserId,
+    ) -> Result<Counted, SessionError> {
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
             .set_key(Some(user_key(user)))
             .consistent_read(true)
+            .return_consumed_capacity(capacity::RETURN)
             .send()
             .await
             .map_err(classify)?;
+        capacity::record(operation, Kind::Read, output.consumed_capacity());
         match output.item {
             Some(item) => entries_of(&item),
             None => Ok(Counted {
@@ -141,6 +148,7 @@ impl DynamoDbStore {
     /// sessions themselves.
     async fn still_live(
         &self,
+        operation: &'static str,
         entries: Vec<(i64, Uuid)>,
         now: Timestamp,
     ) -> Result<Vec<(i64, Uuid)>, SessionError> {
@@ -163,9 +171,11 @@ impl DynamoDbStore {
                     .client
                     .batch_get_item()
                     .request_items(&self.table, request)
+                    .return_consumed_capacity(capacity::RETURN)
                     .send()
                     .await
                     .map_err(classify)?;
+                capacity::record(operation, Kind::Read, output.consumed_capacity());
                 for found in output
                     .responses
                     .and_then(|mut responses| responses.remove(&self.table))
@@ -229,11 +239,11 @@ impl DynamoDbStore {
         let mut rounds = 0;
         loop {
             rounds += 1;
-            let counted = self.counted(&session.user_id).await?;
+            let counted = self.counted("create", &session.user_id).await?;
             let live = if counted.entries.len() < limit.max {
                 counted.entries
             } else {
-                self.still_live(counted.entries, now).await?
+                self.still_live("create", counted.entries, now).await?
             };
             let victims = limit.admit(live.clone())?;
             let mut kept: HashMap<String, AttributeValue> = live
@@ -280,10 +290,12 @@ impl DynamoDbStore {
                 .client
                 .transact_write_items()
                 .set_transact_items(Some(items))
+                .return_consumed_capacity(capacity::RETURN)
                 .send()
                 .await;
             let error = match result {
-                Ok(_) => {
+                Ok(output) => {
+                    capacity::record("create", Kind::Write, output.consumed_capacity());
                     return Ok(Created {
                         evicted: victims.len() as u64,
                     });
@@ -340,7 +352,7 @@ impl DynamoDbStore {
         let mut live = 0;
         let mut pauses = race_backoff();
         loop {
-            let counted = self.counted(user).await?;
+            let counted = self.counted("delete_user", user).await?;
             if counted.version == 0 {
                 return Ok(live);
             }
@@ -349,9 +361,12 @@ impl DynamoDbStore {
                 .into_iter()
                 .filter(|(_, id)| !deleted.contains(&id.to_string()))
                 .collect();
-            let others = self.still_live(others, now).await?;
-            self.batch_delete(others.iter().map(|(_, id)| id.to_string()).collect())
-                .await?;
+            let others = self.still_live("delete_user", others, now).await?;
+            self.batch_delete(
+                "delete_user",
+                others.iter().map(|(_, id)| id.to_string()).collect(),
+            )
+            .await?;
             live += others.len() as u64;
             let result = self
                 .client
@@ -361,10 +376,14 @@ impl DynamoDbStore {
                 .condition_expression("#version = :version")
                 .set_expression_attribute_names(Some(names(&["version"])))
                 .expression_attribute_values(":version", n(counted.version))
+                .return_consumed_capacity(capacity::RETURN)
                 .send()
                 .await;
             match result {
-                Ok(_) => return Ok(live),
+                Ok(output) => {
+                    capacity::record("delete_user", Kind::Write, output.consumed_capacity());
+                    return Ok(live);
+                }
                 Err(error) => match error.as_service_error() {
                     Some(DeleteItemError::ConditionalCheckFailedException(_)) => {}
                     _ => return Err(classify(error)),
