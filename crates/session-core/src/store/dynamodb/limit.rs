@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, KeysAndAttributes, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use uuid::Uuid;
 
 use super::capacity::{self, Kind};
@@ -29,15 +29,13 @@ use super::errors::classify;
 use super::item::{Item, n, names, s, to_item};
 use backon::{BackoffBuilder, ExponentialBuilder};
 
-use super::{DynamoDbStore, race_backoff, unprocessed_backoff};
+use super::{DynamoDbStore, race_backoff};
 use crate::policy::is_expired;
 use crate::schema::PARTITION_KEY;
 use crate::{Created, Session, SessionError, SessionId, Timestamp, UserId, UserLimit};
 
 /// The prefix of per-user items' keys. Session ids are UUIDs, so no session id starts with it.
 pub(super) const USER_ITEM_PREFIX: &str = "user#";
-/// BatchGetItem takes at most 100 keys.
-const BATCH_GET_MAX: usize = 100;
 /// How long a create under the limit keeps counting again after losing the race for its
 /// user's item to another process (creates in this process take turns first). n racing
 /// processes need up to n rounds, so the bound is a time, not a number of attempts.
@@ -152,61 +150,16 @@ impl DynamoDbStore {
         entries: Vec<(i64, Uuid)>,
         now: Timestamp,
     ) -> Result<Vec<(i64, Uuid)>, SessionError> {
-        let mut live_ids = HashSet::new();
-        for chunk in entries.chunks(BATCH_GET_MAX) {
-            let keys = chunk
-                .iter()
-                .map(|(_, id)| HashMap::from([(PARTITION_KEY.to_owned(), s(id.to_string()))]))
-                .collect();
-            let mut request = KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .consistent_read(true)
-                .projection_expression("#id, #ttl")
-                .set_expression_attribute_names(Some(names(&["id", "ttl"])))
-                .build()
-                .map_err(SessionError::internal)?;
-            let mut pauses = unprocessed_backoff();
-            loop {
-                let output = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .return_consumed_capacity(capacity::RETURN)
-                    .send()
-                    .await
-                    .map_err(classify)?;
-                capacity::record(operation, Kind::Read, output.consumed_capacity());
-                for found in output
-                    .responses
-                    .and_then(|mut responses| responses.remove(&self.table))
-                    .unwrap_or_default()
-                {
-                    let (Some(AttributeValue::S(id)), Some(AttributeValue::N(ttl))) =
-                        (found.get(PARTITION_KEY), found.get("ttl"))
-                    else {
-                        continue;
-                    };
-                    if ttl.parse().is_ok_and(|ttl| !is_expired(ttl, now)) {
-                        live_ids.insert(id.clone());
-                    }
-                }
-                match output
-                    .unprocessed_keys
-                    .and_then(|mut unprocessed| unprocessed.remove(&self.table))
-                {
-                    Some(rest) if !rest.keys().is_empty() => request = rest,
-                    _ => break,
-                }
-                match pauses.next() {
-                    Some(pause) => tokio::time::sleep(pause).await,
-                    None => {
-                        return Err(SessionError::unavailable(
-                            "session reads stayed unprocessed; retry",
-                        ));
-                    }
-                }
-            }
-        }
+        let ids: Vec<String> = entries.iter().map(|(_, id)| id.to_string()).collect();
+        let found = self.items_by_id(operation, &ids, &["id", "ttl"]).await?;
+        let live_ids: HashSet<&String> = found
+            .iter()
+            .filter(|(_, item)| {
+                matches!(item.get("ttl"), Some(AttributeValue::N(ttl))
+                    if ttl.parse().is_ok_and(|ttl| !is_expired(ttl, now)))
+            })
+            .map(|(id, _)| id)
+            .collect();
         Ok(entries
             .into_iter()
             .filter(|(_, id)| live_ids.contains(&id.to_string()))

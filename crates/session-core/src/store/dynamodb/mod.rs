@@ -11,6 +11,7 @@
 //! condition that what it read is still there, and starts over if a concurrent write got in
 //! between.
 
+mod by_key;
 mod capacity;
 mod connect;
 mod errors;
@@ -705,7 +706,12 @@ impl SessionStore for DynamoDbStore {
             async move {
                 let output = request.send().await.map_err(classify)?;
                 capacity::record("list_user", Kind::Read, output.consumed_capacity());
-                Ok((output.items.unwrap_or_default(), output.last_evaluated_key))
+                let ids = by_key::ids_of(output.items());
+                // In the index's order; an entry whose session is gone (the index lags the
+                // table) has no item and drops out.
+                let mut found = self.items_by_id("list_user", &ids, &[]).await?;
+                let items = ids.iter().filter_map(|id| found.remove(id)).collect();
+                Ok((items, output.last_evaluated_key))
             }
         })
         .await
@@ -736,8 +742,9 @@ impl SessionStore for DynamoDbStore {
     }
 
     /// Finds the user's sessions through the index (eventually consistent: one created a
-    /// moment ago may be missed) a page at a time, and deletes each page in batches of 25
-    /// before reading the next, so that memory stays bounded whatever the user has.
+    /// moment ago may be missed) a page at a time, reads which of them are live (the index
+    /// holds keys only), and deletes each page in batches of 25 before reading the next, so
+    /// that memory stays bounded whatever the user has.
     async fn delete_user(&self, user_id: &UserId, now: Timestamp) -> Result<u64, SessionError> {
         let mut pages = self
             .client
@@ -745,8 +752,8 @@ impl SessionStore for DynamoDbStore {
             .table_name(&self.table)
             .index_name(USER_INDEX)
             .key_condition_expression("#userId = :user")
-            .projection_expression("#id, #ttl")
-            .set_expression_attribute_names(Some(names(&["userId", "id", "ttl"])))
+            .projection_expression("#id")
+            .set_expression_attribute_names(Some(names(&["userId", "id"])))
             .expression_attribute_values(":user", s(user_id.as_str()))
             .return_consumed_capacity(capacity::RETURN)
             .into_paginator()
@@ -756,16 +763,16 @@ impl SessionStore for DynamoDbStore {
         let mut deleted = HashSet::new();
         while let Some(page) = pages.try_next().await.map_err(classify)? {
             capacity::record("delete_user", Kind::Read, page.consumed_capacity());
-            let mut ids = Vec::with_capacity(page.items().len());
-            for found in page.items() {
-                let Some(AttributeValue::S(id)) = found.get(PARTITION_KEY) else {
-                    continue;
-                };
-                if seen(Some(found)).is_some_and(|seen| !crate::policy::is_expired(seen.ttl, now)) {
-                    live += 1;
-                }
-                ids.push(id.clone());
-            }
+            let ids = by_key::ids_of(page.items());
+            let stored = self
+                .items_by_id("delete_user", &ids, &["id", "ttl"])
+                .await?;
+            live += stored
+                .values()
+                .filter(|item| {
+                    seen(Some(item)).is_some_and(|seen| !crate::policy::is_expired(seen.ttl, now))
+                })
+                .count() as u64;
             self.batch_delete("delete_user", ids.clone()).await?;
             deleted.extend(ids);
         }
