@@ -1,5 +1,6 @@
 //! Prometheus metrics: requests by route template (never the raw path, whose ids would give
-//! every session a series of its own), store operations by backend, operation and error kind, session lifecycle
+//! every session a series of its own), store operations by backend, operation and error kind,
+//! DynamoDB capacity units (recorded by the DynamoDB store itself), session lifecycle
 //! counters, and build info. Served at `/metrics` in the Prometheus text format.
 //!
 //! The recorder is process-wide (the `metrics` facade has one global recorder), installed on
@@ -108,6 +109,10 @@ fn describe() {
     describe_counter!(
         "session_store_errors_total",
         "Store operations that failed, by backend, operation and kind (throttled, unavailable, internal, conditional_failure, not_found, expired, too_large)"
+    );
+    describe_gauge!(
+        "session_store_capacity_units_total",
+        "DynamoDB capacity units consumed, as DynamoDB reports them, by store operation, kind (read, write) and target (table, index); only grows (a gauge because units come in halves)"
     );
     describe_counter!("sessions_created_total", "Sessions created");
     describe_counter!(

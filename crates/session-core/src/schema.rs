@@ -13,8 +13,9 @@ pub const USER_INDEX: &str = "userId-index";
 pub const USER_INDEX_PARTITION_KEY: &str = "userId";
 /// Sort key of [`USER_INDEX`] (type S, RFC 3339 with milliseconds, so text order is time order).
 pub const USER_INDEX_SORT_KEY: &str = "createdAt";
-/// Projection of [`USER_INDEX`]: every attribute, so listings need no second read.
-pub const USER_INDEX_PROJECTION: &str = "ALL";
+/// Projection of [`USER_INDEX`]: keys only, so that a write that changes no key (a touch, a
+/// PUT) is not written to the index again; listings read the sessions by key.
+pub const USER_INDEX_PROJECTION: &str = "KEYS_ONLY";
 /// Billing mode of the table: on demand.
 pub const BILLING_MODE: &str = "PAY_PER_REQUEST";
 /// The attributes declared in the table definition (key attributes only), with their types.

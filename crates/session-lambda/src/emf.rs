@@ -69,7 +69,11 @@ impl CounterFn for Handle {
 }
 
 impl GaugeFn for Handle {
-    fn increment(&self, _value: f64) {}
+    /// A gauge that is only incremented counts what may come in fractions (DynamoDB's
+    /// capacity units): what one invocation adds is summed, like a counter's.
+    fn increment(&self, value: f64) {
+        self.push(Kind::Counter, value);
+    }
 
     fn decrement(&self, _value: f64) {}
 
@@ -276,6 +280,38 @@ mod tests {
         let mut again = Vec::new();
         recorder.flush(&mut again).expect("flush");
         assert!(again.is_empty(), "a flush forgets what it wrote");
+    }
+
+    #[test]
+    fn capacity_units_are_summed_per_invocation_with_their_labels_as_dimensions() {
+        let recorder = EmfRecorder::default();
+        let metadata = Metadata::new("test", Level::INFO, None);
+        let key = Key::from_parts(
+            "session_store_capacity_units_total",
+            vec![
+                metrics::Label::new("operation", "list_user"),
+                metrics::Label::new("kind", "read"),
+                metrics::Label::new("target", "index"),
+            ],
+        );
+        let units = recorder.register_gauge(&key, &metadata);
+        units.increment(0.5);
+        units.increment(1.0);
+
+        let mut out = Vec::new();
+        recorder.flush(&mut out).expect("flush");
+        let document: Value =
+            serde_json::from_slice(out.trim_ascii_end()).expect("one JSON document");
+        assert_eq!(document["session_store_capacity_units_total"], 1.5);
+        assert_eq!(document["target"], "index");
+        assert_eq!(
+            document["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["operation", "kind", "target"]])
+        );
+        assert_eq!(
+            document["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Unit"],
+            "Count"
+        );
     }
 
     #[test]

@@ -166,6 +166,22 @@ async fn a_session_walks_through_http_api_and_rest_api_events() {
         "the store and router are built once per cold start"
     );
 
+    // The DynamoDB capacity of each invocation reaches CloudWatch through EMF: the create wrote
+    // one unit to the table and one to the index.
+    let create_units: std::collections::BTreeMap<&str, f64> = logs
+        .iter()
+        .filter(|doc| doc.get("_aws").is_some() && doc["operation"] == "create")
+        .filter_map(|doc| {
+            let units = doc.get("session_store_capacity_units_total")?.as_f64()?;
+            Some((doc["target"].as_str()?, units))
+        })
+        .collect();
+    assert_eq!(
+        create_units,
+        [("index", 1.0), ("table", 1.0)].into(),
+        "EMF documents of the create: {logs:?}"
+    );
+
     // JSON logs as Lambda filters them: level and timestamp on top, the client from the event.
     let requests: Vec<&Value> = logs
         .iter()

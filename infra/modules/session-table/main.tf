@@ -1,6 +1,6 @@
 # The sessions table, exactly as session_core::schema describes it:
 # partition key `id` (S), TTL on `ttl` (N, epoch seconds), global secondary index
-# `userId-index` (`userId` S + `createdAt` S, projection ALL), on-demand billing.
+# `userId-index` (`userId` S + `createdAt` S, projection KEYS_ONLY), on-demand billing.
 # crates/session-server/tests/deploy_schema.rs fails if this block drifts from those constants.
 #
 # Only key attributes are declared. `ttl` is deliberately NOT an `attribute` block: DynamoDB
@@ -34,7 +34,7 @@ resource "aws_dynamodb_table" "sessions" {
     name            = "userId-index"
     hash_key        = "userId"
     range_key       = "createdAt"
-    projection_type = "ALL"
+    projection_type = "KEYS_ONLY"
   }
 
   ttl {

@@ -21,22 +21,21 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, KeysAndAttributes, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use uuid::Uuid;
 
+use super::capacity::{self, Kind};
 use super::errors::classify;
 use super::item::{Item, n, names, s, to_item};
 use backon::{BackoffBuilder, ExponentialBuilder};
 
-use super::{DynamoDbStore, race_backoff, unprocessed_backoff};
+use super::{DynamoDbStore, race_backoff};
 use crate::policy::is_expired;
 use crate::schema::PARTITION_KEY;
 use crate::{Created, Session, SessionError, SessionId, Timestamp, UserId, UserLimit};
 
 /// The prefix of per-user items' keys. Session ids are UUIDs, so no session id starts with it.
 pub(super) const USER_ITEM_PREFIX: &str = "user#";
-/// BatchGetItem takes at most 100 keys.
-const BATCH_GET_MAX: usize = 100;
 /// How long a create under the limit keeps counting again after losing the race for its
 /// user's item to another process (creates in this process take turns first). n racing
 /// processes need up to n rounds, so the bound is a time, not a number of attempts.
@@ -118,16 +117,22 @@ impl UserTurns {
 
 impl DynamoDbStore {
     /// The per-user item of `user`, read consistently.
-    async fn counted(&self, user: &UserId) -> Result<Counted, SessionError> {
+    async fn counted(
+        &self,
+        operation: &'static str,
+        user: &UserId,
+    ) -> Result<Counted, SessionError> {
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
             .set_key(Some(user_key(user)))
             .consistent_read(true)
+            .return_consumed_capacity(capacity::RETURN)
             .send()
             .await
             .map_err(classify)?;
+        capacity::record(operation, Kind::Read, output.consumed_capacity());
         match output.item {
             Some(item) => entries_of(&item),
             None => Ok(Counted {
@@ -141,62 +146,20 @@ impl DynamoDbStore {
     /// sessions themselves.
     async fn still_live(
         &self,
+        operation: &'static str,
         entries: Vec<(i64, Uuid)>,
         now: Timestamp,
     ) -> Result<Vec<(i64, Uuid)>, SessionError> {
-        let mut live_ids = HashSet::new();
-        for chunk in entries.chunks(BATCH_GET_MAX) {
-            let keys = chunk
-                .iter()
-                .map(|(_, id)| HashMap::from([(PARTITION_KEY.to_owned(), s(id.to_string()))]))
-                .collect();
-            let mut request = KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .consistent_read(true)
-                .projection_expression("#id, #ttl")
-                .set_expression_attribute_names(Some(names(&["id", "ttl"])))
-                .build()
-                .map_err(SessionError::internal)?;
-            let mut pauses = unprocessed_backoff();
-            loop {
-                let output = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(classify)?;
-                for found in output
-                    .responses
-                    .and_then(|mut responses| responses.remove(&self.table))
-                    .unwrap_or_default()
-                {
-                    let (Some(AttributeValue::S(id)), Some(AttributeValue::N(ttl))) =
-                        (found.get(PARTITION_KEY), found.get("ttl"))
-                    else {
-                        continue;
-                    };
-                    if ttl.parse().is_ok_and(|ttl| !is_expired(ttl, now)) {
-                        live_ids.insert(id.clone());
-                    }
-                }
-                match output
-                    .unprocessed_keys
-                    .and_then(|mut unprocessed| unprocessed.remove(&self.table))
-                {
-                    Some(rest) if !rest.keys().is_empty() => request = rest,
-                    _ => break,
-                }
-                match pauses.next() {
-                    Some(pause) => tokio::time::sleep(pause).await,
-                    None => {
-                        return Err(SessionError::unavailable(
-                            "session reads stayed unprocessed; retry",
-                        ));
-                    }
-                }
-            }
-        }
+        let ids: Vec<String> = entries.iter().map(|(_, id)| id.to_string()).collect();
+        let found = self.items_by_id(operation, &ids, &["id", "ttl"]).await?;
+        let live_ids: HashSet<&String> = found
+            .iter()
+            .filter(|(_, item)| {
+                matches!(item.get("ttl"), Some(AttributeValue::N(ttl))
+                    if ttl.parse().is_ok_and(|ttl| !is_expired(ttl, now)))
+            })
+            .map(|(id, _)| id)
+            .collect();
         Ok(entries
             .into_iter()
             .filter(|(_, id)| live_ids.contains(&id.to_string()))
@@ -229,11 +192,11 @@ impl DynamoDbStore {
         let mut rounds = 0;
         loop {
             rounds += 1;
-            let counted = self.counted(&session.user_id).await?;
+            let counted = self.counted("create", &session.user_id).await?;
             let live = if counted.entries.len() < limit.max {
                 counted.entries
             } else {
-                self.still_live(counted.entries, now).await?
+                self.still_live("create", counted.entries, now).await?
             };
             let victims = limit.admit(live.clone())?;
             let mut kept: HashMap<String, AttributeValue> = live
@@ -280,10 +243,12 @@ impl DynamoDbStore {
                 .client
                 .transact_write_items()
                 .set_transact_items(Some(items))
+                .return_consumed_capacity(capacity::RETURN)
                 .send()
                 .await;
             let error = match result {
-                Ok(_) => {
+                Ok(output) => {
+                    capacity::record("create", Kind::Write, output.consumed_capacity());
                     return Ok(Created {
                         evicted: victims.len() as u64,
                     });
@@ -340,7 +305,7 @@ impl DynamoDbStore {
         let mut live = 0;
         let mut pauses = race_backoff();
         loop {
-            let counted = self.counted(user).await?;
+            let counted = self.counted("delete_user", user).await?;
             if counted.version == 0 {
                 return Ok(live);
             }
@@ -349,9 +314,12 @@ impl DynamoDbStore {
                 .into_iter()
                 .filter(|(_, id)| !deleted.contains(&id.to_string()))
                 .collect();
-            let others = self.still_live(others, now).await?;
-            self.batch_delete(others.iter().map(|(_, id)| id.to_string()).collect())
-                .await?;
+            let others = self.still_live("delete_user", others, now).await?;
+            self.batch_delete(
+                "delete_user",
+                others.iter().map(|(_, id)| id.to_string()).collect(),
+            )
+            .await?;
             live += others.len() as u64;
             let result = self
                 .client
@@ -361,10 +329,14 @@ impl DynamoDbStore {
                 .condition_expression("#version = :version")
                 .set_expression_attribute_names(Some(names(&["version"])))
                 .expression_attribute_values(":version", n(counted.version))
+                .return_consumed_capacity(capacity::RETURN)
                 .send()
                 .await;
             match result {
-                Ok(_) => return Ok(live),
+                Ok(output) => {
+                    capacity::record("delete_user", Kind::Write, output.consumed_capacity());
+                    return Ok(live);
+                }
                 Err(error) => match error.as_service_error() {
                     Some(DeleteItemError::ConditionalCheckFailedException(_)) => {}
                     _ => return Err(classify(error)),

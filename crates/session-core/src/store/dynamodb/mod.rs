@@ -11,6 +11,8 @@
 //! condition that what it read is still there, and starts over if a concurrent write got in
 //! between.
 
+mod by_key;
+mod capacity;
 mod connect;
 mod errors;
 mod item;
@@ -19,6 +21,7 @@ mod table;
 #[cfg(feature = "conformance")]
 pub mod testing;
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +39,7 @@ use backon::{BackoffBuilder, ExponentialBuilder};
 pub use connect::{DynamoDbConfig, connect};
 pub use table::{CreateTableOutcome, create_table};
 
+use capacity::Kind;
 use errors::classify;
 use item::{Item, Seen, b, data_value, from_item, key, n, names, s, seen, to_item, ts};
 
@@ -64,10 +68,11 @@ const LISTING_LATER_PAGE_ITEMS: i32 = 100;
 /// Items a revoke-all reads and deletes per round (four BatchWriteItem calls).
 const DELETE_USER_PAGE_ITEMS: i32 = 100;
 
-/// A conditional UpdateItem, as a read-then-write plans it from the session it read.
+/// A conditional UpdateItem: what it sets, on what condition, with the attribute names and
+/// values the expressions use.
 struct Write {
     update: &'static str,
-    condition: &'static str,
+    condition: Cow<'static, str>,
     names: &'static [&'static str],
     values: HashMap<String, AttributeValue>,
 }
@@ -100,26 +105,37 @@ impl DynamoDbStore {
         &self.table
     }
 
-    async fn read(&self, id: &SessionId) -> Result<Option<Item>, SessionError> {
+    async fn read(
+        &self,
+        operation: &'static str,
+        id: &SessionId,
+    ) -> Result<Option<Item>, SessionError> {
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
             .set_key(Some(key(id)))
             .consistent_read(true)
+            .return_consumed_capacity(capacity::RETURN)
             .send()
             .await
             .map_err(classify)?;
+        capacity::record(operation, Kind::Read, output.consumed_capacity());
         Ok(output.item)
     }
 
     async fn read_live(
         &self,
+        operation: &'static str,
         id: &SessionId,
         secret: &SecretCheck,
         now: Timestamp,
     ) -> Result<Session, SessionError> {
-        let session = from_item(self.read(id).await?.ok_or(SessionError::NotFound)?)?;
+        let session = from_item(
+            self.read(operation, id)
+                .await?
+                .ok_or(SessionError::NotFound)?,
+        )?;
         if !secret.admits(&session.secret_hash) {
             return Err(SessionError::NotFound);
         }
@@ -133,16 +149,20 @@ impl DynamoDbStore {
     /// `Ok(Err(old item))`. `secret` adds its own term to `condition`.
     async fn update(
         &self,
+        operation: &'static str,
         id: &SessionId,
         secret: &SecretCheck,
-        update: &str,
-        condition: &str,
-        attribute_names: &[&'static str],
-        mut values: HashMap<String, AttributeValue>,
+        write: Write,
     ) -> Result<Result<Session, Option<Seen>>, SessionError> {
+        let Write {
+            update,
+            condition,
+            names: attribute_names,
+            mut values,
+        } = write;
         let mut attribute_names = names(attribute_names);
         let condition = match secret {
-            SecretCheck::Any => condition.to_owned(),
+            SecretCheck::Any => condition.into_owned(),
             SecretCheck::Matches(hash) => {
                 attribute_names.insert("#secretHash".to_owned(), "secretHash".to_owned());
                 values.insert(":secret".to_owned(), b(hash));
@@ -160,10 +180,12 @@ impl DynamoDbStore {
             .set_expression_attribute_values(Some(values))
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .return_consumed_capacity(capacity::RETURN)
             .send()
             .await;
         match result {
             Ok(output) => {
+                capacity::record(operation, Kind::Write, output.consumed_capacity());
                 let attributes = output
                     .attributes
                     .ok_or_else(|| SessionError::internal("UpdateItem returned no attributes"))?;
@@ -183,6 +205,7 @@ impl DynamoDbStore {
     /// changed what `plan` relied on: start over, after a short pause.
     async fn read_then_write(
         &self,
+        operation: &'static str,
         id: &SessionId,
         secret: &SecretCheck,
         now: Timestamp,
@@ -190,18 +213,9 @@ impl DynamoDbStore {
     ) -> Result<Session, SessionError> {
         let mut pauses = race_backoff();
         loop {
-            let current = self.read_live(id, secret, now).await?;
+            let current = self.read_live(operation, id, secret, now).await?;
             let write = plan(&current)?;
-            let written = self
-                .update(
-                    id,
-                    secret,
-                    write.update,
-                    write.condition,
-                    write.names,
-                    write.values,
-                )
-                .await?;
+            let written = self.update(operation, id, secret, write).await?;
             match written {
                 Ok(session) => return Ok(session),
                 Err(None) => return Err(SessionError::NotFound),
@@ -226,7 +240,11 @@ impl DynamoDbStore {
     }
 
     /// Deletes the sessions `ids` in batches of 25, retrying what DynamoDB leaves unprocessed.
-    async fn batch_delete(&self, ids: Vec<String>) -> Result<(), SessionError> {
+    async fn batch_delete(
+        &self,
+        operation: &'static str,
+        ids: Vec<String>,
+    ) -> Result<(), SessionError> {
         for chunk in ids.chunks(BATCH_WRITE_MAX) {
             let mut requests: Vec<WriteRequest> = chunk
                 .iter()
@@ -244,9 +262,11 @@ impl DynamoDbStore {
                     .client
                     .batch_write_item()
                     .request_items(&self.table, requests)
+                    .return_consumed_capacity(capacity::RETURN)
                     .send()
                     .await
                     .map_err(classify)?;
+                capacity::record(operation, Kind::Write, output.consumed_capacity());
                 requests = output
                     .unprocessed_items
                     .and_then(|mut unprocessed| unprocessed.remove(&self.table))
@@ -420,10 +440,14 @@ impl SessionStore for DynamoDbStore {
             .set_item(Some(to_item(session)?))
             .condition_expression("attribute_not_exists(#id)")
             .set_expression_attribute_names(Some(names(&["id"])))
+            .return_consumed_capacity(capacity::RETURN)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(Created::default()),
+            Ok(output) => {
+                capacity::record("create", Kind::Write, output.consumed_capacity());
+                Ok(Created::default())
+            }
             Err(error) => match error.as_service_error() {
                 Some(PutItemError::ConditionalCheckFailedException(_)) => {
                     Err(SessionError::internal("session id collision"))
@@ -439,7 +463,7 @@ impl SessionStore for DynamoDbStore {
         secret: &SecretCheck,
         now: Timestamp,
     ) -> Result<Arc<Session>, SessionError> {
-        self.read_live(id, secret, now).await.map(Arc::new)
+        self.read_live("get", id, secret, now).await.map(Arc::new)
     }
 
     async fn replace(
@@ -461,12 +485,15 @@ impl SessionStore for DynamoDbStore {
             version_condition(check, &mut values)
         );
         self.update(
+            "replace",
             id,
             secret,
-            "SET #data = :data, #updatedAt = :updatedAt, #version = #version + :one",
-            &condition,
-            &["id", "ttl", "data", "updatedAt", "version"],
-            values,
+            Write {
+                update: "SET #data = :data, #updatedAt = :updatedAt, #version = #version + :one",
+                condition: condition.into(),
+                names: &["id", "ttl", "data", "updatedAt", "version"],
+                values,
+            },
         )
         .await?
         .map_err(|old| refusal(old, now, secret, check))
@@ -484,7 +511,7 @@ impl SessionStore for DynamoDbStore {
         max_data_bytes: usize,
         now: Timestamp,
     ) -> Result<Session, SessionError> {
-        self.read_then_write(id, secret, now, |current| {
+        self.read_then_write("patch", id, secret, now, |current| {
             if !check.admits(current.version) {
                 return Err(SessionError::VersionMismatch {
                     current: current.version,
@@ -501,7 +528,7 @@ impl SessionStore for DynamoDbStore {
             }
             Ok(Write {
                 update: "SET #data = :data, #updatedAt = :updatedAt, #version = :next",
-                condition: "#version = :seen AND #ttl > :now",
+                condition: "#version = :seen AND #ttl > :now".into(),
                 names: &["ttl", "data", "updatedAt", "version"],
                 values: HashMap::from([
                     (":data".to_owned(), data_value(&data)?),
@@ -527,7 +554,7 @@ impl SessionStore for DynamoDbStore {
         policy: &ExpiryPolicy,
         now: Timestamp,
     ) -> Result<Session, SessionError> {
-        self.read_then_write(id, secret, now, |current| {
+        self.read_then_write("refresh", id, secret, now, |current| {
             let idle = ttl_seconds.unwrap_or(current.ttl_seconds);
             let values = HashMap::from([
                 (
@@ -541,13 +568,13 @@ impl SessionStore for DynamoDbStore {
             Ok(match ttl_seconds {
                 Some(_) => Write {
                     update: "SET #ttl = :ttl, #ttlSeconds = :idle, #touchedAt = :touchedAt",
-                    condition: "attribute_exists(#id) AND #ttl > :now",
+                    condition: "attribute_exists(#id) AND #ttl > :now".into(),
                     names: &["id", "ttl", "ttlSeconds", "touchedAt"],
                     values,
                 },
                 None => Write {
                     update: "SET #ttl = :ttl, #touchedAt = :touchedAt",
-                    condition: "#ttlSeconds = :idle AND #ttl > :now",
+                    condition: "#ttlSeconds = :idle AND #ttl > :now".into(),
                     names: &["ttl", "ttlSeconds", "touchedAt"],
                     values,
                 },
@@ -573,12 +600,15 @@ impl SessionStore for DynamoDbStore {
         // On a missing item `#touchedAt = :last` is false, so this can never create one.
         let written = self
             .update(
+                "touch",
                 id,
                 secret,
-                "SET #ttl = :ttl, #touchedAt = :touchedAt",
-                "#touchedAt = :last AND #ttl > :now",
-                &["ttl", "touchedAt"],
-                values,
+                Write {
+                    update: "SET #ttl = :ttl, #touchedAt = :touchedAt",
+                    condition: "#touchedAt = :last AND #ttl > :now".into(),
+                    names: &["ttl", "touchedAt"],
+                    values,
+                },
             )
             .await?;
         Ok(written.ok())
@@ -589,7 +619,8 @@ impl SessionStore for DynamoDbStore {
             .client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(key(id)));
+            .set_key(Some(key(id)))
+            .return_consumed_capacity(capacity::RETURN);
         let request = match secret {
             SecretCheck::Any => request
                 .condition_expression("attribute_exists(#id)")
@@ -601,7 +632,10 @@ impl SessionStore for DynamoDbStore {
         };
         let result = request.send().await;
         match result {
-            Ok(_) => Ok(()),
+            Ok(output) => {
+                capacity::record("delete", Kind::Write, output.consumed_capacity());
+                Ok(())
+            }
             Err(error) => match error.as_service_error() {
                 Some(DeleteItemError::ConditionalCheckFailedException(_)) => {
                     Err(SessionError::NotFound)
@@ -624,12 +658,15 @@ impl SessionStore for DynamoDbStore {
         ]);
         let written = self
             .update(
+                "rotate",
                 id,
                 secret,
-                "SET #secretHash = :newSecret",
-                "attribute_exists(#id) AND #ttl > :now",
-                &["id", "ttl", "secretHash"],
-                values,
+                Write {
+                    update: "SET #secretHash = :newSecret",
+                    condition: "attribute_exists(#id) AND #ttl > :now".into(),
+                    names: &["id", "ttl", "secretHash"],
+                    values,
+                },
             )
             .await?;
         match written {
@@ -637,7 +674,7 @@ impl SessionStore for DynamoDbStore {
             // The SDK retried a rotation whose first attempt landed but whose answer was lost:
             // the item already holds this rotation's hash, so the rotation is done.
             Err(Some(seen)) if seen.secret_hash.as_ref() == Some(new_hash) => {
-                self.read_live(id, &SecretCheck::Matches(*new_hash), now)
+                self.read_live("rotate", id, &SecretCheck::Matches(*new_hash), now)
                     .await
             }
             Err(old) => Err(refusal(old, now, secret, &VersionCheck::Any)),
@@ -662,12 +699,19 @@ impl SessionStore for DynamoDbStore {
             .key_condition_expression("#userId = :user")
             .set_expression_attribute_names(Some(names(&["userId"])))
             .expression_attribute_values(":user", s(user_id.as_str()))
-            .scan_index_forward(false);
+            .scan_index_forward(false)
+            .return_consumed_capacity(capacity::RETURN);
         collect_page(page, now, start, |start, size| {
             let request = query.clone().set_exclusive_start_key(start).limit(size);
             async move {
                 let output = request.send().await.map_err(classify)?;
-                Ok((output.items.unwrap_or_default(), output.last_evaluated_key))
+                capacity::record("list_user", Kind::Read, output.consumed_capacity());
+                let ids = by_key::ids_of(output.items());
+                // In the index's order; an entry whose session is gone (the index lags the
+                // table) has no item and drops out.
+                let mut found = self.items_by_id("list_user", &ids, &[]).await?;
+                let items = ids.iter().filter_map(|id| found.remove(id)).collect();
+                Ok((items, output.last_evaluated_key))
             }
         })
         .await
@@ -681,11 +725,16 @@ impl SessionStore for DynamoDbStore {
         // The scan resumes from the id alone; the cursor's `createdAt` is for the embedded
         // store's admin listing, which is ordered by it (see `Position`).
         let start = page.after.as_ref().map(item::table_key);
-        let scan = self.client.scan().table_name(&self.table);
+        let scan = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .return_consumed_capacity(capacity::RETURN);
         collect_page(page, now, start, |start, size| {
             let request = scan.clone().set_exclusive_start_key(start).limit(size);
             async move {
                 let output = request.send().await.map_err(classify)?;
+                capacity::record("list_all", Kind::Read, output.consumed_capacity());
                 Ok((output.items.unwrap_or_default(), output.last_evaluated_key))
             }
         })
@@ -693,8 +742,9 @@ impl SessionStore for DynamoDbStore {
     }
 
     /// Finds the user's sessions through the index (eventually consistent: one created a
-    /// moment ago may be missed) a page at a time, and deletes each page in batches of 25
-    /// before reading the next, so that memory stays bounded whatever the user has.
+    /// moment ago may be missed) a page at a time, reads which of them are live (the index
+    /// holds keys only), and deletes each page in batches of 25 before reading the next, so
+    /// that memory stays bounded whatever the user has.
     async fn delete_user(&self, user_id: &UserId, now: Timestamp) -> Result<u64, SessionError> {
         let mut pages = self
             .client
@@ -702,26 +752,28 @@ impl SessionStore for DynamoDbStore {
             .table_name(&self.table)
             .index_name(USER_INDEX)
             .key_condition_expression("#userId = :user")
-            .projection_expression("#id, #ttl")
-            .set_expression_attribute_names(Some(names(&["userId", "id", "ttl"])))
+            .projection_expression("#id")
+            .set_expression_attribute_names(Some(names(&["userId", "id"])))
             .expression_attribute_values(":user", s(user_id.as_str()))
+            .return_consumed_capacity(capacity::RETURN)
             .into_paginator()
             .page_size(DELETE_USER_PAGE_ITEMS)
             .send();
         let mut live = 0;
         let mut deleted = HashSet::new();
         while let Some(page) = pages.try_next().await.map_err(classify)? {
-            let mut ids = Vec::with_capacity(page.items().len());
-            for found in page.items() {
-                let Some(AttributeValue::S(id)) = found.get(PARTITION_KEY) else {
-                    continue;
-                };
-                if seen(Some(found)).is_some_and(|seen| !crate::policy::is_expired(seen.ttl, now)) {
-                    live += 1;
-                }
-                ids.push(id.clone());
-            }
-            self.batch_delete(ids.clone()).await?;
+            capacity::record("delete_user", Kind::Read, page.consumed_capacity());
+            let ids = by_key::ids_of(page.items());
+            let stored = self
+                .items_by_id("delete_user", &ids, &["id", "ttl"])
+                .await?;
+            live += stored
+                .values()
+                .filter(|item| {
+                    seen(Some(item)).is_some_and(|seen| !crate::policy::is_expired(seen.ttl, now))
+                })
+                .count() as u64;
+            self.batch_delete("delete_user", ids.clone()).await?;
             deleted.extend(ids);
         }
         // Sessions created a moment ago, which the index may not show yet, are named by the
