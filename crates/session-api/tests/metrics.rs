@@ -4,26 +4,9 @@
 mod common;
 
 use axum::http::Method;
-use common::TestApp;
+use common::{TestApp, sample};
 use serde_json::json;
 use session_core::ExpiryPolicy;
-
-/// The value of the sample `name{labels}` whose labels include every `wanted` pair.
-fn sample(text: &str, name: &str, wanted: &[(&str, &str)]) -> Option<f64> {
-    text.lines()
-        .filter(|line| !line.starts_with('#'))
-        .find_map(|line| {
-            let (series, value) = line.rsplit_once(' ')?;
-            let (series_name, labels) = series.split_once('{').unwrap_or((series, ""));
-            if series_name != name {
-                return None;
-            }
-            let matches = wanted
-                .iter()
-                .all(|(k, v)| labels.contains(&format!("{k}=\"{v}\"")));
-            matches.then(|| value.parse().ok()).flatten()
-        })
-}
 
 #[tokio::test]
 async fn a_short_workload_shows_in_every_family() {
