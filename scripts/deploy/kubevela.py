@@ -46,9 +46,16 @@ BUILTIN_KINDS = {
     ("networking.k8s.io/v1", "NetworkPolicy"),
     ("policy/v1", "PodDisruptionBudget"),
     ("autoscaling/v2", "HorizontalPodAutoscaler"),
+    ("v1", "ConfigMap"),
 }
 CRD_SCHEMAS = {
     ("dynamodb.services.k8s.aws/v1alpha1", "Table"): "ack-table.schema.json",
+}
+# Kinds validated by scripts/deploy/validate-models.mjs against the CRD schemas that the npm
+# package @kubernetes-models/prometheus-operator compiles: written as JSON under work/models.
+CRD_MODELS = {
+    ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    ("monitoring.coreos.com/v1", "PrometheusRule"),
 }
 
 
@@ -164,11 +171,52 @@ def definition_yaml(cue_path, obj):
     )
 
 
+# A file of the repository embedded in a definition, between these markers: a YAML file as data
+# (JSON, which CUE reads), any other file as its text (a CUE string).
+EMBEDDED = re.compile(
+    r"^(?P<indent>\t+)// BEGIN (?P<file>\S+) \(written by scripts/validate-deploy --update\)\n"
+    r"(?P=indent)(?P<field>_\w+): .*?^(?P=indent)// END (?P=file)\n",
+    re.MULTILINE | re.DOTALL,
+)
+
+
+def embedded_block(match):
+    indent, file, field = match.group("indent"), match.group("file"), match.group("field")
+    path = ROOT / file
+    if not path.is_file():
+        raise Failure(f"embedded file {file} does not exist")
+    text = path.read_text()
+    value = json.dumps(yaml.safe_load(text), indent="\t") if path.suffix in (".yaml", ".yml") else json.dumps(text)
+    body = value.replace("\n", "\n" + indent)
+    return (
+        f"{indent}// BEGIN {file} (written by scripts/validate-deploy --update)\n"
+        f"{indent}{field}: {body}\n"
+        f"{indent}// END {file}\n"
+    )
+
+
+def embed(cue_path):
+    """The .cue text with every embedded block written afresh from its file."""
+    return EMBEDDED.sub(embedded_block, cue_path.read_text())
+
+
 def sync(args):
     cues = [Path(p) for p in args.cue] or sorted(DEFINITIONS.glob("**/*.cue"))
+    findings = []
+    for cue_path in cues:
+        text = embed(cue_path)
+        if text == cue_path.read_text():
+            continue
+        if args.check:
+            files = ", ".join(m.group("file") for m in EMBEDDED.finditer(text))
+            findings.append(
+                f"{rel(cue_path)}: an embedded block differs from its file ({files}); run scripts/validate-deploy --update"
+            )
+        else:
+            cue_path.write_text(text)
+            print(f"updated the embedded files of {rel(cue_path)}")
     split = {cue_path: split_definition(cue_path) for cue_path in cues}
     headers = cue_eval([{"id": str(path), "source": header, "expressions": [""]} for path, (header, _) in split.items()])
-    findings = []
     for cue_path, (_, template) in split.items():
         header, stderr = headers[str(cue_path)][""]
         if header is None:
@@ -350,8 +398,15 @@ def split_for_validators(objects, work, stem):
             target = work / "k8s" / name
         elif key in CRD_SCHEMAS:
             target = work / "crd" / CRD_SCHEMAS[key].removesuffix(".schema.json") / name
+        elif key in CRD_MODELS:
+            target = work / "models" / f"{stem}-{index:02d}-{obj['kind'].lower()}.json"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(obj, indent=1))
+            continue
         else:
-            raise Failure(f"{stem}: {key[0]} {key[1]} has no validator (add it to BUILTIN_KINDS or CRD_SCHEMAS)")
+            raise Failure(
+                f"{stem}: {key[0]} {key[1]} has no validator (add it to BUILTIN_KINDS, CRD_SCHEMAS or CRD_MODELS)"
+            )
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(yaml.safe_dump(obj, sort_keys=False))
 

@@ -123,6 +123,8 @@ pub async fn build_store(
     settings: &Settings,
     clock: Arc<dyn Clock>,
 ) -> Result<Arc<dyn SessionStore>, SessionError> {
+    // Before the store opens: the embedded store reports its first commit and disk space then.
+    metrics::recorder();
     match settings.store {
         #[cfg(feature = "embedded")]
         StoreKind::Embedded => {

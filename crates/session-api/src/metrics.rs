@@ -41,6 +41,14 @@ const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
 static RECORDER: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
+/// The `process_*` metrics (CPU, resident memory, start time, open files), read at each scrape.
+static PROCESS: OnceLock<metrics_process::Collector> = OnceLock::new();
+
+/// Whether the last readiness check found the store able to serve: 1 or 0.
+pub const READY: &str = "session_api_ready";
+/// Times the readiness outcome changed, either way: flapping shows here even between scrapes.
+pub const READINESS_CHANGES: &str = "session_api_readiness_changes_total";
+
 /// The process's Prometheus recorder, installed on first call (`None` if another recorder
 /// was installed first, e.g. by an embedding application).
 pub fn recorder() -> Option<&'static PrometheusHandle> {
@@ -139,6 +147,48 @@ fn describe() {
         "session_api_build_info",
         "Always 1; the labels say which build and store serve"
     );
+    describe_gauge!(
+        READY,
+        "1 while the last readiness check found the store able to serve, else 0"
+    );
+    describe_counter!(
+        READINESS_CHANGES,
+        "Times the readiness outcome changed (ready to not ready, or back)"
+    );
+    #[cfg(feature = "embedded")]
+    {
+        use session_core::store::embedded::{DISK_AVAILABLE, DISK_SIZE, LAST_COMMIT};
+        describe_gauge!(
+            LAST_COMMIT,
+            metrics::Unit::Seconds,
+            "Unix time of the embedded store's last durable commit"
+        );
+        describe_gauge!(
+            DISK_AVAILABLE,
+            metrics::Unit::Bytes,
+            "Bytes left on the file system of the embedded store's file"
+        );
+        describe_gauge!(
+            DISK_SIZE,
+            metrics::Unit::Bytes,
+            "Size of the file system of the embedded store's file"
+        );
+    }
+    process_collector().describe();
+}
+
+fn process_collector() -> &'static metrics_process::Collector {
+    PROCESS.get_or_init(metrics_process::Collector::default)
+}
+
+/// Records the outcome of a readiness check; `changed` when it differs from the last one.
+pub fn record_readiness(ready: bool, changed: bool) {
+    gauge!(READY).set(if ready { 1.0 } else { 0.0 });
+    // Registered at the first check, at 0: `increase()` then counts the first change too.
+    let changes = counter!(READINESS_CHANGES);
+    if changed {
+        changes.increment(1);
+    }
 }
 
 /// Records the build and store once a service is configured.
@@ -192,6 +242,7 @@ pub async fn render() -> Result<impl IntoResponse, ApiError> {
     let handle = recorder().ok_or_else(|| {
         ApiError::internal("no Prometheus recorder: another metrics recorder is installed")
     })?;
+    process_collector().collect();
     Ok((
         [(
             header::CONTENT_TYPE,

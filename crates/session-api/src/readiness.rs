@@ -143,12 +143,19 @@ impl Readiness {
                 return;
             }
         }
-        // Changes are logged, not every check.
-        match (&*self.last.borrow(), &outcome) {
-            (Some(Err(_)), Err(_)) | (Some(Ok(())), Ok(())) => {}
-            (_, Err(cause)) => tracing::warn!(cause = %cause, "the store is not ready"),
-            (_, Ok(())) => tracing::info!("the store is ready"),
-        }
+        // Changes are logged, not every check. The first outcome is no change.
+        let changed = match (&*self.last.borrow(), &outcome) {
+            (Some(Err(_)), Err(_)) | (Some(Ok(())), Ok(())) => false,
+            (last, Err(cause)) => {
+                tracing::warn!(cause = %cause, "the store is not ready");
+                last.is_some()
+            }
+            (last, Ok(())) => {
+                tracing::info!("the store is ready");
+                last.is_some()
+            }
+        };
+        crate::metrics::record_readiness(outcome.is_ok(), changed);
         self.last.send_replace(Some(outcome));
     }
 

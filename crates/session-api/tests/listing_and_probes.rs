@@ -527,6 +527,7 @@ async fn ready_checks_the_store_at_most_once_per_interval_and_follows_its_faults
     );
 
     // The store goes down; a request meets the fault, and readiness is checked at once.
+    let changes_before = readiness_changes(&app).await;
     store.set_down(true);
     tokio::time::advance(ERROR_CHECK_SPACING).await;
     let path = format!("/sessions/{}", SessionId::generate());
@@ -560,6 +561,19 @@ async fn ready_checks_the_store_at_most_once_per_interval_and_follows_its_faults
     settle().await;
     assert_eq!(ready_status(&app).await, 200);
     assert_eq!(store.checks(), 4);
+    // Down and back up: two changes, counted for the readiness-flapping alert (the counter is
+    // process-wide, so other tests may add to it, never take from it).
+    assert!(
+        readiness_changes(&app).await - changes_before >= 2.0,
+        "both changes are counted"
+    );
+}
+
+/// `session_api_readiness_changes_total`, as `/metrics` shows it.
+async fn readiness_changes(app: &axum::Router) -> f64 {
+    let reply = common::send_to(app, Method::GET, "/metrics").await;
+    let text = String::from_utf8(reply.body).expect("utf-8");
+    common::sample(&text, "session_api_readiness_changes_total", &[]).unwrap_or(0.0)
 }
 
 /// A check that outlives its timeout fails readiness; one cut short because the process was

@@ -4,26 +4,9 @@
 mod common;
 
 use axum::http::Method;
-use common::TestApp;
+use common::{TestApp, sample};
 use serde_json::json;
 use session_core::ExpiryPolicy;
-
-/// The value of the sample `name{labels}` whose labels include every `wanted` pair.
-fn sample(text: &str, name: &str, wanted: &[(&str, &str)]) -> Option<f64> {
-    text.lines()
-        .filter(|line| !line.starts_with('#'))
-        .find_map(|line| {
-            let (series, value) = line.rsplit_once(' ')?;
-            let (series_name, labels) = series.split_once('{').unwrap_or((series, ""));
-            if series_name != name {
-                return None;
-            }
-            let matches = wanted
-                .iter()
-                .all(|(k, v)| labels.contains(&format!("{k}=\"{v}\"")));
-            matches.then(|| value.parse().ok()).flatten()
-        })
-}
 
 #[tokio::test]
 async fn a_short_workload_shows_in_every_family() {
@@ -193,14 +176,35 @@ async fn a_short_workload_shows_in_every_family() {
         ),
         Some(1.0)
     );
+    // The process families, read at each scrape.
+    assert!(
+        sample(&text, "process_start_time_seconds", &[]).is_some_and(|t| t > 1.6e9),
+        "process_start_time_seconds is a Unix time"
+    );
+    assert!(sample(&text, "process_resident_memory_bytes", &[]).is_some_and(|b| b > 0.0));
+    assert!(sample(&text, "process_cpu_seconds_total", &[]).is_some());
     for family in [
         "http_requests_total",
         "http_request_duration_seconds",
         "session_store_errors_total",
+        "process_resident_memory_bytes",
     ] {
         assert!(
             text.contains(&format!("# HELP {family}")),
             "{family} is described"
         );
     }
+}
+
+#[tokio::test]
+async fn readiness_shows_as_a_gauge_and_a_change_counter() {
+    let app = TestApp::new();
+    assert_eq!(app.get("/ready").await.status, 200);
+    let text = String::from_utf8(app.get("/metrics").await.body).expect("utf-8");
+    assert_eq!(sample(&text, "session_api_ready", &[]), Some(1.0));
+    // Registered at the first check, before any change, so that increase() sees the first one.
+    assert!(
+        sample(&text, "session_api_readiness_changes_total", &[]).is_some(),
+        "the change counter exists from the first check"
+    );
 }

@@ -303,3 +303,21 @@ pub fn without_token(mut created: Value) -> Value {
     );
     created
 }
+
+/// The value of the sample `name{labels}` in a Prometheus text exposition whose labels include
+/// every `wanted` pair.
+pub fn sample(text: &str, name: &str, wanted: &[(&str, &str)]) -> Option<f64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (series_name, labels) = series.split_once('{').unwrap_or((series, ""));
+            if series_name != name {
+                return None;
+            }
+            let matches = wanted
+                .iter()
+                .all(|(k, v)| labels.contains(&format!("{k}=\"{v}\"")));
+            matches.then(|| value.parse().ok()).flatten()
+        })
+}

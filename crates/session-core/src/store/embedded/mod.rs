@@ -7,6 +7,7 @@
 //! expired sessions through the same thread (see `sweeper`). Reads run on the caller's
 //! thread, from the read cache or against a consistent snapshot.
 
+mod gauges;
 mod index;
 mod ops;
 mod read_cache;
@@ -15,7 +16,7 @@ mod sweeper;
 mod writer;
 
 use std::fs::{DirBuilder, File, OpenOptions};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -31,6 +32,8 @@ use crate::{
     SessionId, SystemClock, Timestamp, UserId, UserLimit,
 };
 
+use gauges::Gauges;
+pub use gauges::{DISK_AVAILABLE, DISK_SIZE, LAST_COMMIT};
 use index::Index;
 use read_cache::ReadCache;
 use writer::{ClosureOp, Tx, TxnResult, WriteOp};
@@ -93,6 +96,7 @@ struct Shared {
     db: Database,
     index: Index,
     cache: ReadCache,
+    gauges: Gauges,
 }
 
 /// Sessions in a `redb` database file (or in memory, for tests).
@@ -139,7 +143,12 @@ impl EmbeddedStore {
             .set_cache_size(options.cache_bytes)
             .create_with_backend(backend)
             .map_err(|e| cannot_open(&e))?;
-        Self::start(db, options, path.display().to_string())
+        Self::start(
+            db,
+            options,
+            path.display().to_string(),
+            Some(path.to_owned()),
+        )
     }
 
     /// A store that lives in memory and vanishes when dropped.
@@ -147,7 +156,7 @@ impl EmbeddedStore {
         let db = Database::builder()
             .create_with_backend(InMemoryBackend::new())
             .map_err(|e| SessionError::internal(format!("cannot create in-memory store: {e}")))?;
-        Self::start(db, options, "memory".to_owned())
+        Self::start(db, options, "memory".to_owned(), None)
     }
 
     /// Creates the sessions table if needed, builds the index, and starts the writer.
@@ -155,11 +164,14 @@ impl EmbeddedStore {
         db: Database,
         options: EmbeddedOptions,
         location: String,
+        file: Option<PathBuf>,
     ) -> Result<Self, SessionError> {
         let txn = db.begin_write().map_err(map_redb)?;
         // Opening a table in a write transaction creates it.
         txn.open_table(SESSIONS).map_err(map_redb)?;
         txn.commit().map_err(map_redb)?;
+        let gauges = Gauges::new(file);
+        gauges.committed();
         let index = {
             let txn = db.begin_read().map_err(map_redb)?;
             Index::build(&txn.open_table(SESSIONS).map_err(map_redb)?)?
@@ -168,6 +180,7 @@ impl EmbeddedStore {
             db,
             index,
             cache: ReadCache::new(options.read_cache_bytes),
+            gauges,
         });
         let (queue, receiver) = mpsc::sync_channel(options.write_queue.max(1));
         let sweeper = sweeper::Sweeper::new(

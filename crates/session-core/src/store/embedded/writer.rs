@@ -303,6 +303,7 @@ fn commit(shared: &Shared, mut batch: Vec<Box<dyn WriteOp>>) {
     let writing = shared.cache.writing(&log.written);
     match txn.commit() {
         Ok(()) => {
+            shared.gauges.committed();
             shared.index.remove(&log.removed);
             drop(writing);
             batch.into_iter().for_each(|op| op.finish(None));
