@@ -42,3 +42,13 @@ output "log_group_name" {
   description = "Log group of the function."
   value       = aws_cloudwatch_log_group.function.name
 }
+
+output "authorizer_id" {
+  description = "ID of the HTTP API's session authorizer, for routes with authorization_type = \"CUSTOM\". Null unless authorizer is true."
+  value       = var.authorizer ? aws_apigatewayv2_authorizer.session[0].id : null
+}
+
+output "authorizer_function_name" {
+  description = "Name of the authorizer function. Null unless authorizer is true."
+  value       = var.authorizer ? aws_lambda_function.authorizer[0].function_name : null
+}
