@@ -52,3 +52,8 @@ output "authorizer_function_name" {
   description = "Name of the authorizer function. Null unless authorizer is true."
   value       = var.authorizer ? aws_lambda_function.authorizer[0].function_name : null
 }
+
+output "api_id" {
+  description = "ID of the HTTP API, for routes of your own (with authorizer_id, behind the session authorizer)."
+  value       = aws_apigatewayv2_api.http.id
+}
