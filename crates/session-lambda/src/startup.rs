@@ -348,6 +348,23 @@ mod tests {
         assert_eq!(error.variable, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE");
     }
 
+    /// The authorizer serves no API route: no bearer token is asked for, while the table
+    /// still is.
+    #[test]
+    fn the_authorizer_needs_a_table_but_no_bearer_token() {
+        let settings = authorizer_settings(&lookup(&[TABLE])).expect("valid without tokens");
+        assert_eq!(settings.store, StoreKind::Dynamodb);
+        assert!(!settings.token_sources().any_configured());
+        let error = authorizer_settings(&lookup(&[])).expect_err("no table");
+        assert!(
+            matches!(&error, StartupError::Settings(e) if e.variable == "DYNAMODB_TABLE_NAME"),
+            "{error}"
+        );
+        let error = authorizer_settings(&lookup(&[TABLE, ("SESSION_STORE", "embedded")]))
+            .expect_err("embedded is refused");
+        assert!(error.to_string().starts_with("SESSION_STORE: "), "{error}");
+    }
+
     #[test]
     fn clap_advice_is_dropped() {
         let message = unparsable_message(&["session-lambda", "--session-ttl-hours", "x"]);
