@@ -10,8 +10,9 @@
 //!
 //! The token is read as `/auth/forward` reads it
 //! ([`session_api::routes::forward::presented_token`]): `X-Session-Token`, else the cookie
-//! `SESSION_COOKIE_NAME`. Sessions are read with the API's own [`SessionService`] over the
-//! same table and settings, so a read extends a sliding session exactly as
+//! `SESSION_COOKIE_NAME`. Sessions are read with the API's own
+//! [`session_core::SessionService`] over the same table and settings, so a read extends a
+//! sliding session exactly as
 //! `GET /sessions/current` does; nothing else is written.
 
 pub mod authorizer;
@@ -21,4 +22,3 @@ pub mod rest;
 
 pub use authorizer::{Authorizer, SessionContext};
 pub use error::AuthorizerError;
-pub use session_core::SessionService;
