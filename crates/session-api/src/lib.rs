@@ -186,14 +186,7 @@ pub fn state_from_settings(
     if tokio::runtime::Handle::try_current().is_ok() {
         Auth::watch_files(&auth);
     }
-    let store = metrics::MeteredStore::wrap(store);
-    let config = ServiceConfig {
-        policy: settings.policy()?,
-        max_data_bytes: settings.data_limit()?,
-        cursors: cursor_key::codec(settings)?,
-        max_page_bytes: settings.max_page_bytes,
-        user_limit: settings.user_limit()?,
-    };
+    let service = service_from_settings(settings, store, clock)?;
     let options = ApiOptions {
         auth,
         require_if_match: settings.require_if_match,
@@ -202,10 +195,25 @@ pub fn state_from_settings(
         draining: Arc::default(),
         forward: settings.forward_options(),
     };
-    Ok(AppState::new(
-        SessionService::new(store, clock, config),
-        options,
-    ))
+    Ok(AppState::new(service, options))
+}
+
+/// The session service the settings describe (expiry policy, limits, cursor key) over
+/// `store`, metered: the router's, and the Lambda authorizer's, which serves no HTTP.
+pub fn service_from_settings(
+    settings: &Settings,
+    store: Arc<dyn SessionStore>,
+    clock: Arc<dyn Clock>,
+) -> Result<SessionService, SettingsError> {
+    let store = metrics::MeteredStore::wrap(store);
+    let config = ServiceConfig {
+        policy: settings.policy()?,
+        max_data_bytes: settings.data_limit()?,
+        cursors: cursor_key::codec(settings)?,
+        max_page_bytes: settings.max_page_bytes,
+        user_limit: settings.user_limit()?,
+    };
+    Ok(SessionService::new(store, clock, config))
 }
 
 #[cfg(test)]

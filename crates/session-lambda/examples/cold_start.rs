@@ -9,8 +9,14 @@
 //! first DynamoDB-backed response (`POST /sessions` right after the first event), which adds
 //! the first connection to the store.
 //!
+//! With `--authorizer`, the Lambda authorizer (`session-authorizer`) is measured the same way,
+//! in the same interleaving: its first answer is to an HTTP API authorizer event without a
+//! token (no store call), and its first DynamoDB-backed answer to one with the token of an
+//! unknown session (one read).
+//!
 //! ```text
-//! cold_start --function PATH --baseline PATH [--iterations N] [--dynamodb-endpoint URL]
+//! cold_start --function PATH --baseline PATH [--authorizer PATH] [--iterations N]
+//!            [--dynamodb-endpoint URL]
 //! ```
 //!
 //! Prints a markdown table. This is a measurement, not a test: it asserts nothing about time.
@@ -27,22 +33,25 @@ use runtime_api::{Function, Outcome, RuntimeApi, lambda_environment};
 use serde_json::{Value, json};
 use session_core::store::dynamodb::create_table;
 use session_core::store::dynamodb::testing::{local_client, unique_table_name};
+use session_core::{SessionId, SessionToken};
 
 struct Options {
     function: PathBuf,
     baseline: PathBuf,
+    authorizer: Option<PathBuf>,
     iterations: usize,
     dynamodb_endpoint: Option<String>,
 }
 
 fn usage() -> String {
-    "usage: cold_start --function PATH --baseline PATH [--iterations N] [--dynamodb-endpoint URL]"
+    "usage: cold_start --function PATH --baseline PATH [--authorizer PATH] [--iterations N] [--dynamodb-endpoint URL]"
         .to_owned()
 }
 
 fn parse_options() -> Result<Options, String> {
     let mut function = None;
     let mut baseline = None;
+    let mut authorizer = None;
     let mut iterations = 20;
     let mut dynamodb_endpoint = None;
     let mut args = std::env::args().skip(1);
@@ -54,6 +63,7 @@ fn parse_options() -> Result<Options, String> {
         match flag.as_str() {
             "--function" => function = Some(PathBuf::from(value()?)),
             "--baseline" => baseline = Some(PathBuf::from(value()?)),
+            "--authorizer" => authorizer = Some(PathBuf::from(value()?)),
             "--iterations" => {
                 iterations = value()?
                     .parse()
@@ -68,6 +78,7 @@ fn parse_options() -> Result<Options, String> {
     Ok(Options {
         function: function.ok_or_else(usage)?,
         baseline: baseline.ok_or_else(usage)?,
+        authorizer,
         iterations,
         dynamodb_endpoint,
     })
@@ -96,6 +107,73 @@ fn http_event(method: &str, path: &str, body: Option<&Value>) -> String {
         event["body"] = Value::String(body.to_string());
     }
     event.to_string()
+}
+
+/// An HTTP API authorizer event (payload 2.0), with `token` in `X-Session-Token` if any.
+fn authorizer_event(token: Option<&str>) -> String {
+    let mut event = json!({
+        "version": "2.0",
+        "type": "REQUEST",
+        "routeArn": "arn:aws:execute-api:us-east-1:123456789012:bench/$default/GET/app",
+        "routeKey": "$default",
+        "rawPath": "/app",
+        "rawQueryString": "",
+        "headers": {"host": "bench.example"},
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "bench", "domainName": "bench.example",
+            "http": {"method": "GET", "path": "/app", "protocol": "HTTP/1.1", "sourceIp": "198.51.100.7", "userAgent": "bench"},
+            "requestId": "bench", "routeKey": "$default", "stage": "$default",
+            "time": "01/Jan/2026:00:00:00 +0000", "timeEpoch": 1_767_225_600_000_u64
+        }
+    });
+    if let Some(token) = token {
+        event["headers"]["x-session-token"] = Value::String(token.to_owned());
+    }
+    event.to_string()
+}
+
+/// Whether the outcome is an authorizer's denial (`isAuthorized: false`).
+fn denied(outcome: &Outcome) -> bool {
+    matches!(outcome, Outcome::Response { payload, .. } if payload["isAuthorized"] == false)
+}
+
+/// As [`one_cold_start`], for the authorizer: milliseconds from the spawn to the first answer
+/// (no token), and (optionally) to the first answer that read the store.
+async fn one_authorizer_cold_start(
+    binary: &Path,
+    env: &[(String, String)],
+    with_store: bool,
+) -> Result<(f64, Option<f64>), String> {
+    let runtime = RuntimeApi::start().await;
+    let mut env = env.to_vec();
+    env.extend(lambda_environment(&runtime.endpoint()));
+    let mut function = Function::spawn(binary, &env);
+    let limit = Duration::from_secs(30);
+    let first = runtime
+        .try_invoke(&authorizer_event(None), limit)
+        .await
+        .ok_or_else(|| format!("{} did not answer", binary.display()))?;
+    if !denied(&first) {
+        return Err(format!("{}: first answer was {first:?}", binary.display()));
+    }
+    let cold = first.at().duration_since(function.spawned).as_secs_f64() * 1000.0;
+    let store = if with_store {
+        let token = SessionToken::generate(SessionId::generate())
+            .map_err(|e| format!("a token: {e}"))?
+            .to_string();
+        let read = runtime
+            .try_invoke(&authorizer_event(Some(&token)), limit)
+            .await
+            .ok_or("no answer to the event with a token")?;
+        if !denied(&read) {
+            return Err(format!("the event with an unknown token got {read:?}"));
+        }
+        Some(read.at().duration_since(function.spawned).as_secs_f64() * 1000.0)
+    } else {
+        None
+    };
+    function.stop();
+    Ok((cold, store))
 }
 
 /// The status code of a response payload.
@@ -209,6 +287,8 @@ async fn run(options: Options) -> Result<String, String> {
     let mut function_ms = Vec::new();
     let mut store_ms = Vec::new();
     let mut baseline_ms = Vec::new();
+    let mut authorizer_ms = Vec::new();
+    let mut authorizer_store_ms = Vec::new();
     for _ in 0..options.iterations {
         // Interleaved, so that both see the same load on a shared machine.
         let (baseline, _) = one_cold_start(&options.baseline, &env, false).await?;
@@ -217,6 +297,13 @@ async fn run(options: Options) -> Result<String, String> {
             one_cold_start(&options.function, &env, options.dynamodb_endpoint.is_some()).await?;
         function_ms.push(cold);
         store_ms.extend(store);
+        if let Some(authorizer) = &options.authorizer {
+            let (cold, store) =
+                one_authorizer_cold_start(authorizer, &env, options.dynamodb_endpoint.is_some())
+                    .await?;
+            authorizer_ms.push(cold);
+            authorizer_store_ms.extend(store);
+        }
     }
 
     let (f_median, f_p90) = median_p90(&function_ms);
@@ -254,6 +341,30 @@ async fn run(options: Options) -> Result<String, String> {
         "| binary size | {f_size:.1} MiB | {b_size:.1} MiB | {:.2}× |\n",
         f_size / b_size
     ));
+    if let Some(authorizer) = &options.authorizer {
+        let (a_median, a_p90) = median_p90(&authorizer_ms);
+        table.push_str(&format!(
+            "\n| Measure | session-authorizer | baseline (hello `lambda_http`) | ratio |\n|---|---:|---:|---:|\n\
+             | spawn → first answer (no token), median | {a_median:.1} ms | {b_median:.1} ms | {:.2}× |\n\
+             | spawn → first answer (no token), p90 | {a_p90:.1} ms | {b_p90:.1} ms | {:.2}× |\n",
+            a_median / b_median,
+            a_p90 / b_p90
+        ));
+        if !authorizer_store_ms.is_empty() {
+            let (s_median, s_p90) = median_p90(&authorizer_store_ms);
+            table.push_str(&format!(
+                "| spawn → first DynamoDB-backed answer (a token read), median | {s_median:.1} ms | n/a | {:.2}× |\n\
+                 | spawn → first DynamoDB-backed answer (a token read), p90 | {s_p90:.1} ms | n/a | {:.2}× |\n",
+                s_median / b_median,
+                s_p90 / b_p90
+            ));
+        }
+        let a_size = size_mib(authorizer)?;
+        table.push_str(&format!(
+            "| binary size | {a_size:.1} MiB | {b_size:.1} MiB | {:.2}× |\n",
+            a_size / b_size
+        ));
+    }
     Ok(table)
 }
 

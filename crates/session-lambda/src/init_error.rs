@@ -6,12 +6,34 @@
 //! (`Runtime.InvalidSettings: DYNAMODB_TABLE_NAME: is not set …`). The request goes through
 //! the Runtime API client that `lambda_runtime` itself uses.
 
+use std::io::Write as _;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use http::StatusCode;
 use http::header::CONTENT_TYPE;
 use lambda_runtime_api_client::body::Body;
 use lambda_runtime_api_client::{BoxError, Client};
+
+use crate::StartupError;
+
+/// Exit status for settings that cannot work (the server's too).
+pub const EXIT_CONFIG: u8 = 2;
+
+/// Logs the reason, writes it to stderr, reports it to the Runtime API when there is one, and
+/// gives the exit status: Lambda then shows the reason instead of a bare exit code.
+pub async fn fail_init(error: &StartupError) -> ExitCode {
+    let message = error.to_string();
+    tracing::error!(error = %message, error_type = error.error_type(), "cannot start");
+    let _ = writeln!(std::io::stderr(), "error: {message}");
+    let runtime_api = std::env::var("AWS_LAMBDA_RUNTIME_API").ok();
+    if let Some(api) = runtime_api.filter(|api| !api.trim().is_empty())
+        && let Err(report_error) = report(&api, error.error_type(), &message).await
+    {
+        tracing::warn!(error = %report_error, "could not report the error to the Runtime API");
+    }
+    ExitCode::from(EXIT_CONFIG)
+}
 
 /// The path of the init error endpoint.
 pub const INIT_ERROR_PATH: &str = "/2018-06-01/runtime/init/error";

@@ -4,12 +4,9 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use session_lambda::emf::EmfRecorder;
-use session_lambda::init_error;
+use session_lambda::init_error::fail_init;
 use session_lambda::startup::{self, StartupError};
 use session_lambda::{EventGuard, LambdaApp, telemetry};
-
-/// Exit status for settings that cannot work (the server's too).
-const EXIT_CONFIG: u8 = 2;
 
 // One thread: Lambda sends a function instance one event at a time, and a cold start need not
 // pay for a pool of workers that would sit idle.
@@ -46,19 +43,4 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Logs the reason, writes it to stderr, reports it to the Runtime API when there is one, and
-/// gives the exit status: Lambda then shows the reason instead of a bare exit code.
-async fn fail_init(error: &StartupError) -> ExitCode {
-    let message = error.to_string();
-    tracing::error!(error = %message, error_type = error.error_type(), "cannot start");
-    let _ = writeln!(std::io::stderr(), "error: {message}");
-    let runtime_api = std::env::var("AWS_LAMBDA_RUNTIME_API").ok();
-    if let Some(api) = runtime_api.filter(|api| !api.trim().is_empty())
-        && let Err(report_error) = init_error::report(&api, error.error_type(), &message).await
-    {
-        tracing::warn!(error = %report_error, "could not report the error to the Runtime API");
-    }
-    ExitCode::from(EXIT_CONFIG)
 }

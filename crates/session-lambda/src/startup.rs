@@ -10,8 +10,10 @@ use axum::Router;
 use clap::Args as _;
 use clap::parser::ValueSource;
 use session_api::setting_values::refused_value;
-use session_api::{Settings, SettingsError, StoreKind, build_store, state_from_settings};
-use session_core::{Clock, SystemClock};
+use session_api::{
+    Settings, SettingsError, StoreKind, build_store, service_from_settings, state_from_settings,
+};
+use session_core::{Clock, SessionService, SessionStore, SystemClock};
 
 /// Why the function cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -94,8 +96,40 @@ pub fn settings(env: &dyn Fn(&str) -> Option<String>) -> Result<Settings, Startu
     lambda_settings(parsed, env)
 }
 
+/// The settings of the authorizer function: the API function's variables and store rules,
+/// without the rule on bearer tokens, since an authorizer serves no API route.
+pub fn authorizer_settings(env: &dyn Fn(&str) -> Option<String>) -> Result<Settings, StartupError> {
+    let parsed = Settings::from_env().map_err(|error| unparsable(&error))?;
+    let settings = store_settings(parsed, env)?;
+    settings.validate()?;
+    Ok(settings)
+}
+
 /// Applies the Lambda rules to settings parsed from the environment that `env` reads.
 pub fn lambda_settings(
+    settings: Settings,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Settings, StartupError> {
+    let settings = store_settings(settings, env)?;
+    // The server's protected mode (no tokens: serve only callers on loopback) would let
+    // nobody in on Lambda, where no caller is ever on loopback, while /health said all is
+    // well. A function without tokens must say so that its authentication is elsewhere.
+    if !settings.auth_disabled && !settings.token_sources().any_configured() {
+        return Err(problem(
+            "API_TOKENS",
+            "no bearer tokens are set (API_TOKENS, ADMIN_TOKENS, or their _FILE forms) and \
+             AUTH_DISABLED is not true: on Lambda no caller is on loopback, so the function \
+             would refuse every request. Set tokens, or set AUTH_DISABLED=true where API \
+             Gateway (IAM or an authorizer) or a Function URL with AWS_IAM authenticates callers",
+        )
+        .into());
+    }
+    settings.validate()?;
+    Ok(settings)
+}
+
+/// The store rules every function of the service shares: DynamoDB, on a named table.
+fn store_settings(
     mut settings: Settings,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Settings, StartupError> {
@@ -120,20 +154,6 @@ pub fn lambda_settings(
         )
         .into());
     }
-    // The server's protected mode (no tokens: serve only callers on loopback) would let
-    // nobody in on Lambda, where no caller is ever on loopback, while /health said all is
-    // well. A function without tokens must say so that its authentication is elsewhere.
-    if !settings.auth_disabled && !settings.token_sources().any_configured() {
-        return Err(problem(
-            "API_TOKENS",
-            "no bearer tokens are set (API_TOKENS, ADMIN_TOKENS, or their _FILE forms) and \
-             AUTH_DISABLED is not true: on Lambda no caller is on loopback, so the function \
-             would refuse every request. Set tokens, or set AUTH_DISABLED=true where API \
-             Gateway (IAM or an authorizer) or a Function URL with AWS_IAM authenticates callers",
-        )
-        .into());
-    }
-    settings.validate()?;
     Ok(settings)
 }
 
@@ -153,12 +173,28 @@ fn unparsable(error: &clap::Error) -> StartupError {
 /// made here and shared by every invocation; it makes no request until the first one.
 pub async fn build_router(settings: &Settings) -> Result<Router, StartupError> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store = build_store(settings, clock.clone())
-        .await
-        .map_err(|error| StartupError::Store(session_api::problem::chain(&error)))?;
+    let store = store(settings, clock.clone()).await?;
     let state = state_from_settings(settings, store, clock)?;
     session_api::startup::announce(settings, &state);
     Ok(session_api::router(state))
+}
+
+/// Builds the store and the session service alone, once per cold start: for the authorizer,
+/// which reads sessions the way the router does but serves no HTTP.
+pub async fn build_service(settings: &Settings) -> Result<SessionService, StartupError> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store = store(settings, clock.clone()).await?;
+    Ok(service_from_settings(settings, store, clock)?)
+}
+
+/// The DynamoDB store the settings name.
+async fn store(
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+) -> Result<Arc<dyn SessionStore>, StartupError> {
+    build_store(settings, clock)
+        .await
+        .map_err(|error| StartupError::Store(session_api::problem::chain(&error)))
 }
 
 #[cfg(test)]
@@ -310,6 +346,23 @@ mod tests {
         bad_memory[2] = ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "lots");
         let error = check_runtime_environment(&lookup(&bad_memory)).expect_err("not a number");
         assert_eq!(error.variable, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE");
+    }
+
+    /// The authorizer serves no API route: no bearer token is asked for, while the table
+    /// still is.
+    #[test]
+    fn the_authorizer_needs_a_table_but_no_bearer_token() {
+        let settings = authorizer_settings(&lookup(&[TABLE])).expect("valid without tokens");
+        assert_eq!(settings.store, StoreKind::Dynamodb);
+        assert!(!settings.token_sources().any_configured());
+        let error = authorizer_settings(&lookup(&[])).expect_err("no table");
+        assert!(
+            matches!(&error, StartupError::Settings(e) if e.variable == "DYNAMODB_TABLE_NAME"),
+            "{error}"
+        );
+        let error = authorizer_settings(&lookup(&[TABLE, ("SESSION_STORE", "embedded")]))
+            .expect_err("embedded is refused");
+        assert!(error.to_string().starts_with("SESSION_STORE: "), "{error}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 # One deployable root: the sessions table and the session API on Lambda behind an HTTP API.
 #
 #   scripts/package-lambda                 # builds target/lambda/session-lambda/bootstrap.zip
+#                                          # and target/lambda/session-authorizer/bootstrap.zip
 #   cd infra/examples/lambda-api
 #   terraform init && terraform apply      # -var auth_mode=tokens -var secret_arn=... for tokens
 
@@ -31,6 +32,15 @@ module "api" {
     max_lifetime_seconds = var.session_max_lifetime_seconds
     sliding              = var.session_sliding
   }
+
+  session_cookie_name         = var.session_cookie_name
+  forward_auth_data           = var.forward_auth_data
+  forward_auth_data_max_bytes = var.forward_auth_data_max_bytes
+
+  authorizer                   = var.authorizer
+  authorizer_package_path      = var.authorizer_package_path
+  authorizer_identity_source   = var.authorizer_identity_source
+  authorizer_cache_ttl_seconds = var.authorizer_cache_ttl_seconds
 
   tags = var.tags
 }

@@ -32,3 +32,8 @@ output "table_arn" {
   description = "ARN of the sessions table."
   value       = module.table.table_arn
 }
+
+output "authorizer_id" {
+  description = "The HTTP API's session authorizer, for routes with authorization_type = \"CUSTOM\" (null unless authorizer = true)."
+  value       = module.api.authorizer_id
+}

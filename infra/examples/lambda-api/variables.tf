@@ -64,6 +64,48 @@ variable "session_sliding" {
   default     = false
 }
 
+variable "session_cookie_name" {
+  description = "Cookie that carries the session token (SESSION_COOKIE_NAME); null: session."
+  type        = string
+  default     = null
+}
+
+variable "forward_auth_data" {
+  description = "Whether /auth/forward sends the session's data (FORWARD_AUTH_DATA); null: false."
+  type        = bool
+  default     = null
+}
+
+variable "forward_auth_data_max_bytes" {
+  description = "Longest X-Session-Data header of /auth/forward (FORWARD_AUTH_DATA_MAX_BYTES); null: 2048."
+  type        = number
+  default     = null
+}
+
+variable "authorizer" {
+  description = "Deploy the Lambda authorizer and attach it to the HTTP API (see docs/gateways.md)."
+  type        = bool
+  default     = false
+}
+
+variable "authorizer_package_path" {
+  description = "The authorizer's zip made by scripts/package-lambda, relative to this folder by default."
+  type        = string
+  default     = "../../../target/lambda/session-authorizer/bootstrap.zip"
+}
+
+variable "authorizer_identity_source" {
+  description = "Where API Gateway requires the token: \"header\" (X-Session-Token) or \"cookie\"."
+  type        = string
+  default     = "header"
+}
+
+variable "authorizer_cache_ttl_seconds" {
+  description = "Seconds API Gateway caches an authorizer answer; 0 (default): none, so a revoke applies at once."
+  type        = number
+  default     = 0
+}
+
 variable "tags" {
   description = "Tags for every resource."
   type        = map(string)

@@ -37,6 +37,14 @@ locals {
   }
   session_env = { for key, value in local.session_settings : key => tostring(value) if value != null }
 
+  # The cookie and /auth/forward settings, read by both functions.
+  forward_settings = {
+    SESSION_COOKIE_NAME         = var.session_cookie_name
+    FORWARD_AUTH_DATA           = var.forward_auth_data
+    FORWARD_AUTH_DATA_MAX_BYTES = var.forward_auth_data_max_bytes
+  }
+  forward_env = { for key, value in local.forward_settings : key => tostring(value) if value != null }
+
   # AWS_REGION is set by Lambda itself (a reserved variable); the store is always DynamoDB here.
   # No LOG_FORMAT: the Lambda binary never reads it. No RUST_LOG: logging_config below makes
   # Lambda pass AWS_LAMBDA_LOG_LEVEL, which wins over it. The generated cursor secret comes
@@ -45,6 +53,7 @@ locals {
     { SESSION_CURSOR_SECRET = random_bytes.cursor_secret.base64 },
     var.extra_environment,
     local.session_env,
+    local.forward_env,
     local.secret_env,
     {
       SESSION_STORE       = "dynamodb"

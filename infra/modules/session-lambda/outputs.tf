@@ -43,8 +43,18 @@ output "log_group_name" {
   value       = aws_cloudwatch_log_group.function.name
 }
 
+output "authorizer_id" {
+  description = "ID of the HTTP API's session authorizer, for routes with authorization_type = \"CUSTOM\". Null unless authorizer is true."
+  value       = var.authorizer ? aws_apigatewayv2_authorizer.session[0].id : null
+}
+
+output "authorizer_function_name" {
+  description = "Name of the authorizer function. Null unless authorizer is true."
+  value       = var.authorizer ? aws_lambda_function.authorizer[0].function_name : null
+}
+
 output "api_id" {
-  description = "ID of the HTTP API (the ApiId dimension of its CloudWatch metrics)."
+  description = "ID of the HTTP API, for routes of your own (with authorizer_id, behind the session authorizer)."
   value       = aws_apigatewayv2_api.http.id
 }
 

@@ -157,3 +157,65 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "session_cookie_name" {
+  description = "Name of the cookie that carries the session token (SESSION_COOKIE_NAME), read by /auth/forward and the authorizer. Null: the service's default, session."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.session_cookie_name == null || can(regex("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", var.session_cookie_name))
+    error_message = "session_cookie_name is a cookie name: visible ASCII characters, none of ()<>@,;:\\\"/[]?={} (SESSION_COOKIE_NAME)."
+  }
+}
+
+variable "forward_auth_data" {
+  description = "Whether /auth/forward also sends the session's data (FORWARD_AUTH_DATA). Null: the service's default, false."
+  type        = bool
+  default     = null
+}
+
+variable "forward_auth_data_max_bytes" {
+  description = "Longest X-Session-Data header of /auth/forward, in bytes (FORWARD_AUTH_DATA_MAX_BYTES), 0 to 65536. Null: the service's default, 2048."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.forward_auth_data_max_bytes == null || try(var.forward_auth_data_max_bytes >= 0 && var.forward_auth_data_max_bytes <= 65536 && floor(var.forward_auth_data_max_bytes) == var.forward_auth_data_max_bytes, false)
+    error_message = "forward_auth_data_max_bytes is a whole number of bytes from 0 to 65536 (FORWARD_AUTH_DATA_MAX_BYTES)."
+  }
+}
+
+variable "authorizer" {
+  description = "Deploy the Lambda authorizer (session-authorizer) and attach it to the HTTP API as a REQUEST authorizer (payload 2.0, simple responses). Routes use it with authorization_type = \"CUSTOM\" and the authorizer_id output. Needs authorizer_package_path."
+  type        = bool
+  default     = false
+}
+
+variable "authorizer_package_path" {
+  description = "Path of the authorizer's zip made by scripts/package-lambda (target/lambda/session-authorizer/bootstrap.zip). Required when authorizer is true."
+  type        = string
+  default     = null
+}
+
+variable "authorizer_identity_source" {
+  description = "Where API Gateway requires the session token before it invokes the authorizer: \"header\" (X-Session-Token) or \"cookie\" (the Cookie header, holding the cookie session_cookie_name). A request without it gets 401 from API Gateway itself."
+  type        = string
+  default     = "header"
+
+  validation {
+    condition     = contains(["header", "cookie"], var.authorizer_identity_source)
+    error_message = "authorizer_identity_source is \"header\" or \"cookie\"."
+  }
+}
+
+variable "authorizer_cache_ttl_seconds" {
+  description = "How long API Gateway caches the authorizer's answer per identity source, 0 to 3600 seconds. 0 (the default) checks every request: a cached Allow outlives a revoke, a rotation or an expiry by up to this TTL, since API Gateway cannot forget one key."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = try(var.authorizer_cache_ttl_seconds >= 0 && var.authorizer_cache_ttl_seconds <= 3600 && floor(var.authorizer_cache_ttl_seconds) == var.authorizer_cache_ttl_seconds, false)
+    error_message = "authorizer_cache_ttl_seconds is a whole number of seconds from 0 to 3600."
+  }
+}

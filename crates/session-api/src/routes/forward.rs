@@ -146,8 +146,9 @@ pub async fn check(State(app): State<AppState>, headers: HeaderMap) -> Result<Re
 }
 
 /// The session token the request carries: the `X-Session-Token` header when there is one
-/// (whatever it holds), else the session cookie. `None` when neither holds a plausible token.
-fn presented_token(headers: &HeaderMap, cookie_name: &str) -> Option<String> {
+/// (whatever it holds), else the cookie `cookie_name`. `None` when neither holds a plausible
+/// token. The one rule of every gateway check: `/auth/forward` and the Lambda authorizer.
+pub fn presented_token(headers: &HeaderMap, cookie_name: &str) -> Option<String> {
     let mut values = headers.get_all(SESSION_TOKEN_HEADER).iter();
     if let Some(value) = values.next() {
         // Two headers are refused rather than one of them picked: which one a proxy keeps

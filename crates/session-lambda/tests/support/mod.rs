@@ -4,12 +4,11 @@
 
 pub mod events;
 pub mod runtime_api;
+pub mod table;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
-use aws_sdk_dynamodb::Client;
 use axum::Router;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -17,8 +16,7 @@ use lambda_http::lambda_runtime::{Context, LambdaEvent};
 use lambda_http::request::LambdaRequest;
 use serde_json::Value;
 use session_api::{ApiOptions, AppState};
-use session_core::store::dynamodb::testing::{local_client, local_endpoint, unique_table_name};
-use session_core::store::dynamodb::{DynamoDbStore, create_table};
+use session_core::store::dynamodb::DynamoDbStore;
 use session_core::{
     CursorCodec, ExpiryPolicy, ServiceConfig, SessionService, SessionStore, SystemClock,
 };
@@ -26,50 +24,12 @@ use session_lambda::LambdaApp;
 use tower::ServiceExt;
 
 use events::Shape;
+pub use table::Table;
 
 /// The session-lambda binary cargo built for these tests.
 pub const BINARY: &str = env!("CARGO_BIN_EXE_session-lambda");
 
-/// A fresh DynamoDB Local table, made by the same `create_table` the server's command runs.
-pub struct Table {
-    /// DynamoDB Local's endpoint.
-    pub endpoint: String,
-    /// A client for it.
-    pub client: Client,
-    /// The table's name.
-    pub name: String,
-}
-
 impl Table {
-    /// A new table, or `None` (skipped loudly) outside CI when DynamoDB Local is not running;
-    /// under `CI=true` a missing DynamoDB Local fails the test instead.
-    pub async fn fresh(label: &str) -> Option<Self> {
-        let endpoint = local_endpoint()?;
-        let client = local_client(&endpoint);
-        let name = unique_table_name(label);
-        create_table(&client, &name, Some(Duration::from_secs(30)))
-            .await
-            .unwrap_or_else(|e| {
-                panic!("create table {name} in DynamoDB Local at {endpoint}: {e:?}")
-            });
-        Some(Self {
-            endpoint,
-            client,
-            name,
-        })
-    }
-
-    /// A table that no DynamoDB serves (nothing listens on port 9): for requests that never
-    /// reach the store, so that they run without DynamoDB Local.
-    pub fn unreachable() -> Self {
-        let endpoint = "http://127.0.0.1:9".to_owned();
-        Self {
-            client: local_client(&endpoint),
-            endpoint,
-            name: "unreachable".to_owned(),
-        }
-    }
-
     /// The shared router over this table, with authentication off (as behind an API Gateway
     /// route that requires IAM).
     pub fn router(&self) -> Router {
@@ -93,25 +53,6 @@ impl Table {
             ..ApiOptions::default()
         };
         session_api::router(AppState::new(service, options))
-    }
-
-    /// The item stored under `id`, read strongly consistently.
-    pub async fn item(
-        &self,
-        id: &str,
-    ) -> Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
-        self.client
-            .get_item()
-            .table_name(&self.name)
-            .key(
-                "id",
-                aws_sdk_dynamodb::types::AttributeValue::S(id.to_owned()),
-            )
-            .consistent_read(true)
-            .send()
-            .await
-            .expect("GetItem on DynamoDB Local")
-            .item
     }
 }
 
