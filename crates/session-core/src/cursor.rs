@@ -43,16 +43,6 @@ impl Position {
         }
     }
 
-    /// Where DynamoDB's admin Scan resumes after the item keyed `id` that is not a session
-    /// (a per-user item of the session limit): that scan resumes from the id alone, so the
-    /// position holds no creation time.
-    pub fn at_key(id: &str) -> Self {
-        Self {
-            id: id.to_owned(),
-            created_at: String::new(),
-        }
-    }
-
     /// The creation time the position holds; `InvalidCursor` when it is not a timestamp.
     pub fn created(&self) -> Result<Timestamp, SessionError> {
         Timestamp::parse(&self.created_at).ok_or(SessionError::InvalidCursor)

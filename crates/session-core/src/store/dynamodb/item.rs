@@ -69,6 +69,20 @@ pub(super) fn table_key(position: &Position) -> Item {
     HashMap::from([(PARTITION_KEY.to_owned(), s(&position.id))])
 }
 
+/// Where a listing resumes after the key a query or scan stopped at (its
+/// `LastEvaluatedKey`): the inverse of [`user_index_key`] and [`table_key`]. A table key holds
+/// no `createdAt`, which the scan does not need.
+pub(super) fn key_position(key: &Item) -> Option<Position> {
+    let text = |name: &str| match key.get(name) {
+        Some(AttributeValue::S(value)) => Some(value.clone()),
+        _ => None,
+    };
+    Some(Position {
+        id: text(PARTITION_KEY)?,
+        created_at: text(USER_INDEX_SORT_KEY).unwrap_or_default(),
+    })
+}
+
 /// The version and expiry of an item returned by a failed condition, enough to tell why it
 /// failed.
 #[derive(Deserialize)]

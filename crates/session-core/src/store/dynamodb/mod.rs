@@ -43,7 +43,6 @@ use capacity::Kind;
 use errors::classify;
 use item::{Item, Seen, b, data_value, from_item, key, n, names, s, seen, to_item, ts};
 
-use crate::cursor::Position;
 use crate::schema::{PARTITION_KEY, USER_INDEX};
 use crate::store::{PageRequest, SecretCheck, SessionStore, StorePage, VersionCheck};
 use crate::{
@@ -296,7 +295,9 @@ type Fetched = (Vec<Item>, Option<Item>);
 /// Reads the pages of a listing through `fetch` (given the key to start after and the items
 /// to read) until `limit + 1` live sessions are found, the listing ends, or
 /// [`LISTING_MAX_PAGES`] pages were read. In the last case the page holds what was found,
-/// maybe fewer than `limit` sessions or none, and resumes after the last item read.
+/// maybe fewer than `limit` sessions or none, and resumes where DynamoDB stopped reading: the
+/// last key it evaluated may name no item `fetch` returned (an index entry of a session
+/// deleted since), and resuming before it would read those entries again.
 ///
 /// The expiry filter is applied here, not as a `FilterExpression`: a filter saves no read
 /// capacity (DynamoDB charges for every item it reads), and resuming after an expired item
@@ -311,9 +312,6 @@ where
     F: Future<Output = Result<Fetched, SessionError>>,
 {
     let mut found = Vec::with_capacity(page.limit + 1);
-    // Where to resume after the last item read, when that item was skipped (an expired
-    // session, a per-user item); else the last session found is.
-    let mut last_skipped = None;
     let mut start = start;
     // DynamoDB applies `Limit` to the items it reads; most listings need one page.
     let mut size = i32::try_from(page.limit + 1).unwrap_or(i32::MAX).max(10);
@@ -321,17 +319,12 @@ where
         let (items, next) = fetch(start.take(), size).await?;
         for item in items {
             if !limit::is_session(&item) {
-                if let Some(AttributeValue::S(id)) = item.get(PARTITION_KEY) {
-                    last_skipped = Some(Position::at_key(id));
-                }
                 continue;
             }
             let session = from_item(item)?;
             if session.is_expired(now) {
-                last_skipped = Some(Position::after(&session));
                 continue;
             }
-            last_skipped = None;
             found.push(session);
             if found.len() > page.limit {
                 return Ok(StorePage::from_found(found, page.limit));
@@ -343,13 +336,14 @@ where
         start = next;
         size = size.max(LISTING_LATER_PAGE_ITEMS);
     }
-    let next = last_skipped
-        .or_else(|| found.last().map(Position::after))
-        .ok_or_else(|| SessionError::unavailable("DynamoDB returned only empty pages"))?;
-    let next = Some(next);
+    // Every item up to the last key evaluated is in `found` or was skipped.
+    let next = start
+        .as_ref()
+        .and_then(item::key_position)
+        .ok_or_else(|| SessionError::internal("DynamoDB's LastEvaluatedKey has no id"))?;
     Ok(StorePage {
         sessions: found,
-        next,
+        next: Some(next),
     })
 }
 
@@ -785,5 +779,56 @@ impl SessionStore for DynamoDbStore {
 
     async fn check_ready(&self) -> Result<(), SessionError> {
         table::check_ready(&self.client, &self.table).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cursor::Position;
+
+    /// A `userId-index` key, as a query's `LastEvaluatedKey` holds it.
+    fn index_key(n: usize) -> Item {
+        HashMap::from([
+            (PARTITION_KEY.to_owned(), s(format!("id-{n}"))),
+            ("userId".to_owned(), s("alice")),
+            (
+                "createdAt".to_owned(),
+                s(format!("2026-12-07T08:00:{n:02}.000Z")),
+            ),
+        ])
+    }
+
+    /// Index entries whose sessions were all deleted a moment ago (the index lags the
+    /// table): every page reads keys but no session. The listing answers an empty page that
+    /// resumes after the last entry read, not an error, so that the client gets past them.
+    #[tokio::test]
+    async fn pages_of_vanished_sessions_resume_after_the_last_key_read() {
+        let page = PageRequest {
+            limit: 10,
+            after: None,
+        };
+        let mut pages = 0;
+        let listed = collect_page(
+            &page,
+            Timestamp::from_epoch_seconds(1_800_000_000),
+            None,
+            |_, _| {
+                pages += 1;
+                let key = index_key(pages);
+                async move { Ok((Vec::new(), Some(key))) }
+            },
+        )
+        .await
+        .expect("a page, not an error");
+        assert_eq!(pages, LISTING_MAX_PAGES);
+        assert!(listed.sessions.is_empty());
+        assert_eq!(
+            listed.next,
+            Some(Position {
+                id: format!("id-{LISTING_MAX_PAGES}"),
+                created_at: format!("2026-12-07T08:00:{LISTING_MAX_PAGES:02}.000Z"),
+            })
+        );
     }
 }
