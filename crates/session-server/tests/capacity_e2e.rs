@@ -16,14 +16,7 @@ type Units = BTreeMap<(String, String, String), f64>;
 
 /// The `session_store_capacity_units_total` series of the server's `/metrics`.
 async fn units(http: &reqwest::Client, server: &Server) -> Units {
-    let text = http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let text = server.metrics(http).await;
     let mut units = Units::new();
     for line in text.lines() {
         let Some(rest) = line.strip_prefix("session_store_capacity_units_total{") else {

@@ -183,14 +183,7 @@ async fn evict_oldest_creates_all_and_keeps_the_limit_over_http() {
     assert_eq!(all.iter().cloned().collect::<HashSet<_>>(), newest);
     assert_eq!(all.len(), MAX);
 
-    let metrics = client()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = server.metrics(&client()).await;
     assert!(
         metrics
             .lines()

@@ -245,14 +245,7 @@ async fn every_metric_the_monitoring_reads_is_exported() {
     let ready = http.get(server.url("/ready")).send().await.expect("ready");
     assert_eq!(ready.status(), 200);
 
-    let text = http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let text = server.metrics(&http).await;
     let exported = exported(&text);
 
     let rules: Value =

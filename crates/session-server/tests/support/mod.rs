@@ -114,6 +114,17 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
+    /// The text of `GET /metrics`.
+    pub async fn metrics(&self, http: &reqwest::Client) -> String {
+        http.get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text")
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
