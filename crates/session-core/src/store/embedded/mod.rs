@@ -196,7 +196,7 @@ impl EmbeddedStore {
     /// clock; returns how many were purged. The sweeper does the same a chunk at a time.
     pub async fn purge_expired(&self) -> Result<u64, SessionError> {
         let cutoff = sweeper::cutoff(self.options.clock.now(), self.options.purge_after_seconds);
-        let due = sweeper::scan(&self.shared.db, None, usize::MAX, cutoff)
+        let due = sweeper::scan(&self.shared.db, None, usize::MAX, usize::MAX, cutoff)
             .map_err(map_redb)?
             .due;
         self.write(move |tx| Ok(Ok(sweeper::purge(tx, due, cutoff)?)))
@@ -788,7 +788,7 @@ mod tests {
             store.create(s, None).await.expect("create");
         }
         let cutoff = sweeper::cutoff(t0.plus_seconds(61), 0);
-        let due = sweeper::scan(&store.shared.db, None, usize::MAX, cutoff)
+        let due = sweeper::scan(&store.shared.db, None, usize::MAX, usize::MAX, cutoff)
             .expect("scan")
             .due;
         assert_eq!(due.len(), 2, "both are due at the cutoff");
