@@ -195,26 +195,32 @@ fn server_env(path: &Path, port: u16, sweep_interval: u64) -> Vec<(String, Strin
     .collect()
 }
 
-/// Starts the server on `path`; gives it back with its address and the time from the spawn
-/// until it listened.
-fn serve(
-    server_bin: &Path,
-    path: &Path,
-    sweep_interval: u64,
-) -> Result<(Process, SocketAddr, Duration), Failure> {
+/// A server started on a store file.
+struct Served {
+    process: Process,
+    address: SocketAddr,
+    /// When it was spawned.
+    spawned: Instant,
+    /// From the spawn until it listened.
+    ready: Duration,
+}
+
+/// Starts the server on `path`.
+fn serve(server_bin: &Path, path: &Path, sweep_interval: u64) -> Result<Served, Failure> {
     let port = free_port()?;
-    let began = Instant::now();
-    let server = start(
+    let spawned = Instant::now();
+    let process = start(
         server_bin,
         &[],
         &server_env(path, port, sweep_interval),
         port,
     )?;
-    Ok((
-        server,
-        SocketAddr::from(([127, 0, 0, 1], port)),
-        began.elapsed(),
-    ))
+    Ok(Served {
+        process,
+        address: SocketAddr::from(([127, 0, 0, 1], port)),
+        spawned,
+        ready: spawned.elapsed(),
+    })
 }
 
 /// One request on a connection of its own: its status and body.
@@ -273,18 +279,17 @@ where
     })
 }
 
-/// Waits until the sweep that starts `SWEEP_AFTER` after `opened` has purged `last`; gives
-/// its duration.
+/// Waits until the sweep that starts at `started` has purged `last`; gives its duration.
 async fn sweep(
     address: SocketAddr,
-    opened: Instant,
+    started: Instant,
     last: &str,
 ) -> Result<(Duration, u64), Failure> {
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
         let (status, _) = request(address, Method::GET, format!("/sessions/{last}")).await?;
         match status {
-            404 => return Ok(((opened + SWEEP_AFTER).elapsed(), 0)),
+            404 => return Ok((started.elapsed(), 0)),
             410 if Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
@@ -337,20 +342,26 @@ async fn point(plan: &Plan, dir: &Path, size: usize) -> Result<Point, Failure> {
 
     // The sweep, on a server that sweeps soon after it opened the file.
     eprintln!("bench-scale: {size}: the sweep");
-    let (sweeping, address, _) = serve(&plan.server_bin, &path, SWEEP_AFTER.as_secs())?;
-    let opened = Instant::now();
-    target.address = address;
-    let sweep = probe_while(&target, sweep(address, opened, &filled.last_expired)).await?;
+    let sweeping = serve(&plan.server_bin, &path, SWEEP_AFTER.as_secs())?;
+    // The writer starts its sweep timer once the file is open: about `open` after the spawn.
+    let started = sweeping.spawned + open + SWEEP_AFTER;
+    target.address = sweeping.address;
+    let sweep = probe_while(
+        &target,
+        sweep(sweeping.address, started, &filled.last_expired),
+    )
+    .await?;
     let sweep = Event {
         removed: u64::try_from(expired).unwrap_or(u64::MAX),
         ..sweep
     };
-    let sweep_rss = peak_rss_kib(sweeping.0.id());
+    let sweep_rss = peak_rss_kib(sweeping.process.0.id());
     drop(sweeping);
 
     // Everything else, on a server that does not sweep meanwhile.
     eprintln!("bench-scale: {size}: workloads and revoke-all");
-    let (server, address, ready) = serve(&plan.server_bin, &path, 86_400)?;
+    let server = serve(&plan.server_bin, &path, 86_400)?;
+    let (address, ready) = (server.address, server.ready);
     target.address = address;
     let measure = async |workload: Workload, target: &Target| {
         if !plan.warmup.is_zero() {
@@ -367,7 +378,7 @@ async fn point(plan: &Plan, dir: &Path, size: usize) -> Result<Point, Failure> {
     })
     .await?;
     let revoke = probe_while(&target, revoke_all(address)).await?;
-    let peak_rss_kib = peak_rss_kib(server.0.id())
+    let peak_rss_kib = peak_rss_kib(server.process.0.id())
         .into_iter()
         .chain(sweep_rss)
         .max();
