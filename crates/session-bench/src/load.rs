@@ -153,7 +153,9 @@ fn next_request<'a>(
 /// A request that failed before a response, described for the error count.
 type Failure = Box<dyn std::error::Error + Send + Sync>;
 
-async fn connect(address: SocketAddr) -> Result<http1::SendRequest<Full<Bytes>>, Failure> {
+pub(crate) async fn connect(
+    address: SocketAddr,
+) -> Result<http1::SendRequest<Full<Bytes>>, Failure> {
     let stream = TcpStream::connect(address).await?;
     stream.set_nodelay(true)?;
     let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;

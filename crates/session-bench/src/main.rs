@@ -2,6 +2,7 @@
 
 mod ceiling;
 mod load;
+mod scale;
 mod stats;
 mod store;
 mod suite;
@@ -95,6 +96,31 @@ enum Command {
         /// e.g. `SESSION_MAX_PER_USER=5`. The suite seeds 20 users with 20 sessions each.
         #[arg(long = "server-env", value_name = "KEY=VALUE", value_parser = suite::parse_setting)]
         server_env: Vec<(String, String)>,
+    },
+    /// Measure the embedded store at scale: for each size, a store file filled in process,
+    /// then the server on it (open, memory, workloads, a sweep, a revoke-all); print markdown.
+    Scale {
+        /// The session-server binary to measure.
+        #[arg(long)]
+        server_bin: PathBuf,
+        /// Sessions per file, comma-separated: one point of the curve each.
+        #[arg(long, value_delimiter = ',', default_values_t = [10_000, 100_000, 1_000_000])]
+        sizes: Vec<usize>,
+        /// Seconds per workload.
+        #[arg(long, default_value_t = 5.0)]
+        duration: f64,
+        /// Seconds of warm-up before each workload.
+        #[arg(long, default_value_t = 1.0)]
+        warmup: f64,
+        /// Concurrent connections of the workloads.
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+        /// Directory for the store files (a temporary directory is made in it).
+        #[arg(long, default_value_os_t = std::env::temp_dir())]
+        dir: PathBuf,
+        /// Fail unless every request succeeded (for the smoke run).
+        #[arg(long)]
+        require_clean: bool,
     },
     /// Time the steps of verifying a session token in process (SHA-256 of the secret, the
     /// whole read of a presented token, the comparison of hashes); print them.
@@ -226,6 +252,37 @@ fn main() -> ExitCode {
                 server_env,
             };
             match suite::run(&plan) {
+                Ok(report) => {
+                    let _ = write!(std::io::stdout(), "{}", report.markdown());
+                    if require_clean && !report.clean() {
+                        let _ = writeln!(std::io::stderr(), "session-bench: some requests failed");
+                        return ExitCode::FAILURE;
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    let _ = writeln!(std::io::stderr(), "session-bench: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Scale {
+            server_bin,
+            sizes,
+            duration,
+            warmup,
+            connections,
+            dir,
+            require_clean,
+        } => {
+            let plan = scale::Plan {
+                server_bin,
+                sizes,
+                duration: Duration::from_secs_f64(duration),
+                warmup: Duration::from_secs_f64(warmup),
+                connections,
+            };
+            match scale::run(&plan, &dir) {
                 Ok(report) => {
                     let _ = write!(std::io::stdout(), "{}", report.markdown());
                     if require_clean && !report.clean() {

@@ -36,7 +36,7 @@ impl Operation {
     }
 }
 
-fn new_session(n: u64) -> Session {
+pub(crate) fn new_session(n: u64) -> Session {
     let now = SystemClock.now();
     Session {
         id: SessionId::generate(),

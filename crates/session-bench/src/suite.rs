@@ -44,7 +44,7 @@ pub fn parse_setting(text: &str) -> Result<(String, String), String> {
 type Failure = Box<dyn std::error::Error + Send + Sync>;
 
 /// A process this suite started; ended by its handle when dropped.
-struct Process(Child);
+pub(crate) struct Process(pub(crate) Child);
 
 impl Drop for Process {
     fn drop(&mut self) {
@@ -53,7 +53,7 @@ impl Drop for Process {
     }
 }
 
-fn free_port() -> Result<u16, Failure> {
+pub(crate) fn free_port() -> Result<u16, Failure> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
@@ -66,7 +66,9 @@ fn wait_for_port(address: SocketAddr, child: &mut Child) -> Result<(), Failure> 
         if Instant::now() > deadline {
             return Err(format!("nothing listened on {address}").into());
         }
-        std::thread::sleep(Duration::from_millis(50));
+        // Polled often: the scale benchmark times the server's start (and its first sweep) from
+        // the moment it listens.
+        std::thread::sleep(Duration::from_millis(5));
     }
     Ok(())
 }
@@ -84,7 +86,7 @@ fn cpu_time(pid: u32) -> Option<Duration> {
 }
 
 /// Peak resident memory of a process (VmHWM), in KiB.
-fn peak_rss_kib(pid: u32) -> Option<u64> {
+pub(crate) fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
@@ -92,7 +94,7 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
-const TOKEN: &str = "bench-admin-token-0123456789abcdef";
+pub(crate) const TOKEN: &str = "bench-admin-token-0123456789abcdef";
 /// A server on DynamoDB refuses to start without a cursor secret.
 const CURSOR_SECRET: &str = "qh8kF+sX82OD7eAGypHcmgtFwjv+QyFfhgh92sO9WXg=";
 const TABLE_PREFIX: &str = "bench";
@@ -124,7 +126,7 @@ fn server_env(plan: &Plan, dir: &Path, port: u16, table: &str) -> Vec<(String, S
     env
 }
 
-fn start(
+pub(crate) fn start(
     program: &Path,
     args: &[&str],
     env: &[(String, String)],

@@ -497,3 +497,44 @@ async fn revoking_a_user_with_many_sessions_leaves_none() {
         other
     );
 }
+
+/// A revoke-all of thousands of sessions does not hold the writer for one transaction: a
+/// write queued while it runs commits before the revoke-all has finished.
+#[tokio::test]
+async fn writes_queued_during_a_large_revoke_all_go_through_before_it_ends() {
+    const MANY: i64 = 10_000;
+    let t0 = base_time();
+    let store = Arc::new(EmbeddedStore::in_memory(EmbeddedOptions::default()).expect("store"));
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut oldest = None;
+    for n in 0..MANY {
+        // Created a millisecond apart, so that the first one is the oldest.
+        let s = session("many", Timestamp::from_millis(t0.millis() + n), 3600);
+        oldest.get_or_insert_with(|| s.id.clone());
+        let store = store.clone();
+        tasks.spawn(async move { store.create(&s, None).await.expect("create") });
+    }
+    tasks.join_all().await;
+    let oldest = oldest.expect("sessions");
+
+    let revoke = {
+        let store = store.clone();
+        tokio::spawn(async move { store.delete_user(&UserId::parse("many")?, t0).await })
+    };
+    // The revoke-all queues its first write before this task runs again.
+    tokio::task::yield_now().await;
+    let other = session("other", t0, 3600);
+    store.create(&other, None).await.expect("create meanwhile");
+    assert!(
+        store.get(&oldest, &SecretCheck::Any, t0).await.is_ok(),
+        "the create waited for the whole revoke-all"
+    );
+    assert_eq!(
+        revoke.await.expect("revoke task").expect("revoke"),
+        u64::try_from(MANY).expect("small")
+    );
+    assert!(matches!(
+        store.get(&oldest, &SecretCheck::Any, t0).await,
+        Err(SessionError::NotFound)
+    ));
+}

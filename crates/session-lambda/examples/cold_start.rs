@@ -7,7 +7,11 @@
 //! measured the same way, interleaved with the function, so that both see the same machine
 //! load; the report gives ratios to it. With `--dynamodb-endpoint`, a second figure times the
 //! first DynamoDB-backed response (`POST /sessions` right after the first event), which adds
-//! the first connection to the store.
+//! the first connection to the store. Each cold start also gives the init duration: from the
+//! spawn to the function's first `/next`, when it is ready for events. Then, with the store,
+//! each side is started once more (twice, alternately) for warm invocations: `GET
+//! /sessions/current` with the token of a session it created, and `POST /sessions`, timed from
+//! the event queued to the answer posted, 10 of each per iteration.
 //!
 //! With `--authorizer`, the Lambda authorizer (`session-authorizer`) is measured the same way,
 //! in the same interleaving: its first answer is to an HTTP API authorizer event without a
@@ -34,6 +38,9 @@ use serde_json::{Value, json};
 use session_core::store::dynamodb::create_table;
 use session_core::store::dynamodb::testing::{local_client, unique_table_name};
 use session_core::{SessionId, SessionToken};
+
+/// Warm invocations of each route per cold-start iteration.
+const WARM_PER_ITERATION: usize = 10;
 
 struct Options {
     function: PathBuf,
@@ -86,6 +93,16 @@ fn parse_options() -> Result<Options, String> {
 
 /// An HTTP API event for `method path` with an optional JSON body.
 fn http_event(method: &str, path: &str, body: Option<&Value>) -> String {
+    http_event_with_token(method, path, body, None)
+}
+
+/// An HTTP API event for `method path` with an optional JSON body and session token.
+fn http_event_with_token(
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+    token: Option<&str>,
+) -> String {
     let mut event = json!({
         "version": "2.0",
         "routeKey": "$default",
@@ -105,6 +122,9 @@ fn http_event(method: &str, path: &str, body: Option<&Value>) -> String {
     });
     if let Some(body) = body {
         event["body"] = Value::String(body.to_string());
+    }
+    if let Some(token) = token {
+        event["headers"]["x-session-token"] = Value::String(token.to_owned());
     }
     event.to_string()
 }
@@ -184,13 +204,23 @@ fn status(outcome: &Outcome) -> Option<u64> {
     }
 }
 
-/// Milliseconds from the spawn to each answer: the first event, and (optionally) the first
-/// DynamoDB-backed one.
+/// What one cold start took, in milliseconds from the spawn.
+struct ColdStart {
+    /// Until the first `/next`: the function's init.
+    init: f64,
+    /// Until the answer to the first event.
+    first: f64,
+    /// Until the answer to the first DynamoDB-backed event, when asked for.
+    store: Option<f64>,
+}
+
+/// Milliseconds from the spawn to the first `/next`, to each answer: the first event, and
+/// (optionally) the first DynamoDB-backed one.
 async fn one_cold_start(
     binary: &Path,
     env: &[(String, String)],
     with_store: bool,
-) -> Result<(f64, Option<f64>), String> {
+) -> Result<ColdStart, String> {
     let runtime = RuntimeApi::start().await;
     let mut env = env.to_vec();
     env.extend(lambda_environment(&runtime.endpoint()));
@@ -204,6 +234,12 @@ async fn one_cold_start(
         return Err(format!("{}: first answer was {first:?}", binary.display()));
     }
     let cold = first.at().duration_since(function.spawned).as_secs_f64() * 1000.0;
+    let init = runtime
+        .first_poll()
+        .ok_or("the function answered without asking for an event")?
+        .duration_since(function.spawned)
+        .as_secs_f64()
+        * 1000.0;
     let store = if with_store {
         let body = json!({"userId": "bench-user", "data": {"n": 1}});
         let created = runtime
@@ -218,7 +254,78 @@ async fn one_cold_start(
         None
     };
     function.stop();
-    Ok((cold, store))
+    Ok(ColdStart {
+        init,
+        first: cold,
+        store,
+    })
+}
+
+/// Milliseconds of warm invocations, from the event queued to the answer posted.
+#[derive(Default)]
+struct Warm {
+    /// `GET /sessions/current` with the token of a session created first.
+    read: Vec<f64>,
+    /// `POST /sessions`.
+    create: Vec<f64>,
+}
+
+/// Starts `binary` once and sends it `invocations` reads and as many creates, alternately,
+/// after one create whose token the reads present (the baseline answers every event alike).
+async fn warm_invocations(
+    binary: &Path,
+    env: &[(String, String)],
+    invocations: usize,
+    warm: &mut Warm,
+) -> Result<(), String> {
+    let runtime = RuntimeApi::start().await;
+    let mut env = env.to_vec();
+    env.extend(lambda_environment(&runtime.endpoint()));
+    let mut function = Function::spawn(binary, &env);
+    let limit = Duration::from_secs(30);
+    let create = http_event(
+        "POST",
+        "/sessions",
+        Some(&json!({"userId": "bench-user", "data": {"n": 1}})),
+    );
+    let first = runtime
+        .try_invoke(&create, limit)
+        .await
+        .ok_or_else(|| format!("{} did not answer", binary.display()))?;
+    let created: Value = match &first {
+        Outcome::Response { payload, .. } => {
+            serde_json::from_str(payload["body"].as_str().unwrap_or("null")).unwrap_or(Value::Null)
+        }
+        Outcome::Error { .. } => return Err(format!("POST /sessions answered {first:?}")),
+    };
+    let token = created["token"].as_str().unwrap_or("none").to_owned();
+    let read = http_event_with_token("GET", "/sessions/current", None, Some(&token));
+    let timed = async |event: &str, into: &mut Vec<f64>| {
+        let queued = std::time::Instant::now();
+        let outcome = runtime
+            .try_invoke(event, limit)
+            .await
+            .ok_or("a warm invocation got no answer")?;
+        if !status(&outcome).is_some_and(|code| (200..300).contains(&code)) {
+            return Err(format!("a warm invocation answered {outcome:?}"));
+        }
+        into.push(outcome.at().duration_since(queued).as_secs_f64() * 1000.0);
+        Ok::<_, String>(())
+    };
+    for _ in 0..invocations {
+        timed(&read, &mut warm.read).await?;
+        timed(&create, &mut warm.create).await?;
+    }
+    function.stop();
+    Ok(())
+}
+
+/// The nearest-rank quantile `q` of `samples`.
+fn quantile(samples: &[f64], q: f64) -> f64 {
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let index = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len().max(1)) - 1;
+    sorted.get(index).copied().unwrap_or(f64::NAN)
 }
 
 /// Median and 90th percentile (nearest rank).
@@ -289,20 +396,32 @@ async fn run(options: Options) -> Result<String, String> {
     let mut baseline_ms = Vec::new();
     let mut authorizer_ms = Vec::new();
     let mut authorizer_store_ms = Vec::new();
+    let (mut function_init, mut baseline_init) = (Vec::new(), Vec::new());
     for _ in 0..options.iterations {
         // Interleaved, so that both see the same load on a shared machine.
-        let (baseline, _) = one_cold_start(&options.baseline, &env, false).await?;
-        baseline_ms.push(baseline);
-        let (cold, store) =
+        let baseline = one_cold_start(&options.baseline, &env, false).await?;
+        baseline_ms.push(baseline.first);
+        baseline_init.push(baseline.init);
+        let cold =
             one_cold_start(&options.function, &env, options.dynamodb_endpoint.is_some()).await?;
-        function_ms.push(cold);
-        store_ms.extend(store);
+        function_ms.push(cold.first);
+        function_init.push(cold.init);
+        store_ms.extend(cold.store);
         if let Some(authorizer) = &options.authorizer {
             let (cold, store) =
                 one_authorizer_cold_start(authorizer, &env, options.dynamodb_endpoint.is_some())
                     .await?;
             authorizer_ms.push(cold);
             authorizer_store_ms.extend(store);
+        }
+    }
+    // Warm invocations need the store; each side runs twice, alternately, for the same reason.
+    let (mut function_warm, mut baseline_warm) = (Warm::default(), Warm::default());
+    if options.dynamodb_endpoint.is_some() {
+        let half = (options.iterations * WARM_PER_ITERATION).div_ceil(2);
+        for _ in 0..2 {
+            warm_invocations(&options.baseline, &env, half, &mut baseline_warm).await?;
+            warm_invocations(&options.function, &env, half, &mut function_warm).await?;
         }
     }
 
@@ -326,6 +445,16 @@ async fn run(options: Options) -> Result<String, String> {
         "| spawn → first response, p90 | {f_p90:.1} ms | {b_p90:.1} ms | {:.2}× |\n",
         f_p90 / b_p90
     ));
+    let (fi_median, fi_p90) = median_p90(&function_init);
+    let (bi_median, bi_p90) = median_p90(&baseline_init);
+    table.push_str(&format!(
+        "| spawn → first `/next` (init), median | {fi_median:.1} ms | {bi_median:.1} ms | {:.2}× |\n",
+        fi_median / bi_median
+    ));
+    table.push_str(&format!(
+        "| spawn → first `/next` (init), p90 | {fi_p90:.1} ms | {bi_p90:.1} ms | {:.2}× |\n",
+        fi_p90 / bi_p90
+    ));
     if !store_ms.is_empty() {
         let (s_median, s_p90) = median_p90(&store_ms);
         table.push_str(&format!(
@@ -336,6 +465,31 @@ async fn run(options: Options) -> Result<String, String> {
             "| spawn → first DynamoDB-backed response (`POST /sessions`), p90 | {s_p90:.1} ms | n/a | {:.2}× |\n",
             s_p90 / b_p90
         ));
+    }
+    let warm_rows = [
+        (
+            "`GET /sessions/current`",
+            &function_warm.read,
+            &baseline_warm.read,
+        ),
+        (
+            "`POST /sessions`",
+            &function_warm.create,
+            &baseline_warm.create,
+        ),
+    ];
+    for (route, function, baseline) in warm_rows {
+        if function.is_empty() {
+            continue;
+        }
+        for (name, q) in [("p50", 0.5), ("p99", 0.99)] {
+            let (f, b) = (quantile(function, q), quantile(baseline, q));
+            table.push_str(&format!(
+                "| warm {route} ({} invocations), {name} | {f:.2} ms | {b:.2} ms | {:.2}× |\n",
+                function.len(),
+                f / b
+            ));
+        }
     }
     table.push_str(&format!(
         "| binary size | {f_size:.1} MiB | {b_size:.1} MiB | {:.2}× |\n",

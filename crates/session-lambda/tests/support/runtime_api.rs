@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
@@ -90,6 +90,8 @@ struct Shared {
     waiting: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
     init_errors: mpsc::UnboundedSender<InitError>,
     polls: AtomicU64,
+    /// When the function first asked for an event: the end of its init.
+    first_poll: OnceLock<Instant>,
 }
 
 /// The emulator: serves until dropped.
@@ -112,6 +114,7 @@ impl RuntimeApi {
             waiting: Mutex::new(HashMap::new()),
             init_errors: init_tx,
             polls: AtomicU64::new(0),
+            first_poll: OnceLock::new(),
         });
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
@@ -147,6 +150,11 @@ impl RuntimeApi {
     /// How many `/next` requests the function made.
     pub fn polls(&self) -> u64 {
         self.shared.polls.load(Ordering::SeqCst)
+    }
+
+    /// When the function first asked for an event (`/next`), if it has: the end of its init.
+    pub fn first_poll(&self) -> Option<Instant> {
+        self.shared.first_poll.get().copied()
     }
 
     /// Queues `event` (JSON text) and waits for the function's answer.
@@ -192,6 +200,7 @@ fn now_ms() -> u128 {
 }
 
 async fn next(State(shared): State<Arc<Shared>>) -> Response {
+    shared.first_poll.get_or_init(Instant::now);
     shared.polls.fetch_add(1, Ordering::SeqCst);
     let mut queue = shared.queue.lock().await;
     let Some((id, event)) = queue.recv().await else {

@@ -58,6 +58,9 @@ pub const DEFAULT_WRITE_QUEUE: usize = 10_000;
 /// in MiB: room for about 10,000 sessions with 200 bytes of data each. See `read_cache`.
 pub const DEFAULT_READ_CACHE_MB: usize = 16;
 
+/// Sessions a revoke-all removes per write: a few milliseconds of the writer's time.
+const REVOKE_CHUNK: usize = 256;
+
 /// Settings of the embedded store.
 #[derive(Debug, Clone)]
 pub struct EmbeddedOptions {
@@ -206,7 +209,7 @@ impl EmbeddedStore {
     /// clock; returns how many were purged. The sweeper does the same a chunk at a time.
     pub async fn purge_expired(&self) -> Result<u64, SessionError> {
         let cutoff = sweeper::cutoff(self.options.clock.now(), self.options.purge_after_seconds);
-        let due = sweeper::scan(&self.shared.db, None, usize::MAX, cutoff)
+        let due = sweeper::scan(&self.shared.db, None, usize::MAX, usize::MAX, cutoff)
             .map_err(map_redb)?
             .due;
         self.write(move |tx| Ok(Ok(sweeper::purge(tx, due, cutoff)?)))
@@ -428,9 +431,21 @@ impl SessionStore for EmbeddedStore {
     }
 
     async fn delete_user(&self, user_id: &UserId, now: Timestamp) -> Result<u64, SessionError> {
-        let user_id = user_id.clone();
-        self.write(move |tx| ops::delete_user(tx, &user_id, now))
-            .await
+        // A chunk at a time, newest first, each chunk a write of its own: the writes queued
+        // meanwhile commit between two chunks instead of waiting for one transaction that
+        // removes thousands of sessions.
+        let mut live = 0;
+        let mut after = None;
+        loop {
+            let chunk = self.shared.index.page(user_id, after, REVOKE_CHUNK);
+            let Some(&last) = chunk.last() else {
+                return Ok(live);
+            };
+            after = Some(last);
+            live += self
+                .write(move |tx| ops::delete_sessions(tx, &chunk, now))
+                .await?;
+        }
     }
 
     async fn check_ready(&self) -> Result<(), SessionError> {
@@ -786,7 +801,7 @@ mod tests {
             store.create(s, None).await.expect("create");
         }
         let cutoff = sweeper::cutoff(t0.plus_seconds(61), 0);
-        let due = sweeper::scan(&store.shared.db, None, usize::MAX, cutoff)
+        let due = sweeper::scan(&store.shared.db, None, usize::MAX, usize::MAX, cutoff)
             .expect("scan")
             .due;
         assert_eq!(due.len(), 2, "both are due at the cutoff");

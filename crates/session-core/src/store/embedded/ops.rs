@@ -6,6 +6,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use redb::{ReadableDatabase, ReadableTable};
+use uuid::Uuid;
 
 use super::index::{self, Entry};
 use super::read_cache::Ticket;
@@ -144,7 +145,7 @@ fn live_sessions_of(
     user: &UserId,
     now: Timestamp,
     max: usize,
-) -> Result<Vec<(i64, uuid::Uuid)>, redb::Error> {
+) -> Result<Vec<(i64, Uuid)>, redb::Error> {
     let indexed = tx.sessions_of(user);
     if indexed.len() < max {
         return Ok(indexed);
@@ -203,10 +204,15 @@ pub(super) fn delete(tx: &Tx<'_>, id: &SessionId, secret: &SecretCheck) -> TxnRe
     Ok(tx.remove(&key)?.map(|_| ()))
 }
 
-/// Removes every session of `user`; returns how many of them were live at `now`.
-pub(super) fn delete_user(tx: &Tx<'_>, user: &UserId, now: Timestamp) -> TxnResult<u64> {
+/// Removes the sessions `sessions` (as (created, id)); returns how many of them were live at
+/// `now`.
+pub(super) fn delete_sessions(
+    tx: &Tx<'_>,
+    sessions: &[(i64, Uuid)],
+    now: Timestamp,
+) -> TxnResult<u64> {
     let mut live = 0;
-    for (created, id) in tx.sessions_of(user) {
+    for &(created, id) in sessions {
         // A session removed earlier in the batch is `NotFound` here.
         if let Ok(ttl) = tx.remove(&index::key(created, &id))?
             && !crate::policy::is_expired(ttl, now)

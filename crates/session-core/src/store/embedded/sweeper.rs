@@ -2,8 +2,8 @@
 //! they go through the writer and never race other writes.
 //!
 //! There is no index by expiry: a sweep reads the `ttl` of every record, from its fixed slot
-//! (see `record::ttl`), in chunks of [`SCAN_CHUNK`] sessions in key order, one chunk between
-//! two write batches. An index would make every create and every extension write one more
+//! (see `record::ttl`), in chunks of [`SCAN_CHUNK`] sessions in key order (or fewer: a chunk
+//! purges at most [`PURGE_CHUNK`]), one chunk between two write batches. An index would make every create and every extension write one more
 //! B-tree; reading every record once a sweep interval (a minute by default) costs far less,
 //! and only a chunk at a time holds up writes.
 
@@ -19,6 +19,10 @@ use crate::{Clock, Timestamp};
 
 /// Sessions read per chunk of a sweep: a few milliseconds of the writer's time.
 const SCAN_CHUNK: usize = 10_000;
+/// Most sessions one chunk purges: its removals are spread over the whole table, each in a
+/// page of its own that the commit copies and syncs, so a chunk ends early once it found this
+/// many, to keep the writes waiting behind it to a few milliseconds.
+const PURGE_CHUNK: usize = 256;
 
 /// The latest `ttl` that may be purged at `now`.
 pub(super) fn cutoff(now: Timestamp, purge_after_seconds: u64) -> i64 {
@@ -35,11 +39,12 @@ pub(super) struct Scanned {
 }
 
 /// Reads up to `max` sessions after the key `after` (from the first when `None`), in key
-/// order, from a snapshot of `db`.
+/// order, from a snapshot of `db`, stopping early once `max_due` of them are due.
 pub(super) fn scan(
     db: &Database,
     after: Option<&[u8]>,
     max: usize,
+    max_due: usize,
     cutoff: i64,
 ) -> Result<Scanned, redb::Error> {
     let txn = db.begin_read()?;
@@ -64,7 +69,7 @@ pub(super) fn scan(
                 "the sweeper skipped an unreadable session record"
             ),
         }
-        if read + 1 == max {
+        if read + 1 == max || scanned.due.len() == max_due {
             scanned.resume = Some(key.value().to_owned());
             break;
         }
@@ -91,6 +96,8 @@ pub(super) struct Sweeper {
     interval: Duration,
     /// Sessions read per chunk.
     chunk: usize,
+    /// Most sessions purged per chunk.
+    max_due: usize,
     /// The key after which the sweep in progress goes on; `None` between sweeps.
     resume: Option<Vec<u8>>,
 }
@@ -102,6 +109,7 @@ impl Sweeper {
             purge_after_seconds,
             interval,
             chunk: SCAN_CHUNK,
+            max_due: PURGE_CHUNK,
             resume: None,
         }
     }
@@ -116,7 +124,8 @@ impl Sweeper {
     /// after the interval).
     pub(super) fn next_chunk(&mut self, db: &Database) -> (Option<Box<dyn WriteOp>>, bool) {
         let cutoff = cutoff(self.clock.now(), self.purge_after_seconds);
-        let Scanned { due, resume } = match scan(db, self.resume.as_deref(), self.chunk, cutoff) {
+        let scanned = scan(db, self.resume.as_deref(), self.chunk, self.max_due, cutoff);
+        let Scanned { due, resume } = match scanned {
             Ok(scanned) => scanned,
             Err(error) => {
                 tracing::warn!(error = %error, "embedded store sweep failed; will retry");
@@ -206,7 +215,9 @@ mod tests {
         assert!(sweeper.resume.is_none(), "the next sweep starts over");
 
         let cutoff = cutoff(Timestamp::from_epoch_seconds(base), 0);
-        let mut found = scan(&db, None, usize::MAX, cutoff).expect("scan").due;
+        let mut found = scan(&db, None, usize::MAX, usize::MAX, cutoff)
+            .expect("scan")
+            .due;
         let mut expected: Vec<_> = due
             .iter()
             .map(|s| index::key(s.created_at.millis(), s.id.as_uuid()))
@@ -214,5 +225,22 @@ mod tests {
         found.sort();
         expected.sort();
         assert_eq!(found, expected);
+
+        // However many are due, a chunk purges at most `max_due`, and the next chunk resumes
+        // after the last one it read.
+        let mut chunks = Vec::new();
+        let mut after = None;
+        loop {
+            let chunk = scan(&db, after.as_deref(), usize::MAX, 2, cutoff).expect("scan");
+            assert!(chunk.due.len() <= 2, "a chunk purges {}", chunk.due.len());
+            chunks.push(chunk.due);
+            match chunk.resume {
+                Some(resume) => after = Some(resume),
+                None => break,
+            }
+        }
+        let mut capped: Vec<_> = chunks.concat();
+        capped.sort();
+        assert_eq!(capped, expected, "every due session, once");
     }
 }
