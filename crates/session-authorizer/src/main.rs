@@ -1,12 +1,11 @@
 //! `session-authorizer`: the `bootstrap` of the API Gateway Lambda authorizer.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 use session_authorizer::Authorizer;
-use session_lambda::init_error::fail_init;
+use session_lambda::init_error::{fail_init, runtime_stopped};
 use session_lambda::startup::{self, StartupError};
 use session_lambda::telemetry;
 
@@ -31,15 +30,5 @@ async fn main() -> ExitCode {
         let authorizer = authorizer.clone();
         async move { authorizer.handle(event.payload).await }
     });
-    match lambda_runtime::run(handler).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!(error = %error, "the Lambda runtime stopped");
-            let _ = writeln!(
-                std::io::stderr(),
-                "error: the Lambda runtime stopped: {error}"
-            );
-            ExitCode::FAILURE
-        }
-    }
+    runtime_stopped(lambda_runtime::run(handler).await)
 }

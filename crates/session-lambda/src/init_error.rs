@@ -20,6 +20,23 @@ use crate::StartupError;
 /// Exit status for settings that cannot work (the server's too).
 pub const EXIT_CONFIG: u8 = 2;
 
+/// The exit status once the runtime's loop has ended. It ends only on an error the runtime
+/// cannot carry on after; the error goes to the log and to stderr, which Lambda keeps even
+/// when the log is filtered.
+pub fn runtime_stopped(result: Result<(), BoxError>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = %error, "the Lambda runtime stopped");
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: the Lambda runtime stopped: {error}"
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Logs the reason, writes it to stderr, reports it to the Runtime API when there is one, and
 /// gives the exit status: Lambda then shows the reason instead of a bare exit code.
 pub async fn fail_init(error: &StartupError) -> ExitCode {

@@ -1,10 +1,9 @@
 //! `session-lambda`: the `bootstrap` of the session API's Lambda function.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use session_lambda::emf::EmfRecorder;
-use session_lambda::init_error::fail_init;
+use session_lambda::init_error::{fail_init, runtime_stopped};
 use session_lambda::startup::{self, StartupError};
 use session_lambda::{EventGuard, LambdaApp, telemetry};
 
@@ -32,15 +31,5 @@ async fn main() -> ExitCode {
     // `lambda_http::run` does, with the guard in front of its adapter.
     let app = LambdaApp::new(router).with_metrics(metrics);
     let handler = EventGuard::new(lambda_http::Adapter::from(app));
-    match lambda_http::lambda_runtime::run(handler).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!(error = %error, "the Lambda runtime stopped");
-            let _ = writeln!(
-                std::io::stderr(),
-                "error: the Lambda runtime stopped: {error}"
-            );
-            ExitCode::FAILURE
-        }
-    }
+    runtime_stopped(lambda_http::lambda_runtime::run(handler).await)
 }
