@@ -82,6 +82,17 @@ async fn call(router: &Router, method: Method, uri: &str, headers: &[(&str, &str
 }
 
 /// Creates a session for `user` with `data`; returns its body (with `token`).
+/// `GET /auth/forward` with the session token in `X-Session-Token`, as a gateway sends it.
+async fn forward(router: &Router, token: &str) -> Reply {
+    call(
+        router,
+        Method::GET,
+        "/auth/forward",
+        &[("x-session-token", token)],
+    )
+    .await
+}
+
 async fn create(router: &Router, user: &str, data: Value) -> Value {
     let request = Request::post("/sessions")
         .header("content-type", "application/json")
@@ -150,13 +161,7 @@ async fn a_live_token_answers_200_with_the_identity_in_headers_and_body() {
         let router = default_app(&store, &clock);
         let created = create(&router, "alice", json!({"role": "admin"})).await;
         let token = token_of(&created);
-        let reply = call(
-            &router,
-            Method::GET,
-            "/auth/forward",
-            &[("x-session-token", &token)],
-        )
-        .await;
+        let reply = forward(&router, &token).await;
         assert_allowed(&reply, &created, name);
         assert_eq!(
             reply.header("x-session-expires-at"),
@@ -282,15 +287,7 @@ async fn every_token_that_opens_no_live_session_is_401_never_404_400_or_410() {
         let router = default_app(&store, &clock);
         let forward = |token: String| {
             let router = router.clone();
-            async move {
-                call(
-                    &router,
-                    Method::GET,
-                    "/auth/forward",
-                    &[("x-session-token", &token)],
-                )
-                .await
-            }
+            async move { forward(&router, &token).await }
         };
 
         let missing = call(&router, Method::GET, "/auth/forward", &[]).await;
@@ -416,13 +413,7 @@ async fn a_user_id_that_is_not_plain_ascii_is_percent_encoded_in_its_header() {
         ] {
             let created = create(&router, user, json!({})).await;
             let token = token_of(&created);
-            let reply = call(
-                &router,
-                Method::GET,
-                "/auth/forward",
-                &[("x-session-token", &token)],
-            )
-            .await;
+            let reply = forward(&router, &token).await;
             assert_eq!(reply.status, 200, "{name}: {user}");
             assert_eq!(reply.header("x-session-user-id"), Some(header), "{name}");
             assert_eq!(
@@ -450,13 +441,7 @@ async fn sliding_expiry_applies_as_on_get_current() {
         clock.advance_seconds(1800);
         let expected =
             Timestamp::from_epoch_seconds(clock.now().epoch_seconds() + 3600).to_rfc3339();
-        let reply = call(
-            &router,
-            Method::GET,
-            "/auth/forward",
-            &[("x-session-token", &token)],
-        )
-        .await;
+        let reply = forward(&router, &token).await;
         assert_allowed(&reply, &created, name);
         assert_eq!(
             reply.header("x-session-expires-at"),
@@ -469,13 +454,7 @@ async fn sliding_expiry_applies_as_on_get_current() {
         assert_eq!(stored.json()["expiresAt"], expected.as_str(), "{name}");
         // And the extension keeps it alive past the first expiry.
         clock.advance_seconds(3000);
-        let reply = call(
-            &router,
-            Method::GET,
-            "/auth/forward",
-            &[("x-session-token", &token)],
-        )
-        .await;
+        let reply = forward(&router, &token).await;
         assert_allowed(&reply, &created, name);
     }
 }
@@ -495,13 +474,7 @@ async fn a_store_fault_is_503_not_a_denial() {
         ApiOptions::default(),
     );
     let token = format!("{}.{}", session_core::SessionId::generate(), "A".repeat(43));
-    let reply = call(
-        &router,
-        Method::GET,
-        "/auth/forward",
-        &[("x-session-token", &token)],
-    )
-    .await;
+    let reply = forward(&router, &token).await;
     reply.assert_problem(503, "store_unavailable");
     assert_eq!(reply.header("cache-control"), Some("no-store"));
 }
@@ -538,13 +511,7 @@ async fn the_gateway_needs_a_client_token_like_on_every_session_route() {
             .expect("request");
         let created = common::send(&router, request).await.json();
         let token = token_of(&created);
-        let reply = call(
-            &router,
-            Method::GET,
-            "/auth/forward",
-            &[("x-session-token", &token)],
-        )
-        .await;
+        let reply = forward(&router, &token).await;
         assert_eq!(reply.status, 401, "{name}: no bearer token");
         assert!(
             reply
